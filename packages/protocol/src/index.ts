@@ -1,0 +1,9 @@
+/**
+ * @localpush/protocol — the wire protocol of localpush, version 1 (docs/protocol.md).
+ * Pure: messages, validation and framing. The transport adapters live in `@localpush/protocol/link`.
+ */
+export * from './errors.js';
+export * from './messages.js';
+export { encodeMessage, decodeClientMessage, decodeServerMessage, decodeMessage, validateMessage } from './codec.js';
+export { FrameDecoder, frame, checkMaxFrameBytes } from './frame.js';
+export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';

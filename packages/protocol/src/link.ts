@@ -1,0 +1,208 @@
+/**
+ * Frame links: the thin adapters between a transport and a protocol connection. A connection — on the
+ * server or in the client — talks to a {@link FrameLink} and never to a socket, so the same connection
+ * code runs over TLS, plain TCP, WebSocket, or an in-memory duplex pair in tests.
+ *
+ * This module does no I/O of its own: it wraps a stream or WebSocket that the caller created.
+ */
+import { ProtocolError } from './errors.js';
+import { FrameDecoder, frame } from './frame.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './messages.js';
+
+/** What a link reports to the connection that owns it. */
+export interface LinkHandlers {
+  /** One complete frame payload (for streams, without the length prefix). */
+  frame(payload: Uint8Array): void;
+  /** The byte stream broke the framing rules; the link is about to be closed by its owner. */
+  protocolError(error: ProtocolError): void;
+  /** The transport closed, cleanly (no error) or not. Called exactly once. */
+  close(error?: Error): void;
+}
+
+/** A bidirectional pipe of frame payloads. */
+export interface FrameLink {
+  /** Starts reading; handlers are called from then on. Call once. */
+  start(handlers: LinkHandlers): void;
+  /** Queues one payload for sending. Never blocks; watch {@link bufferedBytes} for back-pressure. */
+  send(payload: Uint8Array): void;
+  /** Bytes accepted by `send` and not yet handed to the operating system. */
+  readonly bufferedBytes: number;
+  /** Flushes what is queued, then closes. */
+  end(): void;
+  /** Closes at once, dropping anything queued. */
+  destroy(): void;
+  /** The peer's address, for logs; undefined when the transport has none. */
+  readonly remoteAddress: string | undefined;
+}
+
+/** The parts of a Node Duplex (net.Socket, tls.TLSSocket, PassThrough pairs) that a stream link uses. */
+export interface DuplexLike {
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(): unknown;
+  destroy(error?: Error): unknown;
+  readonly writableLength: number;
+  readonly remoteAddress?: string | undefined;
+}
+
+export interface LinkOptions {
+  /** Largest frame payload accepted from the peer. [LP-2.3] */
+  maxFrameBytes?: number;
+}
+
+/** Length-prefixed framing over a byte stream. [LP-2.1] */
+export function streamLink(stream: DuplexLike, options: LinkOptions = {}): FrameLink {
+  const decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  let handlers: LinkHandlers | undefined;
+  let closed = false;
+  let failed = false;
+  let lastError: Error | undefined;
+
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    handlers?.close(lastError);
+  };
+
+  return {
+    start(h) {
+      handlers = h;
+      stream.on('data', (chunk) => {
+        if (failed) return;
+        let frames: Uint8Array[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (error) {
+          failed = true;
+          if (error instanceof ProtocolError) h.protocolError(error);
+          else throw error;
+          return;
+        }
+        for (const payload of frames) {
+          if (closed || failed) return;
+          h.frame(payload);
+        }
+      });
+      stream.on('end', () => {
+        if (failed) return;
+        try {
+          decoder.end();
+        } catch (error) {
+          failed = true;
+          if (error instanceof ProtocolError) h.protocolError(error);
+        }
+      });
+      stream.on('error', (error) => {
+        lastError ??= error;
+      });
+      stream.on('close', finish);
+    },
+    send(payload) {
+      if (closed) return;
+      stream.write(frame(payload));
+    },
+    get bufferedBytes() {
+      return stream.writableLength;
+    },
+    end() {
+      stream.end();
+    },
+    destroy() {
+      stream.destroy();
+    },
+    get remoteAddress() {
+      return stream.remoteAddress;
+    },
+  };
+}
+
+/** The parts of a WebSocket (the `ws` package, or the WHATWG WebSocket of Node 22+ and browsers) used here. */
+export interface WebSocketLike {
+  send(data: Uint8Array | string): void;
+  close(code?: number, reason?: string): void;
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+  addEventListener(type: 'error', listener: (event: unknown) => void): void;
+}
+
+/** WebSocket close codes used by the link. */
+export const WS_CLOSE = { normal: 1000, protocolError: 1002, tooBig: 1009 } as const;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** One frame per WebSocket message, sent as text (JSON); text and binary are both accepted. [LP-2.6] */
+export function webSocketLink(
+  socket: WebSocketLike,
+  options: LinkOptions & { terminate?: () => void; remoteAddress?: string } = {},
+): FrameLink {
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  let closed = false;
+  return {
+    start(h) {
+      socket.addEventListener('message', (event) => {
+        if (closed) return;
+        const payload = toBytes(event.data);
+        if (payload.byteLength > maxFrameBytes) {
+          closed = true;
+          h.protocolError(
+            new ProtocolError(
+              'LP_FRAME_TOO_LARGE',
+              `message of ${payload.byteLength} bytes exceeds the maximum of ${maxFrameBytes} [LP-2.3]`,
+            ),
+          );
+          return;
+        }
+        h.frame(payload);
+      });
+      let error: Error | undefined;
+      socket.addEventListener('error', (event) => {
+        const cause = (event as { error?: unknown }).error;
+        error ??= cause instanceof Error ? cause : new Error('WebSocket error');
+      });
+      socket.addEventListener('close', () => {
+        closed = true;
+        h.close(error);
+      });
+    },
+    send(payload) {
+      if (socket.readyState !== 1) return;
+      // Text frames keep the JSON readable in browser dev tools and by any WebSocket client. [LP-2.6]
+      socket.send(textDecoder.decode(payload));
+    },
+    get bufferedBytes() {
+      return socket.bufferedAmount;
+    },
+    end() {
+      socket.close(WS_CLOSE.normal);
+    },
+    destroy() {
+      if (options.terminate) options.terminate();
+      else socket.close(WS_CLOSE.normal);
+    },
+    remoteAddress: options.remoteAddress,
+  };
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (typeof data === 'string') return textEncoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) {
+    // `ws` delivers fragmented binary messages as Buffer[] when binaryType is "fragments".
+    const parts = data as Uint8Array[];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  }
+  return new Uint8Array(0);
+}

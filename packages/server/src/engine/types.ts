@@ -1,0 +1,94 @@
+/**
+ * The contracts between the device gateway, the delivery engine and the HTTP API.
+ *
+ *   gateway ──SessionListener──▶ engine ──DeviceSession──▶ gateway
+ *   HTTP API ──DeliveryEngine──▶ engine
+ */
+import type { Ack, JsonValue, Notice, Push, PushKind, PushPriority } from '@localpush/protocol';
+import type { DeviceRecord, Receipt, StoredMessage } from '../store/types.js';
+
+/** A live, authenticated device connection, as the engine sees it. Implemented by the gateway. */
+export interface DeviceSession {
+  readonly deviceId: string;
+  readonly sessionId: string;
+  /** False once the session closed (or was replaced); sends are then ignored. */
+  readonly isOpen: boolean;
+  /** Writes a push. Returns false when the session is closed or its write queue overflowed (it is then closed). */
+  sendPush(push: Push): boolean;
+  sendNotice(notice: Notice): void;
+}
+
+/** What the gateway reports to the engine. Calls for one device arrive in order. */
+export interface SessionListener {
+  /**
+   * A device completed its hello. `resumeThrough` is the hello's resume cursor: the device processed
+   * every message with seq <= it, which counts as a cumulative ack. [LP-4.5]
+   */
+  sessionOpened(session: DeviceSession, resumeThrough: number | undefined): void;
+  /** The session closed for any reason (including replacement by a newer session). */
+  sessionClosed(session: DeviceSession): void;
+  /** The device acknowledged pushes. [LP-6.5] */
+  ackReceived(session: DeviceSession, ack: Ack): void;
+}
+
+/** A push as an application server submits it, validated by the HTTP layer. */
+export interface SendRequest {
+  deviceId: string;
+  /** Optional client-chosen id (idempotency key); generated (UUID v4) when absent. */
+  id?: string;
+  kind: PushKind;
+  payload: JsonValue;
+  priority: PushPriority;
+  /** UNIX seconds; 0 = now or never; absent = the server's default time to live. */
+  expiration?: number;
+  collapseId?: string;
+}
+
+/**
+ * Outcome of a submit, per device:
+ * - `delivered`: the device acknowledged it (only when waiting for the ack);
+ * - `sent`: written to the device's live connection, not yet acknowledged;
+ * - `queued`: stored; the device is offline and gets it when it connects;
+ * - `expired`: expiration 0 and the device offline, or already past its expiration: not delivered;
+ * - `timeout`: waited for the ack and none came in time — the message stays queued for redelivery;
+ * - `unknown_device`: no such device; nothing stored.
+ */
+export const SEND_STATUSES = ['delivered', 'sent', 'queued', 'expired', 'timeout', 'unknown_device'] as const;
+export type SendStatus = (typeof SEND_STATUSES)[number];
+
+export interface SendOutcome {
+  deviceId: string;
+  id: string;
+  status: SendStatus;
+  /** True when this id was submitted before; the outcome then describes the existing message. */
+  duplicate: boolean;
+  seq?: number;
+}
+
+export interface MessageStatus {
+  message: StoredMessage;
+  receipts: Receipt[];
+}
+
+export interface DeliveryEngine {
+  submit(request: SendRequest): Promise<SendOutcome>;
+  /**
+   * Submits and then waits up to `timeoutMs` for the device's ack: `delivered`, or `timeout` (the
+   * message stays queued), or the submit's own outcome when it cannot be delivered now.
+   */
+  submitAndWait(request: SendRequest, timeoutMs: number): Promise<SendOutcome>;
+  status(messageId: string): Promise<MessageStatus | undefined>;
+  /** Follows every receipt as it is recorded (for the SSE feed). Returns the unsubscribe function. */
+  onReceipt(listener: (receipt: Receipt) => void): () => void;
+}
+
+/** Device enrolment, as the admin API and the CLI use it. */
+export interface DeviceDirectory {
+  /** Registers a device and returns its credential — shown once, stored only as a hash. */
+  add(input: { id?: string; label?: string }): Promise<{ device: DeviceRecord; credential: string }>;
+  get(id: string): Promise<DeviceRecord | undefined>;
+  list(): Promise<DeviceRecord[]>;
+  remove(id: string): Promise<boolean>;
+  /** Whether the device has a live session now. */
+  isOnline(id: string): boolean;
+}

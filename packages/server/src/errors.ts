@@ -1,0 +1,38 @@
+/**
+ * Server-side errors with stable codes (docs/errors.md). Protocol errors (LP_*) live in
+ * @localpush/protocol; these cover the server's own failures: configuration, storage, API.
+ */
+export const ServerErrorCode = {
+  /** A device with this id is already registered. */
+  STORE_DEVICE_EXISTS: 'LP_STORE_DEVICE_EXISTS',
+  /** The database file is not a database, or is damaged. */
+  STORE_CORRUPT: 'LP_STORE_CORRUPT',
+  /** The database file or its directory cannot be written. */
+  STORE_UNWRITABLE: 'LP_STORE_UNWRITABLE',
+  /** The database was written by a newer localpush (a schema version this build does not know). */
+  STORE_SCHEMA_TOO_NEW: 'LP_STORE_SCHEMA_TOO_NEW',
+  /** The disk is full. */
+  STORE_DISK_FULL: 'LP_STORE_DISK_FULL',
+  /** A configuration value is missing or out of range. */
+  CONFIG_INVALID: 'LP_CONFIG_INVALID',
+  /** A listener could not bind its address. */
+  LISTEN_FAILED: 'LP_LISTEN_FAILED',
+} as const;
+
+export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
+
+/** Base class of the server's errors: a stable `code`, a message that says what to do, and a `cause`. */
+export class LocalpushError extends Error {
+  override readonly name: string = 'LocalpushError';
+  readonly code: ServerErrorCode;
+
+  constructor(code: ServerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A storage failure. */
+export class StoreError extends LocalpushError {
+  override readonly name = 'StoreError';
+}

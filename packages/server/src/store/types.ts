@@ -1,0 +1,149 @@
+/**
+ * The storage interface. Every backend (memory, SQLite, later Redis) implements it and passes the one
+ * conformance suite in test/store/conformance.ts. All methods are async so that network backends fit.
+ *
+ * Times are milliseconds since the UNIX epoch, always passed in by the caller (the engine's injected
+ * clock), never read from Date.now() inside a store — that keeps stores deterministic under test.
+ */
+import type { JsonValue, PushKind, PushPriority } from '@localpush/protocol';
+
+/** A registered device. The credential itself is never stored, only its hash. */
+export interface DeviceRecord {
+  id: string;
+  /** SHA-256 of the credential, lower-case hex. Credentials are 256-bit random, so no slow hash is needed. */
+  credentialHash: string;
+  label: string | null;
+  createdAt: number;
+}
+
+/** Where a message is in its life. Terminal states: acked, expired, collapsed, overflowed, fallen_back. */
+export const MESSAGE_STATES = [
+  'queued',
+  'sent',
+  'acked',
+  'expired',
+  'collapsed',
+  'overflowed',
+  'fallen_back',
+] as const;
+export type MessageState = (typeof MESSAGE_STATES)[number];
+
+/** The events of a message's life, as recorded in receipts. `accepted` is first; one terminal event last. */
+export const RECEIPT_EVENTS = [
+  'accepted',
+  'sent',
+  'acked',
+  'expired',
+  'collapsed',
+  'overflowed',
+  'fallen_back',
+] as const;
+export type ReceiptEvent = (typeof RECEIPT_EVENTS)[number];
+
+/** A message as submitted, before the store gives it a sequence number. */
+export interface NewMessage {
+  /** Globally unique; submitting the same id again is the same message (idempotent). */
+  id: string;
+  deviceId: string;
+  kind: PushKind;
+  payload: JsonValue;
+  priority: PushPriority;
+  /**
+   * UNIX seconds, as on the wire and in APNs. 0 = deliver now or never: it is sent at most once and never
+   * redelivered after a reconnect.
+   */
+  expiration: number;
+  collapseId: string | null;
+  acceptedAt: number;
+}
+
+export interface StoredMessage extends NewMessage {
+  /** Per-device sequence, 1, 2, 3… in acceptance order; never reused, even after collapse or overflow. */
+  seq: number;
+  state: MessageState;
+  sentAt: number | null;
+  /** When the message reached a terminal state. */
+  settledAt: number | null;
+}
+
+export interface Receipt {
+  messageId: string;
+  deviceId: string;
+  event: ReceiptEvent;
+  at: number;
+  /** Extra context: the id that collapsed this one, the delivery path, … */
+  detail: string | null;
+}
+
+export interface EnqueueOptions {
+  /** Largest number of undelivered (queued or sent) messages kept per device; the oldest go first. */
+  maxQueuePerDevice: number;
+}
+
+export interface EnqueueResult {
+  message: StoredMessage;
+  /** True when a message with this id existed already: nothing changed and `message` is the existing one. */
+  duplicate: boolean;
+  /** Older undelivered messages of the same device and collapse id, now in state `collapsed`. */
+  collapsed: StoredMessage[];
+  /** The oldest undelivered messages dropped to make room, now in state `overflowed`. */
+  overflowed: StoredMessage[];
+}
+
+export interface AckInput {
+  ids?: string[];
+  /** Cumulative: every message of the device with seq <= through. */
+  through?: number;
+}
+
+export interface ListOptions {
+  limit: number;
+  /** Only messages with seq < beforeSeq (for paging backwards through a device's history). */
+  beforeSeq?: number;
+}
+
+export interface Store {
+  /** A short name for logs and metrics: "memory", "sqlite", … */
+  readonly kind: string;
+
+  /** Throws StoreError with code STORE_DEVICE_EXISTS when the id is taken. */
+  addDevice(device: DeviceRecord): Promise<void>;
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  listDevices(): Promise<DeviceRecord[]>;
+  /** Removes the device and every message queued for it. False when there was no such device. */
+  removeDevice(id: string): Promise<boolean>;
+
+  /**
+   * Accepts a message: assigns the next seq, applies collapse and the queue bound, records the
+   * `accepted` (and any `collapsed` / `overflowed`) receipts — all in one atomic step.
+   */
+  enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * Records a message that was never queued (expiration 0 with the device offline) directly as expired,
+   * so that its status can still be asked for by id.
+   */
+  recordExpired(message: NewMessage, at: number): Promise<StoredMessage>;
+  /**
+   * Messages to (re)deliver, in seq order: state queued or sent, seq > afterSeq, not expired at `now`,
+   * and not (expiration 0 and already sent).
+   */
+  deliverable(deviceId: string, afterSeq: number, now: number, limit: number): Promise<StoredMessage[]>;
+  /** Marks messages sent (state queued → sent; sent stays sent) and records a `sent` receipt each time. */
+  markSent(deviceId: string, seqs: readonly number[], at: number): Promise<void>;
+  /** Marks the named messages acked; returns only those that were not acked before. */
+  acknowledge(deviceId: string, ack: AckInput, at: number): Promise<StoredMessage[]>;
+  /** Moves every queued or sent message whose expiration passed (expiration*1000 <= now, expiration > 0) to expired. */
+  expireDue(now: number): Promise<StoredMessage[]>;
+  /** Moves one undelivered message to `fallen_back` (handed to APNs); detail names the path. */
+  markFallenBack(messageId: string, at: number, detail: string): Promise<StoredMessage | undefined>;
+
+  getMessage(id: string): Promise<StoredMessage | undefined>;
+  /** A device's messages, newest first. */
+  listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]>;
+  /** Receipts of one message, oldest first. */
+  receipts(messageId: string): Promise<Receipt[]>;
+  /** Undelivered (queued or sent) messages of a device. */
+  pendingCount(deviceId: string): Promise<number>;
+
+  close(): Promise<void>;
+}
