@@ -30,6 +30,10 @@ export const ProtocolErrorCode = {
   SLOW_CONSUMER: 'LP_SLOW_CONSUMER',
   /** An ack named a sequence number the server never sent. [LP-6.5] */
   ACK_INVALID: 'LP_ACK_INVALID',
+  /** Plaintext arrived on a TLS port; the server answers with this one unencrypted frame. [LP-2.7] */
+  TLS_REQUIRED: 'LP_TLS_REQUIRED',
+  /** The server is shutting down or draining; reconnect after the hint. [LP-8.3] */
+  SHUTTING_DOWN: 'LP_SHUTTING_DOWN',
   /** The server failed for a reason of its own; the client should reconnect later. */
   INTERNAL: 'LP_INTERNAL',
 } as const;

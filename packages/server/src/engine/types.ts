@@ -27,8 +27,11 @@ export interface SessionListener {
   sessionOpened(session: DeviceSession, resumeThrough: number | undefined): void;
   /** The session closed for any reason (including replacement by a newer session). */
   sessionClosed(session: DeviceSession): void;
-  /** The device acknowledged pushes. [LP-6.5] */
-  ackReceived(session: DeviceSession, ack: Ack): void;
+  /**
+   * The device acknowledged pushes. Returns false when the ack names a seq greater than any sent to the
+   * device, so the gateway can answer LP_ACK_INVALID. [LP-6.5]
+   */
+  ackReceived(session: DeviceSession, ack: Ack): boolean;
 }
 
 /** A push as an application server submits it, validated by the HTTP layer. */

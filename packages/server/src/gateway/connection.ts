@@ -1,0 +1,308 @@
+/**
+ * One device connection on the server: hello and authentication, heartbeats, pushes out, acks in,
+ * a bounded write queue, and an orderly close. It talks to a FrameLink, never to a socket, so the same
+ * code runs over TLS, WebSocket and in-memory pairs. States: docs/connection-states.md.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  PROTOCOL_VERSION,
+  ProtocolError,
+  ProtocolErrorCode,
+  SUPPORTED_VERSIONS,
+  decodeClientMessage,
+  encodeMessage,
+  type Ack,
+  type Clock,
+  type ClientMessage,
+  type Goaway,
+  type Hello,
+  type Notice,
+  type Push,
+  type ServerMessage,
+  type TimerHandle,
+} from '@localpush/protocol';
+import type { FrameLink } from '@localpush/protocol/link';
+import type { DeviceSession } from '../engine/types.js';
+
+export const CONNECTION_STATES = ['awaiting_hello', 'authenticating', 'open', 'closing', 'closed'] as const;
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+
+/** Tunables of every device connection. Defaults and their reasons: docs/protocol.md [LP-5]. */
+export interface ConnectionOptions {
+  heartbeatIntervalMs: number;
+  heartbeatGraceMs: number;
+  helloTimeoutMs: number;
+  maxFrameBytes: number;
+  /** Bytes queued for one connection before it counts as a slow consumer and is dropped. [LP-7.2] */
+  maxWriteQueueBytes: number;
+  /** How long a closing connection may take to flush before it is destroyed. */
+  closeTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
+  heartbeatIntervalMs: 20_000,
+  heartbeatGraceMs: 10_000,
+  helloTimeoutMs: 10_000,
+  maxFrameBytes: 64 * 1024,
+  maxWriteQueueBytes: 1024 * 1024,
+  closeTimeoutMs: 2_000,
+};
+
+/** Why a connection ended, for logs, metrics and the engine. */
+export type CloseReason =
+  | { kind: 'peer_closed'; error?: Error }
+  | { kind: 'protocol_error'; code: ProtocolErrorCode }
+  | { kind: 'goaway'; reason: Goaway['reason'] }
+  | { kind: 'destroyed' };
+
+/** What the gateway provides to each connection. */
+export interface ConnectionHooks {
+  /** Resolves true when the credential belongs to the device. */
+  authenticate(hello: Hello): Promise<boolean>;
+  /** The hello was accepted; the connection is open. */
+  opened(connection: DeviceConnection, hello: Hello): void;
+  /** The device acknowledged pushes. Return false when the ack names a seq never sent. [LP-6.5] */
+  ack(connection: DeviceConnection, ack: Ack): boolean;
+  /** The connection closed; called once, for connections that were opened or not. */
+  closed(connection: DeviceConnection, reason: CloseReason): void;
+}
+
+export class DeviceConnection implements DeviceSession {
+  readonly sessionId = randomUUID();
+  private _state: ConnectionState = 'awaiting_hello';
+  private _deviceId = '';
+  private helloTimer: TimerHandle | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
+  private graceTimer: TimerHandle | undefined;
+  private closeTimer: TimerHandle | undefined;
+  private heartbeatSeq = 0;
+  /** The seq of the heartbeat awaiting its ack, or 0 when none is outstanding. */
+  private awaitedHeartbeat = 0;
+  private closeReason: CloseReason | undefined;
+  /** When the last heartbeat was acknowledged (or the session opened). */
+  lastSeenAt: number;
+
+  constructor(
+    private readonly link: FrameLink,
+    private readonly hooks: ConnectionHooks,
+    private readonly clock: Clock,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.lastSeenAt = clock.now();
+    link.start({
+      frame: (payload) => this.onFrame(payload),
+      protocolError: (error) => this.fail(error.code, error.message),
+      close: (error) => this.onLinkClosed(error),
+    });
+    // [LP-4.2] A peer that never says hello must not hold a socket forever.
+    this.helloTimer = clock.setTimeout(() => {
+      this.helloTimer = undefined;
+      if (this._state === 'awaiting_hello') {
+        this.fail(ProtocolErrorCode.HELLO_TIMEOUT, `no hello within ${options.helloTimeoutMs} ms [LP-4.2]`);
+      }
+    }, options.helloTimeoutMs);
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  get deviceId(): string {
+    return this._deviceId;
+  }
+
+  get isOpen(): boolean {
+    return this._state === 'open';
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.link.remoteAddress;
+  }
+
+  sendPush(push: Push): boolean {
+    return this.write(push);
+  }
+
+  sendNotice(notice: Notice): void {
+    this.write(notice);
+  }
+
+  /** Asks the device to go away, then closes once the goaway is flushed. [LP-8.1] */
+  goaway(reason: Goaway['reason'], extra: Omit<Goaway, 'type' | 'reason'> = {}): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    this.write({ type: 'goaway', reason, ...extra });
+    this.beginClose({ kind: 'goaway', reason });
+  }
+
+  /** Sends an error frame with a stable code, then closes. [LP-9.1] */
+  fail(code: ProtocolErrorCode, message: string): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    this.write({ type: 'error', code, message });
+    this.beginClose({ kind: 'protocol_error', code });
+  }
+
+  /** Drops the connection at once, without a farewell. */
+  destroy(): void {
+    this.closeReason ??= { kind: 'destroyed' };
+    this.stopTimers();
+    this._state = 'closing';
+    this.link.destroy();
+  }
+
+  private write(message: ServerMessage): boolean {
+    if (this._state === 'closing' || this._state === 'closed') return false;
+    // [LP-7.2] The queue is checked before writing: a device that stopped reading is dropped instead of
+    // letting its queue grow without bound, and the others never wait for it.
+    if (this.link.bufferedBytes > this.options.maxWriteQueueBytes) {
+      this.closeReason ??= { kind: 'protocol_error', code: ProtocolErrorCode.SLOW_CONSUMER };
+      this.destroy();
+      return false;
+    }
+    this.link.send(encodeMessage(message));
+    return true;
+  }
+
+  private onFrame(payload: Uint8Array): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    let message: ClientMessage;
+    try {
+      message = decodeClientMessage(payload);
+    } catch (error) {
+      if (error instanceof ProtocolError) this.fail(error.code, error.message);
+      else this.fail(ProtocolErrorCode.INTERNAL, 'could not decode frame');
+      return;
+    }
+    if (this._state === 'awaiting_hello') {
+      if (message.type !== 'hello') {
+        this.fail(ProtocolErrorCode.HELLO_REQUIRED, `expected hello, got "${message.type}" [LP-4.1]`);
+        return;
+      }
+      this.onHello(message);
+      return;
+    }
+    if (this._state === 'authenticating') {
+      // [LP-4.1] Nothing but the hello may be in flight before the welcome.
+      this.fail(ProtocolErrorCode.MESSAGE_UNEXPECTED, `"${message.type}" before welcome [LP-4.1]`);
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        this.fail(ProtocolErrorCode.MESSAGE_UNEXPECTED, 'a second hello on one connection [LP-4.1]');
+        return;
+      case 'heartbeat_ack':
+        this.onHeartbeatAck(message.seq);
+        return;
+      case 'ack':
+        if (!this.hooks.ack(this, message)) {
+          this.fail(ProtocolErrorCode.ACK_INVALID, 'ack names a sequence number never sent [LP-6.5]');
+        }
+        return;
+      case 'error':
+        // [LP-9.1] The device reports a problem with what we sent; it will close. Nothing to answer.
+        return;
+    }
+  }
+
+  private onHello(hello: Hello): void {
+    if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    if (!SUPPORTED_VERSIONS.includes(hello.version)) {
+      this.fail(
+        ProtocolErrorCode.VERSION_UNSUPPORTED,
+        `protocol version ${hello.version} is not supported; this server speaks ${SUPPORTED_VERSIONS.join(', ')} [LP-4.3]`,
+      );
+      return;
+    }
+    this._state = 'authenticating';
+    this._deviceId = hello.deviceId;
+    this.hooks.authenticate(hello).then(
+      (ok) => {
+        if (this._state !== 'authenticating') return;
+        if (!ok) {
+          this.fail(ProtocolErrorCode.AUTH_FAILED, 'unknown device or wrong credential [LP-4.4]');
+          return;
+        }
+        this._state = 'open';
+        this.lastSeenAt = this.clock.now();
+        this.write({
+          type: 'welcome',
+          version: PROTOCOL_VERSION,
+          sessionId: this.sessionId,
+          heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+          heartbeatGraceMs: this.options.heartbeatGraceMs,
+          serverTime: this.clock.now(),
+          maxFrameBytes: this.options.maxFrameBytes,
+          capabilities: [],
+        });
+        this.scheduleHeartbeat();
+        this.hooks.opened(this, hello);
+      },
+      () => {
+        if (this._state === 'authenticating') {
+          this.fail(ProtocolErrorCode.INTERNAL, 'authentication failed inside the server; try again later');
+        }
+      },
+    );
+  }
+
+  /** [LP-5.1] The next heartbeat goes out one interval after the previous one was answered. */
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = this.clock.setTimeout(() => {
+      this.heartbeatTimer = undefined;
+      this.sendHeartbeat();
+    }, this.options.heartbeatIntervalMs);
+  }
+
+  private sendHeartbeat(): void {
+    if (this._state !== 'open') return;
+    this.heartbeatSeq += 1;
+    this.awaitedHeartbeat = this.heartbeatSeq;
+    this.write({ type: 'heartbeat', seq: this.heartbeatSeq, serverTime: this.clock.now() });
+    // [LP-5.3] Dead-peer detection: no ack within the grace period closes the connection.
+    this.graceTimer = this.clock.setTimeout(() => {
+      this.graceTimer = undefined;
+      this.fail(
+        ProtocolErrorCode.HEARTBEAT_TIMEOUT,
+        `heartbeat ${this.awaitedHeartbeat} not acknowledged within ${this.options.heartbeatGraceMs} ms [LP-5.3]`,
+      );
+    }, this.options.heartbeatGraceMs);
+  }
+
+  private onHeartbeatAck(seq: number): void {
+    // [LP-5.2] Only the outstanding heartbeat counts; a stale or invented seq is ignored, not fatal,
+    // because an ack may cross a heartbeat that the server had already given up on.
+    if (seq !== this.awaitedHeartbeat || this.awaitedHeartbeat === 0) return;
+    this.awaitedHeartbeat = 0;
+    this.lastSeenAt = this.clock.now();
+    if (this.graceTimer !== undefined) this.clock.clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.scheduleHeartbeat();
+  }
+
+  private beginClose(reason: CloseReason): void {
+    this.closeReason ??= reason;
+    this.stopTimers();
+    this._state = 'closing';
+    this.link.end();
+    this.closeTimer = this.clock.setTimeout(() => {
+      this.closeTimer = undefined;
+      this.link.destroy();
+    }, this.options.closeTimeoutMs);
+  }
+
+  private stopTimers(): void {
+    for (const timer of [this.helloTimer, this.heartbeatTimer, this.graceTimer]) {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+    }
+    this.helloTimer = this.heartbeatTimer = this.graceTimer = undefined;
+  }
+
+  private onLinkClosed(error?: Error): void {
+    if (this._state === 'closed') return;
+    this.stopTimers();
+    if (this.closeTimer !== undefined) this.clock.clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    this._state = 'closed';
+    this.hooks.closed(this, this.closeReason ?? (error ? { kind: 'peer_closed', error } : { kind: 'peer_closed' }));
+  }
+}

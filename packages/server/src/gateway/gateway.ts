@@ -1,0 +1,174 @@
+/**
+ * The device gateway: accepts links from any transport, authenticates devices, keeps one authoritative
+ * session per device (the newest), and reports sessions and acks to the delivery engine.
+ */
+import { ProtocolErrorCode, type Clock, type Hello } from '@localpush/protocol';
+import type { FrameLink } from '@localpush/protocol/link';
+import type { SessionListener } from '../engine/types.js';
+import {
+  DEFAULT_CONNECTION_OPTIONS,
+  DeviceConnection,
+  type CloseReason,
+  type ConnectionOptions,
+} from './connection.js';
+
+/** Minimal logger shape (pino satisfies it), so tests can pass a silent one. */
+export interface GatewayLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Counters the metrics endpoint exposes; the gateway only increments them. */
+export interface GatewayMetrics {
+  connectionOpened(): void;
+  connectionClosed(reason: CloseReason): void;
+  sessionReplaced(): void;
+}
+
+export interface GatewayOptions {
+  listener: SessionListener;
+  authenticate: (deviceId: string, credential: string) => Promise<boolean>;
+  clock: Clock;
+  logger?: GatewayLogger;
+  metrics?: GatewayMetrics;
+  connection?: Partial<ConnectionOptions>;
+}
+
+export interface ShutdownOptions {
+  /** Hint sent in the goaway: how long devices should wait before reconnecting. */
+  reconnectAfterMs?: number;
+  /** How long to wait for devices to close before dropping them. */
+  drainTimeoutMs?: number;
+}
+
+const silentLogger: GatewayLogger = { info() {}, warn() {}, debug() {} };
+
+export class Gateway {
+  readonly connectionOptions: ConnectionOptions;
+  /** Every link-level connection, authenticated or not. */
+  private readonly connections = new Set<DeviceConnection>();
+  /** The authoritative session of each device. [LP-8.2] */
+  private readonly sessions = new Map<string, DeviceConnection>();
+  private readonly logger: GatewayLogger;
+  private draining = false;
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(private readonly options: GatewayOptions) {
+    this.connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection };
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Number of open link-level connections, including those that have not said hello yet. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Number of devices with an authenticated session. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.sessions.get(deviceId)?.isOpen ?? false;
+  }
+
+  session(deviceId: string): DeviceConnection | undefined {
+    return this.sessions.get(deviceId);
+  }
+
+  /** Takes ownership of a new link (one per accepted socket or WebSocket). */
+  accept(link: FrameLink): DeviceConnection {
+    const connection = new DeviceConnection(
+      link,
+      {
+        authenticate: (hello) => this.authenticate(hello),
+        opened: (c, hello) => this.onOpened(c, hello),
+        ack: (c, ack) => {
+          if (this.sessions.get(c.deviceId) !== c) return true;
+          return this.options.listener.ackReceived(c, ack);
+        },
+        closed: (c, reason) => this.onClosed(c, reason),
+      },
+      this.options.clock,
+      this.connectionOptions,
+    );
+    this.connections.add(connection);
+    this.options.metrics?.connectionOpened();
+    if (this.draining) {
+      connection.fail(ProtocolErrorCode.SHUTTING_DOWN, 'the server is shutting down [LP-8.3]');
+    }
+    return connection;
+  }
+
+  /**
+   * Graceful shutdown [LP-8.3]: every device gets a goaway with a reconnect hint, then the gateway waits
+   * for the connections to close (devices close on goaway), and destroys what is left at the deadline.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    this.draining = true;
+    const drainTimeoutMs = options.drainTimeoutMs ?? 5_000;
+    for (const connection of this.connections) {
+      if (connection.isOpen) {
+        connection.goaway('shutdown', {
+          message: 'server shutting down',
+          reconnectAfterMs: options.reconnectAfterMs ?? 1_000,
+        });
+      } else {
+        connection.fail(ProtocolErrorCode.SHUTTING_DOWN, 'the server is shutting down [LP-8.3]');
+      }
+    }
+    if (this.connections.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.options.clock.setTimeout(() => {
+        for (const connection of this.connections) connection.destroy();
+        // destroy() closes asynchronously; resolve when the set is empty or right away if it already is.
+        if (this.connections.size === 0) finish();
+      }, drainTimeoutMs);
+      const finish = (): void => {
+        this.options.clock.clearTimeout(timer);
+        this.idleWaiters.delete(finish);
+        resolve();
+      };
+      this.idleWaiters.add(finish);
+    });
+  }
+
+  private async authenticate(hello: Hello): Promise<boolean> {
+    return this.options.authenticate(hello.deviceId, hello.credential);
+  }
+
+  private onOpened(connection: DeviceConnection, hello: Hello): void {
+    const previous = this.sessions.get(connection.deviceId);
+    this.sessions.set(connection.deviceId, connection);
+    if (previous !== undefined && previous !== connection) {
+      // [LP-8.2] The newest connection is authoritative: the engine moves to it before the old one is told
+      // to go away, so no push is written to a connection that is about to close.
+      this.options.metrics?.sessionReplaced();
+      this.options.listener.sessionClosed(previous);
+      previous.goaway('replaced', { message: 'a newer connection of this device replaced this one' });
+      this.logger.info({ device: connection.deviceId }, 'session replaced by a newer connection');
+    }
+    this.logger.debug(
+      { device: connection.deviceId, session: connection.sessionId, remote: connection.remoteAddress },
+      'device connected',
+    );
+    this.options.listener.sessionOpened(connection, hello.resume?.lastSeq);
+  }
+
+  private onClosed(connection: DeviceConnection, reason: CloseReason): void {
+    this.connections.delete(connection);
+    this.options.metrics?.connectionClosed(reason);
+    if (this.sessions.get(connection.deviceId) === connection) {
+      this.sessions.delete(connection.deviceId);
+      this.options.listener.sessionClosed(connection);
+    }
+    if (reason.kind === 'protocol_error') {
+      this.logger.info(
+        { device: connection.deviceId || undefined, code: reason.code, remote: connection.remoteAddress },
+        'connection closed on protocol error',
+      );
+    }
+    if (this.connections.size === 0) for (const waiter of [...this.idleWaiters]) waiter();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The server's own secrets, kept in its data directory: a TLS identity (self-signed on first start,
+ * because isolated networks have no public CA — devices pin its public key instead) and the provider
+ * key that application servers use with the HTTP API.
+ */
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import { LocalpushError, ServerErrorCode } from './errors.js';
+
+export interface ServerIdentity {
+  key: string;
+  cert: string;
+  /** Base64 SHA-256 of the certificate's SubjectPublicKeyInfo: what devices pin. */
+  spkiPin: string;
+  /** True when this call created the identity (first start). */
+  created: boolean;
+}
+
+/** Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (DER) — the pin format of Apple's sample too. */
+export function spkiPin(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+/** Creates the data directory (owner-only) when missing; fails with a clear message when it cannot. */
+export async function ensureDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new LocalpushError(
+      ServerErrorCode.CONFIG_INVALID,
+      `cannot create the data directory ${dir}: ${(cause as Error).message} (choose another with --data-dir)`,
+      { cause },
+    );
+  }
+}
+
+/** Writes a secret file atomically (temp file, then rename) and readable by the owner only. */
+async function writeSecret(path: string, contents: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, contents, { mode: 0o600 });
+  await rename(temporary, path);
+  await chmod(path, 0o600);
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Loads `server.key` and `server.crt` from the data directory, generating a self-signed P-256 identity
+ * on first start. The certificate names localhost, the loopback addresses and this host's name, so it
+ * also works for clients that verify names with a CA file instead of a pin.
+ */
+export async function loadOrCreateIdentity(dataDir: string, extraNames: string[] = []): Promise<ServerIdentity> {
+  const keyPath = join(dataDir, 'server.key');
+  const certPath = join(dataDir, 'server.crt');
+  const [key, cert] = await Promise.all([readIfExists(keyPath), readIfExists(certPath)]);
+  if (key !== undefined && cert !== undefined) {
+    try {
+      return { key, cert, spkiPin: spkiPin(cert), created: false };
+    } catch (cause) {
+      throw new LocalpushError(
+        ServerErrorCode.CONFIG_INVALID,
+        `${certPath} is not a PEM certificate; fix it, or delete server.crt and server.key to generate new ones`,
+        { cause },
+      );
+    }
+  }
+  if ((key === undefined) !== (cert === undefined)) {
+    throw new LocalpushError(
+      ServerErrorCode.CONFIG_INVALID,
+      `only one of ${keyPath} and ${certPath} exists; restore the other, or delete both to generate a new identity`,
+    );
+  }
+  const names = [...new Set(['localhost', hostname(), ...extraNames])];
+  const now = Date.now();
+  const pems = await generate([{ name: 'commonName', value: 'localpush' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - 60_000),
+    // Ten years: devices pin the key, not the validity period, and an expired certificate on a ship at
+    // sea is an outage nobody can fix from shore.
+    notAfterDate: new Date(now + 10 * 365 * 24 * 3600 * 1000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          ...names.map((value) => ({ type: 2 as const, value })),
+          { type: 7 as const, ip: '127.0.0.1' },
+          { type: 7 as const, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  await writeSecret(keyPath, pems.private);
+  await writeFile(certPath, pems.cert, { mode: 0o644 });
+  return { key: pems.private, cert: pems.cert, spkiPin: spkiPin(pems.cert), created: true };
+}
+
+/** Provider keys look like `lpk_` + 32 random bytes in base64url. */
+export function generateProviderKey(): string {
+  return `lpk_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Loads the provider key from `provider.key`, generating it on first start. */
+export async function loadOrCreateProviderKey(dataDir: string): Promise<{ key: string; created: boolean }> {
+  const path = join(dataDir, 'provider.key');
+  const existing = await readIfExists(path);
+  if (existing !== undefined) {
+    const key = existing.trim();
+    if (key.length < 16) {
+      throw new LocalpushError(
+        ServerErrorCode.CONFIG_INVALID,
+        `${path} holds no usable provider key; delete it to generate a new one`,
+      );
+    }
+    return { key, created: false };
+  }
+  const key = generateProviderKey();
+  await writeSecret(path, `${key}\n`);
+  return { key, created: true };
+}
+
+/** Reads the provider key without creating one (for CLI commands that talk to a running server). */
+export async function readProviderKey(dataDir: string): Promise<string | undefined> {
+  return (await readIfExists(join(dataDir, 'provider.key')))?.trim();
+}
+
+/** Reads the certificate's pin without creating anything (for `localpush listen`). */
+export async function readSpkiPin(dataDir: string): Promise<string | undefined> {
+  const cert = await readIfExists(join(dataDir, 'server.crt'));
+  return cert === undefined ? undefined : spkiPin(cert);
+}
