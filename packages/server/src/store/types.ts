@@ -75,6 +75,14 @@ export interface Receipt {
   detail: string | null;
 }
 
+/**
+ * How long an expiration-0 ("now or never") message may stay undelivered before expireDue settles it as
+ * expired. It is sent at most once, so without this it would sit in state `sent` forever when the device
+ * never acks it, counting against the queue bound. The grace also covers the short window between
+ * enqueue and markSent, so that a periodic sweep cannot expire a message that is being written right now.
+ */
+export const ZERO_EXPIRATION_GRACE_MS = 60_000;
+
 export interface EnqueueOptions {
   /** Largest number of undelivered (queued or sent) messages kept per device; the oldest go first. */
   maxQueuePerDevice: number;
@@ -110,12 +118,17 @@ export interface Store {
   addDevice(device: DeviceRecord): Promise<void>;
   getDevice(id: string): Promise<DeviceRecord | undefined>;
   listDevices(): Promise<DeviceRecord[]>;
-  /** Removes the device and every message queued for it. False when there was no such device. */
+  /**
+   * Removes the device, its messages and their receipts. False when there was no such device. The
+   * device's last seq is remembered, so a device re-added with the same id continues after it (a
+   * client's old resume cursor must never acknowledge new messages).
+   */
   removeDevice(id: string): Promise<boolean>;
 
   /**
    * Accepts a message: assigns the next seq, applies collapse and the queue bound, records the
-   * `accepted` (and any `collapsed` / `overflowed`) receipts — all in one atomic step.
+   * `accepted` (and any `collapsed` / `overflowed`) receipts — all in one atomic step. Rejects when the
+   * device is not registered. A maxQueuePerDevice below 1 acts as 1: the new message is never dropped.
    */
   enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult>;
   /**
@@ -125,16 +138,23 @@ export interface Store {
   recordExpired(message: NewMessage, at: number): Promise<StoredMessage>;
   /**
    * Messages to (re)deliver, in seq order: state queued or sent, seq > afterSeq, not expired at `now`,
-   * and not (expiration 0 and already sent).
+   * and not (expiration 0 and already sent). "Expired at now" is exactly what expireDue(now) would expire,
+   * so the two never disagree.
    */
   deliverable(deviceId: string, afterSeq: number, now: number, limit: number): Promise<StoredMessage[]>;
-  /** Marks messages sent (state queued → sent; sent stays sent) and records a `sent` receipt each time. */
+  /**
+   * Marks messages sent (state queued → sent; sent stays sent) and records a `sent` receipt each time.
+   * `sentAt` keeps the first send; the receipts show every redelivery. Other states are left alone.
+   */
   markSent(deviceId: string, seqs: readonly number[], at: number): Promise<void>;
   /** Marks the named messages acked; returns only those that were not acked before. */
   acknowledge(deviceId: string, ack: AckInput, at: number): Promise<StoredMessage[]>;
-  /** Moves every queued or sent message whose expiration passed (expiration*1000 <= now, expiration > 0) to expired. */
+  /**
+   * Moves every queued or sent message whose expiration passed (expiration > 0 and expiration*1000 <= now)
+   * to expired, and expiration-0 messages once acceptedAt + ZERO_EXPIRATION_GRACE_MS <= now. Returns them.
+   */
   expireDue(now: number): Promise<StoredMessage[]>;
-  /** Moves one undelivered message to `fallen_back` (handed to APNs); detail names the path. */
+  /** Moves one undelivered message to `fallen_back` (handed to APNs); detail names the path. Undefined otherwise. */
   markFallenBack(messageId: string, at: number, detail: string): Promise<StoredMessage | undefined>;
 
   getMessage(id: string): Promise<StoredMessage | undefined>;

@@ -1,0 +1,347 @@
+/**
+ * The in-memory store: everything in maps, lost on restart. For tests, development and `--store memory`.
+ * Each method runs synchronously to completion inside its async body, so every operation is atomic with
+ * respect to the others without any locking.
+ */
+import type { JsonValue } from '@localpush/protocol';
+import { ServerErrorCode, StoreError } from '../errors.js';
+import {
+  closedError,
+  effectiveQueueBound,
+  isDeliverable,
+  isExpiredAt,
+  isUndelivered,
+  unknownDeviceError,
+} from './rules.js';
+import type {
+  AckInput,
+  DeviceRecord,
+  EnqueueOptions,
+  EnqueueResult,
+  ListOptions,
+  MessageState,
+  NewMessage,
+  Receipt,
+  ReceiptEvent,
+  Store,
+  StoredMessage,
+} from './types.js';
+
+/** Per-device indexes: every message in seq order, and the undelivered ones in seq order. */
+interface DeviceQueue {
+  /** All messages of the device, ascending seq (append-only, since seqs only grow). */
+  all: StoredMessage[];
+  /** Queued or sent messages, ascending seq; at most maxQueuePerDevice long, so splicing is cheap. */
+  pending: StoredMessage[];
+}
+
+/** Creates an empty in-memory store. */
+export function createMemoryStore(): Store {
+  return new MemoryStore();
+}
+
+class MemoryStore implements Store {
+  readonly kind = 'memory';
+  private readonly devices = new Map<string, DeviceRecord>();
+  private readonly queues = new Map<string, DeviceQueue>();
+  /** Last seq handed out per device id; kept after removeDevice so that seqs are never reused. */
+  private readonly lastSeq = new Map<string, number>();
+  private readonly messages = new Map<string, StoredMessage>();
+  private readonly receiptLog = new Map<string, Receipt[]>();
+  private closed = false;
+
+  addDevice(device: DeviceRecord): Promise<void> {
+    return this.run(() => {
+      if (this.devices.has(device.id)) {
+        throw new StoreError(
+          ServerErrorCode.STORE_DEVICE_EXISTS,
+          `device "${device.id}" is already registered`,
+        );
+      }
+      this.devices.set(device.id, { ...device });
+      this.queues.set(device.id, { all: [], pending: [] });
+    });
+  }
+
+  getDevice(id: string): Promise<DeviceRecord | undefined> {
+    return this.run(() => {
+      const device = this.devices.get(id);
+      return device === undefined ? undefined : { ...device };
+    });
+  }
+
+  listDevices(): Promise<DeviceRecord[]> {
+    return this.run(() => {
+      return [...this.devices.values()].sort((a, b) => compareStrings(a.id, b.id)).map((d) => ({ ...d }));
+    });
+  }
+
+  removeDevice(id: string): Promise<boolean> {
+    return this.run(() => {
+      const queue = this.queues.get(id);
+      if (!this.devices.delete(id) || queue === undefined) return false;
+      for (const message of queue.all) {
+        this.messages.delete(message.id);
+        this.receiptLog.delete(message.id);
+      }
+      this.queues.delete(id);
+      return true;
+    });
+  }
+
+  enqueue(input: NewMessage, options: EnqueueOptions): Promise<EnqueueResult> {
+    return this.run(() => {
+      const existing = this.messages.get(input.id);
+      if (existing !== undefined) {
+        return { message: copy(existing), duplicate: true, collapsed: [], overflowed: [] };
+      }
+      const queue = this.queueOf(input.deviceId);
+      const message = this.insert(input, 'queued', null);
+      this.addReceipt(message, 'accepted', message.acceptedAt, null);
+
+      const collapsed: StoredMessage[] = [];
+      if (message.collapseId !== null) {
+        for (const older of [...queue.pending]) {
+          if (older.collapseId === message.collapseId) {
+            this.settle(queue, older, 'collapsed', message.acceptedAt, message.id);
+            collapsed.push(copy(older));
+          }
+        }
+      }
+      queue.pending.push(message);
+
+      const overflowed: StoredMessage[] = [];
+      const bound = effectiveQueueBound(options.maxQueuePerDevice);
+      while (queue.pending.length > bound) {
+        const oldest = queue.pending[0];
+        if (oldest === undefined || oldest === message) break;
+        this.settle(queue, oldest, 'overflowed', message.acceptedAt, message.id);
+        overflowed.push(copy(oldest));
+      }
+      return { message: copy(message), duplicate: false, collapsed, overflowed };
+    });
+  }
+
+  recordExpired(input: NewMessage, at: number): Promise<StoredMessage> {
+    return this.run(() => {
+      const existing = this.messages.get(input.id);
+      if (existing !== undefined) return copy(existing);
+      this.queueOf(input.deviceId);
+      const message = this.insert(input, 'expired', at);
+      this.addReceipt(message, 'accepted', message.acceptedAt, null);
+      this.addReceipt(message, 'expired', at, null);
+      return copy(message);
+    });
+  }
+
+  deliverable(deviceId: string, afterSeq: number, now: number, limit: number): Promise<StoredMessage[]> {
+    return this.run(() => {
+      const result: StoredMessage[] = [];
+      const queue = this.queues.get(deviceId);
+      if (queue === undefined) return result;
+      for (const message of queue.pending) {
+        if (result.length >= limit) break;
+        if (message.seq > afterSeq && isDeliverable(message, now)) result.push(copy(message));
+      }
+      return result;
+    });
+  }
+
+  markSent(deviceId: string, seqs: readonly number[], at: number): Promise<void> {
+    return this.run(() => {
+      const queue = this.queues.get(deviceId);
+      if (queue === undefined) return;
+      for (const seq of seqs) {
+        const message = findBySeq(queue.pending, seq);
+        if (message === undefined) continue;
+        if (message.state === 'queued') {
+          message.state = 'sent';
+          message.sentAt = at;
+        }
+        this.addReceipt(message, 'sent', at, null);
+      }
+    });
+  }
+
+  acknowledge(deviceId: string, ack: AckInput, at: number): Promise<StoredMessage[]> {
+    return this.run(() => {
+      const queue = this.queues.get(deviceId);
+      if (queue === undefined) return [];
+      const targets = new Set<StoredMessage>();
+      for (const id of ack.ids ?? []) {
+        const message = this.messages.get(id);
+        if (message !== undefined && message.deviceId === deviceId && isUndelivered(message.state)) {
+          targets.add(message);
+        }
+      }
+      if (ack.through !== undefined) {
+        for (const message of queue.pending) {
+          if (message.seq > ack.through) break;
+          targets.add(message);
+        }
+      }
+      const acked = [...targets].sort((a, b) => a.seq - b.seq);
+      for (const message of acked) this.settle(queue, message, 'acked', at, null);
+      return acked.map(copy);
+    });
+  }
+
+  expireDue(now: number): Promise<StoredMessage[]> {
+    return this.run(() => {
+      const expired: StoredMessage[] = [];
+      for (const queue of this.queues.values()) {
+        for (const message of [...queue.pending]) {
+          if (isExpiredAt(message, now)) {
+            this.settle(queue, message, 'expired', now, null);
+            expired.push(copy(message));
+          }
+        }
+      }
+      return expired;
+    });
+  }
+
+  markFallenBack(messageId: string, at: number, detail: string): Promise<StoredMessage | undefined> {
+    return this.run(() => {
+      const message = this.messages.get(messageId);
+      const queue = message === undefined ? undefined : this.queues.get(message.deviceId);
+      if (message === undefined || queue === undefined || !isUndelivered(message.state)) return undefined;
+      this.settle(queue, message, 'fallen_back', at, detail);
+      return copy(message);
+    });
+  }
+
+  getMessage(id: string): Promise<StoredMessage | undefined> {
+    return this.run(() => {
+      const message = this.messages.get(id);
+      return message === undefined ? undefined : copy(message);
+    });
+  }
+
+  listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]> {
+    return this.run(() => {
+      const queue = this.queues.get(deviceId);
+      const result: StoredMessage[] = [];
+      if (queue === undefined) return result;
+      const before = options.beforeSeq ?? Number.POSITIVE_INFINITY;
+      for (let i = lowerBound(queue.all, before) - 1; i >= 0 && result.length < options.limit; i--) {
+        const message = queue.all[i];
+        if (message !== undefined) result.push(copy(message));
+      }
+      return result;
+    });
+  }
+
+  receipts(messageId: string): Promise<Receipt[]> {
+    return this.run(() => {
+      // Array.prototype.sort is stable, so receipts with the same time stay in insertion order.
+      return (this.receiptLog.get(messageId) ?? []).map((r) => ({ ...r })).sort((a, b) => a.at - b.at);
+    });
+  }
+
+  pendingCount(deviceId: string): Promise<number> {
+    return this.run(() => {
+      return this.queues.get(deviceId)?.pending.length ?? 0;
+    });
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  /** Runs one operation to completion; a throw becomes a rejection, as from a real async backend. */
+  private run<T>(operation: () => T): Promise<T> {
+    try {
+      if (this.closed) throw closedError(this.kind);
+      return Promise.resolve(operation());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private queueOf(deviceId: string): DeviceQueue {
+    const queue = this.queues.get(deviceId);
+    if (queue === undefined) throw unknownDeviceError(deviceId);
+    return queue;
+  }
+
+  /** Stores a new message with the device's next seq. */
+  private insert(input: NewMessage, state: MessageState, settledAt: number | null): StoredMessage {
+    const seq = (this.lastSeq.get(input.deviceId) ?? 0) + 1;
+    this.lastSeq.set(input.deviceId, seq);
+    const message: StoredMessage = {
+      id: input.id,
+      deviceId: input.deviceId,
+      kind: input.kind,
+      // A frozen private copy: the caller may reuse its object, and copies handed out can share it safely.
+      payload: deepFreeze(structuredClone(input.payload)),
+      priority: input.priority,
+      expiration: input.expiration,
+      collapseId: input.collapseId,
+      acceptedAt: input.acceptedAt,
+      seq,
+      state,
+      sentAt: null,
+      settledAt,
+    };
+    this.messages.set(message.id, message);
+    this.queueOf(message.deviceId).all.push(message);
+    return message;
+  }
+
+  /** Moves an undelivered message to a terminal state, out of the pending list, with its receipt. */
+  private settle(
+    queue: DeviceQueue,
+    message: StoredMessage,
+    state: MessageState & ReceiptEvent,
+    at: number,
+    detail: string | null,
+  ): void {
+    message.state = state;
+    message.settledAt = at;
+    const index = queue.pending.indexOf(message);
+    if (index >= 0) queue.pending.splice(index, 1);
+    this.addReceipt(message, state, at, detail);
+  }
+
+  private addReceipt(message: StoredMessage, event: ReceiptEvent, at: number, detail: string | null): void {
+    const receipt: Receipt = { messageId: message.id, deviceId: message.deviceId, event, at, detail };
+    const log = this.receiptLog.get(message.id);
+    if (log === undefined) this.receiptLog.set(message.id, [receipt]);
+    else log.push(receipt);
+  }
+}
+
+function copy(message: StoredMessage): StoredMessage {
+  return { ...message };
+}
+
+function deepFreeze(value: JsonValue): JsonValue {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Index of the first message with seq >= target in an ascending list. */
+function lowerBound(messages: readonly StoredMessage[], target: number): number {
+  let lo = 0;
+  let hi = messages.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((messages[mid]?.seq ?? Number.POSITIVE_INFINITY) < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function findBySeq(messages: readonly StoredMessage[], seq: number): StoredMessage | undefined {
+  const message = messages[lowerBound(messages, seq)];
+  return message?.seq === seq ? message : undefined;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
