@@ -1,0 +1,642 @@
+/**
+ * DeviceClient: the device's side of a localpush connection. It keeps one connection to the push server
+ * up (connect, hello, welcome), answers heartbeats, hands pushes to the app and acknowledges them once
+ * the app has them, and reconnects with jittered back-off when anything goes wrong. It models the
+ * transport half of an iOS NEAppPushProvider, so it depends on nothing but node: built-ins and the
+ * protocol package. Every timer goes through the injected Clock.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  LIMITS,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  ProtocolErrorCode,
+  decodeServerMessage,
+  encodeMessage,
+  systemClock,
+  type ClientMessage,
+  type Clock,
+  type Goaway,
+  type Heartbeat,
+  type Hello,
+  type Notice,
+  type Push,
+  type ServerMessage,
+  type TimerHandle,
+  type Welcome,
+} from '@localpush/protocol';
+import type { FrameLink } from '@localpush/protocol/link';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { DedupeWindow, DEFAULT_DEDUPE_WINDOW } from './dedupe.js';
+import { ClientError, ClientErrorCode } from './errors.js';
+import { decodePins } from './pinning.js';
+import type { ClientState, StopReason } from './states.js';
+import {
+  isSecureScheme,
+  openTransport,
+  parseServerUrl,
+  type PendingTransport,
+  type ServerUrl,
+  type TransportResult,
+  type WebSocketConstructor,
+} from './transports.js';
+
+/** Options of a {@link DeviceClient}. */
+export interface DeviceClientOptions {
+  /** `tls://host:port`, `tcp://host:port` (plaintext, tests/dev), `ws://host:port/path` or `wss://…`. */
+  url: string;
+  deviceId: string;
+  credential: string;
+  /** Base64 SHA-256 of the server certificate's SPKI; with a pin, CA, host name and expiry are ignored. */
+  pin?: string | string[];
+  /** CA certificate(s), PEM, for normal verification when there is no pin. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** TLS server name (SNI and verification); defaults to the URL's host when it is a name. */
+  servername?: string;
+  clock?: Clock;
+  /** Source of jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+  backoff?: BackoffOptions;
+  /** How many processed push ids to remember for duplicate detection. Default 4096. */
+  dedupeWindow?: number;
+  /** The last seq the app processed in an earlier run; sent as the hello's resume cursor. [LP-4.5] */
+  resumeFrom?: number;
+  capabilities?: string[];
+  /** Free text naming the client software. */
+  agent?: string;
+  /** WebSocket constructor for ws/wss URLs; default `globalThis.WebSocket` (Node 22+). */
+  webSocket?: WebSocketConstructor;
+  /** Limit for opening the transport, and again for the welcome after the hello. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Largest frame accepted from the server. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** Awaited for every new push before it is acknowledged, so an ack means "the app has it". */
+  onPush?: (push: Push) => void | Promise<void>;
+}
+
+/** Default limit for opening the transport, and again for the welcome after the hello. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Heartbeat timing assumed by {@link DeviceClient.isStale} before any welcome told the real values;
+ * the server's defaults. [LP-5]
+ */
+export const ASSUMED_HEARTBEAT = { intervalMs: 20_000, graceMs: 10_000 } as const;
+
+/** How long `stop()` lets a graceful close flush before destroying the transport. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** The events of a {@link DeviceClient} and their arguments. */
+export interface DeviceClientEvents {
+  /** Every state change. */
+  state: [state: ClientState, previous: ClientState];
+  /** The server accepted the hello. */
+  connected: [welcome: Welcome];
+  /** A heartbeat arrived (and was answered). */
+  heartbeat: [heartbeat: Heartbeat];
+  /** A new push (duplicates are not emitted). It is acked after listeners and `onPush` finished. */
+  push: [push: Push];
+  notice: [notice: Notice];
+  /** The server asked the client to go; the client closes and reconnects (or stops for `replaced`). */
+  goaway: [goaway: Goaway];
+  /** A recoverable or fatal failure, with a stable code. Never the special 'error' event. */
+  connectionError: [error: ClientError];
+  /** The client entered `stopped`. */
+  stopped: [reason: StopReason];
+}
+
+/** A push being processed, in arrival order, so `through` never passes one that is not done. */
+interface Pending {
+  id: string;
+  seq: number;
+  status: 'running' | 'done' | 'failed';
+}
+
+/** One connection attempt, from opening the transport to its close. */
+interface Attempt {
+  readonly url: ServerUrl;
+  transport?: PendingTransport;
+  link?: FrameLink;
+  /** Connect timeout, then welcome timeout. */
+  timer?: TimerHandle;
+  /** Resets the back-off once the connection has stayed up one heartbeat interval. */
+  healthyTimer?: TimerHandle;
+  /** Ids delivered on this connection and not yet acknowledged on it. */
+  readonly awaiting: Set<string>;
+  ackIds: string[];
+  ackScheduled: boolean;
+  ended: boolean;
+  linkClosed: boolean;
+  /** Resolvers waiting for the transport to be gone. */
+  readonly onClosed: Array<() => void>;
+}
+
+/** The connection half of the client SDK. See {@link DeviceClientEvents} for what it emits. */
+export class DeviceClient extends EventEmitter<DeviceClientEvents> {
+  private readonly options: DeviceClientOptions;
+  private readonly clock: Clock;
+  private readonly backoff: Backoff;
+  private readonly dedupe: DedupeWindow;
+  private readonly pins: Buffer[];
+  private readonly webSocket: WebSocketConstructor | undefined;
+  private readonly connectTimeoutMs: number;
+  private url: ServerUrl;
+  private _state: ClientState = 'idle';
+  private current: Attempt | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private userStopped = false;
+  private _lastSeq: number | undefined;
+  private _sessionId: string | undefined;
+  private _lastHeartbeatAt: number | undefined;
+  /** When the client last left `connected` (or started); drives staleness while disconnected. */
+  private notConnectedSince: number | undefined;
+  private heartbeat: { intervalMs: number; graceMs: number } = { ...ASSUMED_HEARTBEAT };
+  private readonly order: Pending[] = [];
+  private readonly inFlight = new Map<string, Pending>();
+  /** Pushes are handed to the app one at a time, in arrival order. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(options: DeviceClientOptions) {
+    super();
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.backoff = new Backoff(options.backoff, options.random ?? Math.random);
+    this.dedupe = new DedupeWindow(options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW);
+    this.pins = decodePins(options.pin);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this._lastSeq = options.resumeFrom;
+    this.url = parseServerUrl(options.url);
+    this.webSocket = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    this.checkTransport(this.url);
+  }
+
+  /** The current state. */
+  get state(): ClientState {
+    return this._state;
+  }
+
+  /** The session id from the last welcome. */
+  get sessionId(): string | undefined {
+    return this._sessionId;
+  }
+
+  /** clock.now() of the last heartbeat (or welcome) received. */
+  get lastHeartbeatAt(): number | undefined {
+    return this._lastHeartbeatAt;
+  }
+
+  /** The highest seq such that it and every push received before it were processed (the resume cursor). */
+  get lastSeq(): number | undefined {
+    return this._lastSeq;
+  }
+
+  /** The URL the next connection goes to (changes after a redirect). */
+  get currentUrl(): string {
+    return this.url.href;
+  }
+
+  /** Starts connecting. Does nothing unless the client is `idle` or `stopped`. */
+  start(): void {
+    if (this._state !== 'idle' && this._state !== 'stopped') return;
+    this.userStopped = false;
+    this.connect();
+  }
+
+  /** Closes the connection for good (no reconnect); resolves once the transport is closed. */
+  async stop(): Promise<void> {
+    this.userStopped = true;
+    this.clearRetry();
+    const attempt = this.current;
+    if (attempt !== undefined && !attempt.ended) {
+      const closed = this.whenClosed(attempt);
+      this.finish(attempt, { kind: 'stop', reason: { kind: 'user' }, graceful: true });
+      await closed;
+      return;
+    }
+    if (this._state !== 'stopped') this.enterStopped({ kind: 'user' });
+  }
+
+  /**
+   * Drops the current connection at once and connects again, skipping any back-off wait. What the SDK's
+   * periodic timer calls when {@link isStale} says the connection is dead. No effect after `stop()`.
+   */
+  reconnect(): void {
+    if (this.userStopped) return;
+    this.clearRetry();
+    const attempt = this.current;
+    if (attempt !== undefined && !attempt.ended) this.finish(attempt, { kind: 'silent' });
+    this.connect();
+  }
+
+  /**
+   * True when the connection should be considered dead: connected but nothing heard for
+   * 2 × heartbeatInterval + grace, or not connected for that long. Never true after `stop()`.
+   */
+  isStale(now: number = this.clock.now()): boolean {
+    const limit = 2 * this.heartbeat.intervalMs + this.heartbeat.graceMs;
+    if (this._state === 'idle' || this.userStopped) return false;
+    if (this._state === 'connected') return now - (this._lastHeartbeatAt ?? now) > limit;
+    return this.notConnectedSince !== undefined && now - this.notConnectedSince > limit;
+  }
+
+  private checkTransport(url: ServerUrl): void {
+    if (url.scheme !== 'ws' && url.scheme !== 'wss') return;
+    if (this.webSocket === undefined) {
+      throw new ClientError(
+        ClientErrorCode.NO_WEBSOCKET,
+        `${url.href} needs a WebSocket: this Node has no global WebSocket, pass one as options.webSocket (e.g. from the "ws" package)`,
+      );
+    }
+    const tlsOptions = this.pins.length > 0 || this.options.ca !== undefined;
+    const whatwg = this.webSocket === (globalThis as { WebSocket?: unknown }).WebSocket;
+    if (url.scheme === 'wss' && tlsOptions && whatwg) {
+      throw new ClientError(
+        ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
+        'the built-in WebSocket cannot use pin or ca; pass a WebSocket from the "ws" package as options.webSocket',
+      );
+    }
+  }
+
+  private setState(next: ClientState): void {
+    const previous = this._state;
+    if (previous === next) return;
+    this._state = next;
+    if (previous === 'connected') this.notConnectedSince = this.clock.now();
+    this.emit('state', next, previous);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private connect(): void {
+    this.notConnectedSince ??= this.clock.now();
+    const attempt: Attempt = {
+      url: this.url,
+      awaiting: new Set(),
+      ackIds: [],
+      ackScheduled: false,
+      ended: false,
+      linkClosed: false,
+      onClosed: [],
+    };
+    this.current = attempt;
+    this.setState('connecting');
+    if (this.current !== attempt) return; // a state listener moved on
+    attempt.timer = this.clock.setTimeout(() => {
+      attempt.timer = undefined;
+      this.fail(
+        attempt,
+        new ClientError(ClientErrorCode.CONNECT_TIMEOUT, `no connection to ${attempt.url.href} within ${this.connectTimeoutMs} ms`),
+      );
+    }, this.connectTimeoutMs);
+    const transport = openTransport(
+      attempt.url,
+      {
+        pins: this.pins,
+        ca: this.options.ca,
+        servername: this.options.servername,
+        webSocket: this.webSocket,
+        maxFrameBytes: this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      },
+      (result) => this.onTransport(attempt, result),
+    );
+    // A transport that failed synchronously has already ended the attempt.
+    if (attempt.ended) transport.cancel();
+    else attempt.transport = transport;
+  }
+
+  private onTransport(attempt: Attempt, result: TransportResult): void {
+    attempt.transport = undefined;
+    if ('error' in result) {
+      attempt.linkClosed = true;
+      this.fail(attempt, result.error);
+      return;
+    }
+    const link = result.link;
+    if (attempt.ended) {
+      link.destroy();
+      return;
+    }
+    attempt.link = link;
+    link.start({
+      frame: (payload) => this.onFrame(attempt, payload),
+      protocolError: (error) => this.protocolFailure(attempt, error),
+      close: (error) => this.onLinkClosed(attempt, error),
+    });
+    this.clearAttemptTimer(attempt);
+    const hello: Hello = {
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      deviceId: this.options.deviceId,
+      credential: this.options.credential,
+      capabilities: this.options.capabilities ?? [],
+    };
+    if (this._lastSeq !== undefined) hello.resume = { lastSeq: this._lastSeq };
+    if (this.options.agent !== undefined) hello.agent = this.options.agent;
+    this.send(attempt, hello);
+    this.setState('handshaking');
+    if (this.current !== attempt || attempt.ended) return;
+    attempt.timer = this.clock.setTimeout(() => {
+      attempt.timer = undefined;
+      this.fail(
+        attempt,
+        new ClientError(ClientErrorCode.WELCOME_TIMEOUT, `no welcome within ${this.connectTimeoutMs} ms [LP-4.6]`),
+      );
+    }, this.connectTimeoutMs);
+  }
+
+  private send(attempt: Attempt, message: ClientMessage): void {
+    if (attempt.link === undefined || attempt.linkClosed) return;
+    attempt.link.send(encodeMessage(message));
+  }
+
+  private clearAttemptTimer(attempt: Attempt): void {
+    if (attempt.timer !== undefined) this.clock.clearTimeout(attempt.timer);
+    attempt.timer = undefined;
+  }
+
+  private onFrame(attempt: Attempt, payload: Uint8Array): void {
+    if (attempt.ended) return;
+    let message: ServerMessage;
+    try {
+      message = decodeServerMessage(payload);
+    } catch (error) {
+      if (error instanceof ProtocolError) this.protocolFailure(attempt, error);
+      else throw error;
+      return;
+    }
+    if (message.type === 'error') return this.onServerError(attempt, message.code, message.message);
+    if (message.type === 'goaway') return this.onGoaway(attempt, message);
+    if (this._state === 'handshaking' && this.current === attempt) {
+      if (message.type === 'welcome') return this.onWelcome(attempt, message);
+      return this.unexpected(attempt, `"${message.type}" before welcome [LP-4.1]`);
+    }
+    switch (message.type) {
+      case 'welcome':
+        return this.unexpected(attempt, 'a second welcome [LP-4.6]');
+      case 'heartbeat':
+        // [LP-5.2] Answered at once, not batched: the server's grace timer is running.
+        this.send(attempt, { type: 'heartbeat_ack', seq: message.seq });
+        this._lastHeartbeatAt = this.clock.now();
+        this.backoff.reset();
+        this.emit('heartbeat', message);
+        return;
+      case 'push':
+        return this.onPushFrame(attempt, message);
+      case 'notice':
+        this.emit('notice', message);
+        return;
+    }
+  }
+
+  private unexpected(attempt: Attempt, text: string): void {
+    this.protocolFailure(attempt, new ProtocolError(ProtocolErrorCode.MESSAGE_UNEXPECTED, text));
+  }
+
+  /** The server broke the protocol: tell it why (it may log it), then drop and retry. [LP-9.1] */
+  private protocolFailure(attempt: Attempt, error: ProtocolError): void {
+    if (attempt.ended) return;
+    this.send(attempt, { type: 'error', code: error.code, message: error.message });
+    attempt.link?.end();
+    this.fail(attempt, new ClientError(error.code, `server sent a bad frame: ${error.message}`, { cause: error }), {
+      keepLink: true,
+    });
+  }
+
+  private onWelcome(attempt: Attempt, welcome: Welcome): void {
+    this.clearAttemptTimer(attempt);
+    this._sessionId = welcome.sessionId;
+    this.heartbeat = { intervalMs: welcome.heartbeatIntervalMs, graceMs: welcome.heartbeatGraceMs };
+    this._lastHeartbeatAt = this.clock.now();
+    this.notConnectedSince = undefined;
+    // A connection that stays up for one interval proves the server is healthy; then failures start
+    // from the smallest window again. (A heartbeat proves it sooner, see onFrame.)
+    attempt.healthyTimer = this.clock.setTimeout(() => {
+      attempt.healthyTimer = undefined;
+      if (this.current === attempt && !attempt.ended) this.backoff.reset();
+    }, welcome.heartbeatIntervalMs);
+    this.setState('connected');
+    if (this.current !== attempt || attempt.ended) return;
+    this.emit('connected', welcome);
+  }
+
+  private onServerError(attempt: Attempt, code: ProtocolErrorCode, text: string): void {
+    const error = new ClientError(code, `server error ${code}: ${text}`, { fromServer: true });
+    // Only these two cannot be cured by trying again; everything else (shutdown, heartbeat timeout,
+    // slow consumer, internal) is worth a reconnect with back-off.
+    if (code === ProtocolErrorCode.AUTH_FAILED || code === ProtocolErrorCode.VERSION_UNSUPPORTED) {
+      this.emit('connectionError', error);
+      this.finish(attempt, { kind: 'stop', reason: { kind: 'fatal', code, message: text }, graceful: false });
+      return;
+    }
+    this.fail(attempt, error);
+  }
+
+  private onGoaway(attempt: Attempt, goaway: Goaway): void {
+    this.emit('goaway', goaway);
+    if (attempt.ended) return;
+    if (goaway.reason === 'replaced') {
+      const reason: StopReason = { kind: 'goaway', reason: 'replaced' };
+      if (goaway.message !== undefined) reason.message = goaway.message;
+      this.finish(attempt, { kind: 'stop', reason, graceful: false });
+      return;
+    }
+    if (goaway.reason === 'redirect' && goaway.redirect !== undefined) this.followRedirect(goaway.redirect);
+    // The hint is a minimum; jitter on top keeps a drained fleet from returning in lockstep.
+    const delayMs = (goaway.reconnectAfterMs ?? 0) + this.backoff.next();
+    this.finish(attempt, { kind: 'retry', delayMs });
+  }
+
+  private followRedirect(target: string): void {
+    let url: ServerUrl;
+    try {
+      url = parseServerUrl(target);
+      if (isSecureScheme(this.url.scheme) && !isSecureScheme(url.scheme)) {
+        throw new ClientError(ClientErrorCode.BAD_URL, `refusing redirect from ${this.url.href} to plaintext ${target}`);
+      }
+      this.checkTransport(url);
+    } catch (error) {
+      this.emit(
+        'connectionError',
+        error instanceof ClientError
+          ? error
+          : new ClientError(ClientErrorCode.BAD_URL, `bad redirect ${target}`, { cause: error }),
+      );
+      return;
+    }
+    this.url = url;
+  }
+
+  private onPushFrame(attempt: Attempt, push: Push): void {
+    const pending = this.inFlight.get(push.id);
+    if (pending !== undefined) {
+      attempt.awaiting.add(push.id);
+      // A push whose handler failed is retried when the server delivers it again.
+      if (pending.status === 'failed') this.process(pending, push);
+      return;
+    }
+    if (this.dedupe.has(push.id)) {
+      // [LP-6.4] Already processed: the ack was lost or the server resent it; ack again, do not re-emit.
+      this.queueAck(attempt, push.id);
+      return;
+    }
+    const entry: Pending = { id: push.id, seq: push.seq, status: 'running' };
+    this.order.push(entry);
+    this.inFlight.set(push.id, entry);
+    attempt.awaiting.add(push.id);
+    this.process(entry, push);
+  }
+
+  private process(entry: Pending, push: Push): void {
+    entry.status = 'running';
+    const task = async (): Promise<void> => {
+      try {
+        this.emit('push', push);
+        await this.options.onPush?.(push);
+      } catch (cause) {
+        entry.status = 'failed';
+        this.emit(
+          'connectionError',
+          new ClientError(ClientErrorCode.PUSH_HANDLER_FAILED, `handler for push ${push.id} failed; not acked`, {
+            cause,
+          }),
+        );
+        return;
+      }
+      entry.status = 'done';
+      this.inFlight.delete(entry.id);
+      this.dedupe.add(entry.id);
+      this.advanceLastSeq();
+      const attempt = this.current;
+      if (attempt !== undefined && attempt.awaiting.has(entry.id)) this.queueAck(attempt, entry.id);
+    };
+    // Only a throwing 'connectionError' listener can reject here; surface it like EventEmitter would
+    // (uncaught) instead of leaving the chain rejected and every later push unprocessed.
+    this.chain = this.chain.then(task).catch((error: unknown) => {
+      process.nextTick(() => {
+        throw error;
+      });
+    });
+  }
+
+  /** Moves the resume cursor over the finished prefix of the arrival order. */
+  private advanceLastSeq(): void {
+    for (let head = this.order[0]; head?.status === 'done'; head = this.order[0]) {
+      this._lastSeq = Math.max(this._lastSeq ?? 0, head.seq);
+      this.order.shift();
+    }
+  }
+
+  /**
+   * Acks are collected for the rest of the event-loop turn (setImmediate, not the Clock: this is batching,
+   * not a timeout) so that a burst of pushes costs one ack frame.
+   */
+  private queueAck(attempt: Attempt, id: string): void {
+    attempt.awaiting.delete(id);
+    attempt.ackIds.push(id);
+    if (attempt.ackScheduled) return;
+    attempt.ackScheduled = true;
+    setImmediate(() => this.flushAcks(attempt));
+  }
+
+  private flushAcks(attempt: Attempt): void {
+    attempt.ackScheduled = false;
+    // Acks from a connection that is gone are dropped: the next hello's resume cursor and re-acks of
+    // redelivered duplicates cover them.
+    if (attempt.ended || this.current !== attempt) {
+      attempt.ackIds = [];
+      return;
+    }
+    this.sendAcks(attempt);
+  }
+
+  /** Sends the collected ids, at most {@link LIMITS.ackIdsMaxCount} per frame, with the cursor. [LP-6.5] */
+  private sendAcks(attempt: Attempt): void {
+    const ids = attempt.ackIds;
+    attempt.ackIds = [];
+    for (let i = 0; i < ids.length; i += LIMITS.ackIdsMaxCount) {
+      const ack: ClientMessage = { type: 'ack', ids: ids.slice(i, i + LIMITS.ackIdsMaxCount) };
+      if (this._lastSeq !== undefined) ack.through = this._lastSeq;
+      this.send(attempt, ack);
+    }
+  }
+
+  private onLinkClosed(attempt: Attempt, error: Error | undefined): void {
+    attempt.linkClosed = true;
+    for (const resolve of attempt.onClosed.splice(0)) resolve();
+    if (attempt.ended) return;
+    this.fail(
+      attempt,
+      new ClientError(
+        ClientErrorCode.CONNECTION_LOST,
+        `connection to ${attempt.url.href} closed${error ? `: ${error.message}` : ''}`,
+        error ? { cause: error } : {},
+      ),
+    );
+  }
+
+  /** A failure that is worth retrying: report it, drop the connection, wait out the back-off. */
+  private fail(attempt: Attempt, error: ClientError, options: { keepLink?: boolean } = {}): void {
+    if (attempt.ended) return;
+    this.emit('connectionError', error);
+    this.finish(attempt, { kind: 'retry', delayMs: this.backoff.next() }, options.keepLink === true);
+  }
+
+  private whenClosed(attempt: Attempt): Promise<void> {
+    if (attempt.linkClosed || attempt.link === undefined) return Promise.resolve();
+    return new Promise((resolve) => attempt.onClosed.push(resolve));
+  }
+
+  /** Ends an attempt exactly once and moves to what comes next. */
+  private finish(
+    attempt: Attempt,
+    next: { kind: 'retry'; delayMs: number } | { kind: 'stop'; reason: StopReason; graceful: boolean } | { kind: 'silent' },
+    keepLink = false,
+  ): void {
+    if (attempt.ended) return;
+    attempt.ended = true;
+    this.clearAttemptTimer(attempt);
+    if (attempt.healthyTimer !== undefined) this.clock.clearTimeout(attempt.healthyTimer);
+    attempt.healthyTimer = undefined;
+    attempt.transport?.cancel();
+    attempt.transport = undefined;
+    const link = attempt.link;
+    if (link !== undefined && !attempt.linkClosed && !keepLink) {
+      if (next.kind === 'stop' && next.graceful) {
+        // Acks already earned go out before the close; end() flushes them.
+        this.sendAcks(attempt);
+        link.end();
+        const timer = this.clock.setTimeout(() => link.destroy(), CLOSE_TIMEOUT_MS);
+        attempt.onClosed.push(() => this.clock.clearTimeout(timer));
+      } else {
+        link.destroy();
+      }
+    } else if (link !== undefined && !attempt.linkClosed) {
+      const timer = this.clock.setTimeout(() => link.destroy(), CLOSE_TIMEOUT_MS);
+      attempt.onClosed.push(() => this.clock.clearTimeout(timer));
+    }
+    if (this.current !== attempt) return;
+    if (next.kind === 'silent') return;
+    if (next.kind === 'stop') {
+      this.current = undefined;
+      this.enterStopped(next.reason);
+      return;
+    }
+    this.current = undefined;
+    this.setState('backoff');
+    if (this._state !== 'backoff' || this.current !== undefined) return; // a listener moved on
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this._state === 'backoff') this.connect();
+    }, next.delayMs);
+  }
+
+  private enterStopped(reason: StopReason): void {
+    this.clearRetry();
+    this.setState('stopped');
+    this.emit('stopped', reason);
+  }
+}

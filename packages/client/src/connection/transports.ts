@@ -1,0 +1,249 @@
+/**
+ * Opening a transport and wrapping it in a FrameLink: TLS or plain TCP with length-prefixed frames,
+ * WebSocket with one frame per message. Everything above this module talks to the FrameLink only.
+ */
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import { streamLink, webSocketLink, type FrameLink, type WebSocketLike } from '@localpush/protocol/link';
+import { ClientError, ClientErrorCode } from './errors.js';
+import { checkPeerPin } from './pinning.js';
+
+/** The URL schemes the client speaks. `tcp` is plaintext and meant for tests and development. */
+export const URL_SCHEMES = ['tls', 'tcp', 'ws', 'wss'] as const;
+
+/** One of {@link URL_SCHEMES}. */
+export type UrlScheme = (typeof URL_SCHEMES)[number];
+
+/** A validated server URL. */
+export interface ServerUrl {
+  scheme: UrlScheme;
+  host: string;
+  port: number;
+  /** The URL as given, for WebSocket constructors and messages. */
+  href: string;
+}
+
+/** True for schemes that encrypt (so a redirect from one of them to a plaintext one is refused). */
+export function isSecureScheme(scheme: UrlScheme): boolean {
+  return scheme === 'tls' || scheme === 'wss';
+}
+
+/** Parses and checks a server URL; throws a {@link ClientError} with `LP_CLIENT_BAD_URL`. */
+export function parseServerUrl(url: string): ServerUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ClientError(ClientErrorCode.BAD_URL, `not a URL: "${url}"`, { cause });
+  }
+  const scheme = parsed.protocol.slice(0, -1) as UrlScheme;
+  if (!URL_SCHEMES.includes(scheme)) {
+    throw new ClientError(ClientErrorCode.BAD_URL, `unsupported scheme in "${url}"; use tls, tcp, ws or wss`);
+  }
+  // URL keeps IPv6 literals in brackets; net and tls want them bare.
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const defaultPort = scheme === 'ws' ? 80 : scheme === 'wss' ? 443 : undefined;
+  const port = parsed.port === '' ? defaultPort : Number(parsed.port);
+  if (host === '' || port === undefined) {
+    throw new ClientError(ClientErrorCode.BAD_URL, `"${url}" needs a host and, for tls/tcp, a port`);
+  }
+  return { scheme, host, port, href: url };
+}
+
+/** A WebSocket constructor: the WHATWG one (Node 22+) or a compatible one such as the `ws` package's. */
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+  options?: Record<string, unknown>,
+) => WebSocketLike;
+
+/** What a transport needs besides the URL. */
+export interface TransportOptions {
+  /** Decoded SPKI pins; when non-empty, CA, host name and expiry are not checked. */
+  pins: readonly Buffer[];
+  ca: string | Buffer | Array<string | Buffer> | undefined;
+  servername: string | undefined;
+  webSocket: WebSocketConstructor | undefined;
+  maxFrameBytes: number | undefined;
+}
+
+/** A transport being opened; `cancel` aborts it and guarantees `done` is not called afterwards. */
+export interface PendingTransport {
+  cancel(): void;
+}
+
+/** The result of {@link openTransport}: a link ready for the hello, or why there is none. */
+export type TransportResult = { link: FrameLink } | { error: ClientError };
+
+/** Opens a transport to `url` and calls `done` exactly once, unless cancelled first. */
+export function openTransport(
+  url: ServerUrl,
+  options: TransportOptions,
+  done: (result: TransportResult) => void,
+): PendingTransport {
+  return url.scheme === 'ws' || url.scheme === 'wss'
+    ? openWebSocket(url, options, done)
+    : openStream(url, options, done);
+}
+
+/** TLS error codes from OpenSSL/Node that mean "the certificate was not trusted", not "no route". */
+const TLS_VERIFY_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/;
+
+function connectError(error: Error, url: ServerUrl): ClientError {
+  const code = (error as { code?: unknown }).code;
+  const tls = typeof code === 'string' && TLS_VERIFY_CODES.test(code);
+  return new ClientError(
+    tls ? ClientErrorCode.TLS_FAILED : ClientErrorCode.CONNECT_FAILED,
+    `${tls ? 'TLS verification failed' : 'could not connect'} to ${url.href}: ${error.message}`,
+    { cause: error },
+  );
+}
+
+function openStream(url: ServerUrl, options: TransportOptions, done: (r: TransportResult) => void): PendingTransport {
+  let settled = false;
+  const settle = (result: TransportResult): void => {
+    if (settled) return;
+    settled = true;
+    done(result);
+  };
+  let socket: Socket;
+  if (url.scheme === 'tls') {
+    const pinned = options.pins.length > 0;
+    const servername = options.servername ?? (isIP(url.host) === 0 ? url.host : undefined);
+    const tlsSocket: TLSSocket = tlsConnect({
+      host: url.host,
+      port: url.port,
+      // SNI must not carry an IP address (RFC 6066), so it is only set for names.
+      ...(servername === undefined ? {} : { servername }),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      // With a pin the key is the only thing trusted; the check runs on secureConnect below.
+      rejectUnauthorized: !pinned,
+    });
+    tlsSocket.once('secureConnect', () => {
+      if (settled) return;
+      if (pinned) {
+        const check = checkPeerPin(tlsSocket, options.pins);
+        if (!check.ok) {
+          tlsSocket.destroy();
+          settle({
+            error: new ClientError(
+              ClientErrorCode.PIN_MISMATCH,
+              `server key at ${url.href} does not match the pin (server presented ${check.actual ?? 'no certificate'})`,
+            ),
+          });
+          return;
+        }
+      }
+      settle({ link: streamLink(tlsSocket, { maxFrameBytes: options.maxFrameBytes }) });
+    });
+    socket = tlsSocket;
+  } else {
+    socket = netConnect({ host: url.host, port: url.port });
+    socket.once('connect', () => {
+      settle({ link: streamLink(socket, { maxFrameBytes: options.maxFrameBytes }) });
+    });
+  }
+  socket.setNoDelay(true);
+  // Kept for the socket's whole life: an 'error' without a listener would crash the process.
+  socket.on('error', (error) => settle({ error: connectError(error, url) }));
+  socket.once('close', () =>
+    settle({ error: new ClientError(ClientErrorCode.CONNECT_FAILED, `${url.href} closed during connect`) }),
+  );
+  return {
+    cancel() {
+      settled = true;
+      socket.destroy();
+    },
+  };
+}
+
+/** The `ws` package's extras used for pinning; the WHATWG WebSocket has none of them. */
+interface NodeWebSocketExtras {
+  on(event: 'upgrade', listener: (response: IncomingMessage) => void): unknown;
+  terminate(): void;
+  binaryType?: string;
+}
+
+function openWebSocket(
+  url: ServerUrl,
+  options: TransportOptions,
+  done: (r: TransportResult) => void,
+): PendingTransport {
+  let settled = false;
+  const settle = (result: TransportResult): void => {
+    if (settled) return;
+    settled = true;
+    done(result);
+  };
+  const Ctor = options.webSocket;
+  if (Ctor === undefined) {
+    settle({ error: new ClientError(ClientErrorCode.NO_WEBSOCKET, `no WebSocket constructor for ${url.href}`) });
+    return { cancel() {} };
+  }
+  const pinned = options.pins.length > 0;
+  const tlsOptions: Record<string, unknown> = {};
+  if (url.scheme === 'wss') {
+    if (options.ca !== undefined) tlsOptions.ca = options.ca;
+    if (options.servername !== undefined) tlsOptions.servername = options.servername;
+    if (pinned) tlsOptions.rejectUnauthorized = false;
+  }
+  let socket: WebSocketLike & Partial<NodeWebSocketExtras>;
+  try {
+    socket =
+      Object.keys(tlsOptions).length > 0 ? new Ctor(url.href, undefined, tlsOptions) : new Ctor(url.href);
+  } catch (cause) {
+    settle({ error: new ClientError(ClientErrorCode.CONNECT_FAILED, `could not open ${url.href}`, { cause }) });
+    return { cancel() {} };
+  }
+  // Blob (the WHATWG default) cannot be read synchronously; ArrayBuffer works in both implementations.
+  socket.binaryType = 'arraybuffer';
+  const abort = (): void => {
+    if (typeof socket.terminate === 'function') socket.terminate();
+    else socket.close();
+  };
+  if (pinned && url.scheme === 'wss' && typeof socket.on === 'function') {
+    // The `ws` package reports the HTTP upgrade before 'open'; nothing of ours has been sent yet except the
+    // upgrade request, which carries no credential. Terminating here keeps 'open' from firing.
+    socket.on('upgrade', (response) => {
+      const check = checkPeerPin(response.socket as TLSSocket, options.pins);
+      if (check.ok) return;
+      settle({
+        error: new ClientError(
+          ClientErrorCode.PIN_MISMATCH,
+          `server key at ${url.href} does not match the pin (server presented ${check.actual ?? 'no certificate'})`,
+        ),
+      });
+      abort();
+    });
+  }
+  socket.addEventListener('error', (event) => {
+    const cause = (event as { error?: unknown }).error;
+    const error = cause instanceof Error ? cause : new Error('WebSocket error');
+    settle({ error: connectError(error, url) });
+  });
+  socket.addEventListener('close', (event) => {
+    settle({
+      error: new ClientError(ClientErrorCode.CONNECT_FAILED, `${url.href} closed during connect (${event.code})`),
+    });
+  });
+  (socket as unknown as { addEventListener(type: 'open', listener: () => void): void }).addEventListener(
+    'open',
+    () => {
+      if (settled) return;
+      settle({
+        link: webSocketLink(socket, {
+          maxFrameBytes: options.maxFrameBytes,
+          ...(typeof socket.terminate === 'function' ? { terminate: () => socket.terminate?.() } : {}),
+          remoteAddress: url.host,
+        }),
+      });
+    },
+  );
+  return {
+    cancel() {
+      settled = true;
+      abort();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** @localpush/client — the device side of localpush. One `export … from` line per module. */
+export { DeviceClient, ASSUMED_HEARTBEAT, DEFAULT_CONNECT_TIMEOUT_MS } from './connection/client.js';
+export type { DeviceClientOptions, DeviceClientEvents } from './connection/client.js';
+export { ClientError, ClientErrorCode } from './connection/errors.js';
+export { CLIENT_STATES, type ClientState, type StopReason } from './connection/states.js';
+export { Backoff, backoffCeiling, DEFAULT_BACKOFF, type BackoffOptions } from './connection/backoff.js';
+export { DedupeWindow, DEFAULT_DEDUPE_WINDOW } from './connection/dedupe.js';
+export { spkiPin, decodePins, checkPeerPin, type PinCheck } from './connection/pinning.js';
+export { parseServerUrl, isSecureScheme, URL_SCHEMES } from './connection/transports.js';
+export type { ServerUrl, UrlScheme, WebSocketConstructor } from './connection/transports.js';
