@@ -29,6 +29,10 @@ export function checkMaxFrameBytes(maxFrameBytes: number): number {
  * Splits a byte stream into frame payloads. `push` returns the payloads completed by the chunk and throws
  * a {@link ProtocolError} as soon as a header announces an oversize or empty frame — before any of its
  * body is buffered, so an attacker cannot make the decoder hold more than one maximum frame. [LP-2.3]
+ *
+ * Frames that precede a bad header are still returned, whatever the chunking: when one chunk holds good
+ * frames and then a bad header, `push` returns the good frames and the error is thrown by the next `push`
+ * or `end` and is readable at once from {@link failure}. A failed decoder stays failed. [LP-2.4]
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
@@ -37,6 +41,7 @@ export class FrameDecoder {
   private buffered = 0;
   /** Length of the frame being assembled, or -1 while its header is incomplete. */
   private expected = -1;
+  private failed: ProtocolError | undefined;
 
   constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
     this.maxFrameBytes = checkMaxFrameBytes(maxFrameBytes);
@@ -47,7 +52,13 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /** The framing error that stopped this decoder, if any. Nothing is decoded after it. */
+  get failure(): ProtocolError | undefined {
+    return this.failed;
+  }
+
   push(chunk: Uint8Array): Uint8Array[] {
+    if (this.failed) throw this.failed;
     if (chunk.byteLength === 0) return [];
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
@@ -57,14 +68,19 @@ export class FrameDecoder {
         if (this.buffered < FRAME_HEADER_BYTES) break;
         const header = this.take(FRAME_HEADER_BYTES);
         const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(0, false);
-        if (length === 0) {
-          throw new ProtocolError(ProtocolErrorCode.FRAME_MALFORMED, 'frame length is 0 [LP-2.4]');
-        }
-        if (length > this.maxFrameBytes) {
-          throw new ProtocolError(
-            ProtocolErrorCode.FRAME_TOO_LARGE,
-            `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes} [LP-2.3]`,
-          );
+        const error =
+          length === 0
+            ? new ProtocolError(ProtocolErrorCode.FRAME_MALFORMED, 'frame length is 0 [LP-2.4]')
+            : length > this.maxFrameBytes
+              ? new ProtocolError(
+                  ProtocolErrorCode.FRAME_TOO_LARGE,
+                  `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes} [LP-2.3]`,
+                )
+              : undefined;
+        if (error !== undefined) {
+          this.fail(error);
+          if (frames.length === 0) throw error;
+          return frames;
         }
         this.expected = length;
       }
@@ -77,16 +93,24 @@ export class FrameDecoder {
 
   /** Throws when the stream ended inside a frame. Call it when the peer closes. [LP-2.5] */
   end(): void {
+    if (this.failed) throw this.failed;
     if (this.buffered > 0 || this.expected >= 0) {
       const missing = this.expected >= 0 ? this.expected - this.buffered : FRAME_HEADER_BYTES - this.buffered;
-      this.chunks = [];
-      this.buffered = 0;
-      this.expected = -1;
-      throw new ProtocolError(
+      const error = new ProtocolError(
         ProtocolErrorCode.FRAME_TRUNCATED,
         `connection closed ${missing} bytes short of a complete frame [LP-2.5]`,
       );
+      this.fail(error);
+      throw error;
     }
+  }
+
+  /** Drops everything buffered: after a framing error the stream cannot be resynchronised. */
+  private fail(error: ProtocolError): void {
+    this.failed = error;
+    this.chunks = [];
+    this.buffered = 0;
+    this.expected = -1;
   }
 
   /** Removes exactly `n` buffered bytes from the front, copying only when they span chunks. */

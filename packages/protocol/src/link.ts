@@ -59,6 +59,8 @@ export function streamLink(stream: DuplexLike, options: LinkOptions = {}): Frame
   let handlers: LinkHandlers | undefined;
   let closed = false;
   let failed = false;
+  /** Set by destroy(): frames already read but not yet delivered are dropped with the connection. */
+  let destroyed = false;
   let lastError: Error | undefined;
 
   const finish = (): void => {
@@ -82,8 +84,14 @@ export function streamLink(stream: DuplexLike, options: LinkOptions = {}): Frame
           return;
         }
         for (const payload of frames) {
-          if (closed || failed) return;
+          if (closed || failed || destroyed) return;
           h.frame(payload);
+        }
+        // Good frames ahead of a bad header were delivered above; now report the header. [LP-2.4]
+        const failure = decoder.failure;
+        if (failure !== undefined && !failed && !destroyed) {
+          failed = true;
+          h.protocolError(failure);
         }
       });
       stream.on('end', () => {
@@ -111,6 +119,7 @@ export function streamLink(stream: DuplexLike, options: LinkOptions = {}): Frame
       stream.end();
     },
     destroy() {
+      destroyed = true;
       stream.destroy();
     },
     get remoteAddress() {
