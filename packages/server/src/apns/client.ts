@@ -125,14 +125,25 @@ export interface ApnsClientOptions {
   readonly requestTimeoutMs?: number;
   /** Time to establish a session (TCP, proxy, TLS, SETTINGS). Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Told when a session receives GOAWAY (for logs and metrics); `reason` is the JSON reason if any. */
+  readonly onGoaway?: (event: ApnsGoawayEvent) => void;
+}
+
+/** A GOAWAY received from APNs. */
+export interface ApnsGoawayEvent {
+  readonly origin: string;
+  /** HTTP/2 error code of the GOAWAY frame (0 = NO_ERROR). */
+  readonly code: number;
+  /** Streams above this id were not processed and are re-sent on a new session. */
+  readonly lastStreamId: number;
+  /** The `reason` of the JSON debug data (e.g. `Shutdown`), or the raw text. */
+  readonly reason: string | undefined;
 }
 
 interface SessionEntry {
   readonly session: ClientHttp2Session;
   /** Set by GOAWAY: streams above it were not processed; the session takes no new streams. */
   goawayLastStreamId: number | undefined;
-  /** The JSON reason a GOAWAY carried, for diagnostics. */
-  goawayReason: string | undefined;
   active: number;
   idleTimer: TimerHandle | undefined;
 }
@@ -353,7 +364,6 @@ export class ApnsClient {
     const entry: SessionEntry = {
       session,
       goawayLastStreamId: undefined,
-      goawayReason: undefined,
       active: 0,
       idleTimer: undefined,
     };
@@ -365,11 +375,12 @@ export class ApnsClient {
     // Errors are reported through the streams; an unhandled 'error' event would crash the process.
     session.on('error', forget);
     session.on('close', forget);
-    session.on('goaway', (_code: number, lastStreamId: number, data?: Buffer) => {
+    session.on('goaway', (code: number, lastStreamId: number, data?: Buffer) => {
       // The session refuses new streams from now on: the next send must open a new one.
       entry.goawayLastStreamId = lastStreamId;
-      entry.goawayReason = reasonOf(data);
+      const reason = reasonOf(data);
       if (pool.current === entry) pool.current = undefined;
+      this.options.onGoaway?.({ origin, code, lastStreamId, reason });
     });
 
     await new Promise<void>((resolve, reject) => {

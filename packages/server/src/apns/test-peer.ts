@@ -180,12 +180,13 @@ export async function createApnsTestPeer(options: ApnsTestPeerOptions): Promise<
     const chunks: Buffer[] = [];
     let size = 0;
     stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
       // Keep one byte past the largest limit: enough to answer PayloadTooLarge without buffering more.
-      if (size <= MAX_BODY_BYTES + 1) chunks.push(chunk);
+      const room = MAX_BODY_BYTES + 1 - size;
+      if (room > 0) chunks.push(chunk.subarray(0, room));
+      size += chunk.length;
     });
     stream.on('end', () => {
-      void handle(stream, headers, rawHeaders, Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES + 1));
+      void handle(stream, headers, rawHeaders, Buffer.concat(chunks));
     });
   };
   server.on('stream', onStream as (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void);

@@ -9,7 +9,9 @@ import {
   ApnsClient,
   createApnsTestPeer,
   generatePeerCertificate,
+  type ApnsClientError,
   type ApnsClientOptions,
+  type ApnsGoawayEvent,
 } from '../../src/apns/index.js';
 import { DEVICE, RecordingClock, makeKey, startRelay, type TestKey } from './helpers.js';
 
@@ -160,29 +162,94 @@ void test('ExpiredProviderToken: the token is re-signed once and the request ret
   }
 });
 
-void test('GOAWAY: the refused request is retried on a new session and succeeds', async () => {
+for (const [label, code] of [
+  ['NO_ERROR', 0],
+  ['INTERNAL_ERROR', 2],
+] as const) {
+  void test(`GOAWAY (${label}): the refused request is retried on a new session and succeeds`, async () => {
+    const goaways: ApnsGoawayEvent[] = [];
+    await using t = await setup(new RecordingClock(), { onGoaway: (e) => goaways.push(e) });
+    const send = (n: number) =>
+      t.client.send({
+        deviceToken: DEVICE,
+        topic: 'com.example.app',
+        pushType: 'alert',
+        payload: payload(`g${n}`),
+      });
+    assert.equal((await send(1)).status, 200);
+    t.peer.script.goAwayOnNextRequest('Shutdown', code);
+    const result = await send(2);
+    assert.equal(result.status, 200);
+    assert.equal(result.attempts, 1, 'a refused request is not an attempt');
+    assert.equal(t.peer.connectionCount, 2);
+    assert.deepEqual(
+      goaways.map((g) => [g.code, g.lastStreamId, g.reason]),
+      [[code, 1, 'Shutdown']],
+    );
+    assert.deepEqual(
+      t.peer.notifications.map((n) => [n.connection, n.body.toString()]),
+      [
+        [1, payload('g1').toString()],
+        [2, payload('g2').toString()],
+      ],
+    );
+    assert.equal((await send(3)).status, 200, 'later sends use the new session');
+    assert.equal(t.peer.connectionCount, 2);
+  });
+}
+
+void test('concurrent sends on a fresh connection (peer allows one stream until authenticated)', async () => {
   await using t = await setup(new RecordingClock());
-  const send = (n: number) =>
-    t.client.send({
-      deviceToken: DEVICE,
-      topic: 'com.example.app',
-      pushType: 'alert',
-      payload: payload(`g${n}`),
-    });
-  assert.equal((await send(1)).status, 200);
-  t.peer.script.goAwayOnNextRequest('Shutdown');
-  const result = await send(2);
-  assert.equal(result.status, 200);
-  assert.equal(t.peer.connectionCount, 2);
-  assert.deepEqual(
-    t.peer.notifications.map((n) => [n.connection, n.body.toString()]),
-    [
-      [1, payload('g1').toString()],
-      [2, payload('g2').toString()],
-    ],
+  const results = await Promise.all(
+    Array.from({ length: 25 }, (_, i) =>
+      t.client.send({
+        deviceToken: DEVICE,
+        topic: 'com.example.app',
+        pushType: 'alert',
+        payload: payload(`c${i}`),
+      }),
+    ),
   );
-  assert.equal((await send(3)).status, 200, 'later sends use the new session');
-  assert.equal(t.peer.connectionCount, 2);
+  assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
+  assert.equal(t.peer.notifications.length, 25);
+  assert.equal(t.peer.connectionCount, 1);
+});
+
+void test('a proxy refusing CONNECT fails with CONNECT_FAILED after the bounded attempts', async () => {
+  await using t = await setup(new RecordingClock());
+  const proxy: Server = createServer();
+  proxy.on('connect', (_req, socket: Socket) => {
+    socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const clock = new RecordingClock();
+  const client = new ApnsClient({
+    credentials: { teamId: key.teamId, keyId: key.keyId, privateKey: key.privatePem },
+    endpoints: { production: t.peer.url },
+    ca: tls.cert,
+    clock,
+    pingIdleMs: 0,
+    connectTimeoutMs: 3_600_000,
+    maxAttempts: 2,
+    random: () => 0,
+    proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+  });
+  try {
+    await assert.rejects(
+      client.send({
+        deviceToken: DEVICE,
+        topic: 'com.example.app',
+        pushType: 'alert',
+        payload: payload('x'),
+      }),
+      (e: ApnsClientError) => e.code === 'CONNECT_FAILED' && !e.maybeDelivered && /407/.test(e.message),
+    );
+    assert.deepEqual(clock.delays, [500]);
+    assert.equal(t.peer.connectionCount, 0);
+  } finally {
+    await client.close();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  }
 });
 
 void test('503 and 429: capped exponential back-off, then success', async () => {
