@@ -1,0 +1,51 @@
+/**
+ * The narrow view of the transport that LocalPushProvider needs. DeviceClient (../connection/) satisfies
+ * it structurally; tests pass a scripted fake. Keeping it narrow means the SDK does not depend on the
+ * transport's internals, only on these few members.
+ */
+import type { Clock, Push } from '@localpush/protocol';
+
+/** What LocalPushProvider passes when it opens a connection. */
+export interface PushConnectionOptions {
+  url: string;
+  deviceId: string;
+  credential: string;
+  /** Certificate pin (see the transport's docs for the format). */
+  pin?: string;
+  /** PEM CA bundle for private servers. */
+  ca?: string;
+  clock?: Clock;
+  /** Awaited before the push is acknowledged, so an ack means "shown to the user". */
+  onPush: (push: Push) => void | Promise<void>;
+}
+
+/** A persistent connection to a localpush server. */
+export interface PushConnection {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Drops the current connection and dials again. */
+  reconnect(): void | Promise<void>;
+  /** True when no heartbeat arrived within the expected interval (the seed's `lastCheckinTime` check). */
+  isStale(now?: number): boolean;
+  /** Subscribes to transport events (`state`, `connectionError`, `goaway`…), used only for logging. */
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  /** Unsubscribes. */
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/** Opens a connection; may be async so that the transport can be imported lazily. */
+export type PushConnectionFactory = (
+  options: PushConnectionOptions,
+) => PushConnection | Promise<PushConnection>;
+
+// A variable specifier keeps TypeScript from resolving the module at compile time: the transport is
+// written in parallel and this layer must build without it.
+const DEVICE_CLIENT_MODULE = '../connection/client.js';
+
+/** The default factory: a real DeviceClient from the transport layer, imported on first use. */
+export const connectDeviceClient: PushConnectionFactory = async (options) => {
+  const mod = (await import(DEVICE_CLIENT_MODULE)) as {
+    DeviceClient: new (o: PushConnectionOptions) => PushConnection;
+  };
+  return new mod.DeviceClient(options);
+};

@@ -1,0 +1,52 @@
+/**
+ * Errors of the SDK layer, mirroring NEAppPushErrorDomain. Each error carries Apple's numeric code (so code
+ * ported from Swift can branch on the same numbers) and a stable string code that logs and other languages
+ * can match on without a lookup table.
+ */
+
+/** NEAppPushErrorDomain raw values. */
+export const AppPushErrorCode = {
+  configurationInvalid: 1,
+  configurationNotLoaded: 2,
+  internalError: 3,
+  inactiveSession: 4,
+} as const;
+
+/** One of the {@link AppPushErrorCode} values. */
+export type AppPushErrorCode = (typeof AppPushErrorCode)[keyof typeof AppPushErrorCode];
+
+/** The error domain, as Apple names it, kept for messages and serialisation. */
+export const APP_PUSH_ERROR_DOMAIN = 'NEAppPushErrorDomain';
+
+/** Stable string codes, one per numeric code; never reused for another meaning. */
+export const AppPushErrorStringCode = {
+  1: 'LP_APPPUSH_CONFIGURATION_INVALID',
+  2: 'LP_APPPUSH_CONFIGURATION_NOT_LOADED',
+  3: 'LP_APPPUSH_INTERNAL_ERROR',
+  4: 'LP_APPPUSH_INACTIVE_SESSION',
+} as const satisfies Record<AppPushErrorCode, string>;
+
+/** One of the {@link AppPushErrorStringCode} values. */
+export type AppPushErrorStringCode = (typeof AppPushErrorStringCode)[AppPushErrorCode];
+
+/** An error of the NEAppPushErrorDomain. */
+export class AppPushError extends Error {
+  override readonly name = 'AppPushError';
+  /** Always {@link APP_PUSH_ERROR_DOMAIN}. */
+  readonly domain = APP_PUSH_ERROR_DOMAIN;
+  /** Apple's numeric code. */
+  readonly errno: AppPushErrorCode;
+  /** The stable string code, e.g. `LP_APPPUSH_CONFIGURATION_INVALID`. */
+  readonly code: AppPushErrorStringCode;
+
+  constructor(errno: AppPushErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.errno = errno;
+    this.code = AppPushErrorStringCode[errno];
+  }
+}
+
+/** True when `err` is an {@link AppPushError}, optionally of one code. */
+export function isAppPushError(err: unknown, errno?: AppPushErrorCode): err is AppPushError {
+  return err instanceof AppPushError && (errno === undefined || err.errno === errno);
+}

@@ -1,0 +1,259 @@
+/**
+ * Provider instances as the host sees them: one launched provider, in this thread or in a worker. The
+ * host never touches a provider object directly, so the two isolation modes are interchangeable.
+ */
+import type { Clock } from '@localpush/protocol';
+import { Worker } from 'node:worker_threads';
+import type { JsonObject } from './json.js';
+import type { SdkLog } from './log.js';
+import type { AppPushConfiguration } from './configuration.js';
+import {
+  type AppPushProvider,
+  type ProviderContext,
+  type StopReason,
+  StopReason as Reasons,
+  providerAttach,
+  providerDetach,
+  providerUpdate,
+} from './provider.js';
+import { type ProviderRegistration, MODULE_SUFFIX, loadProviderClass } from './registry.js';
+import type { WorkerData, WorkerToHost } from './worker-entry.js';
+
+/** How a running instance ended without being asked to: an exception, or the memory limit. */
+export type CrashKind = 'exception' | 'out-of-memory' | 'exit';
+
+/** What an instance reports to the host. */
+export interface InstanceEvents {
+  incomingCall(userInfo: JsonObject): void;
+  pushToTalk(userInfo: JsonObject): void;
+  unmatchEthernet(): void;
+  /** The instance died on its own; it is already released when this is called. */
+  crashed(error: Error, kind: CrashKind): void;
+}
+
+/** Everything needed to launch one instance. */
+export interface LaunchRequest {
+  configuration: AppPushConfiguration;
+  registration: ProviderRegistration;
+  /** Directory that relative module paths resolve against. */
+  baseDir?: string;
+  clock: Clock;
+  log: SdkLog;
+  events: InstanceEvents;
+  /** Worker mode: V8 old-generation limit in MiB. */
+  memoryLimitMb: number;
+  /** How long stop() may take before the instance is torn down anyway. */
+  stopTimeoutMs: number;
+}
+
+/** One launched provider. */
+export interface ProviderInstance {
+  /** Creates and starts the provider; rejects for a failed start (the instance is then released). */
+  start(): Promise<void>;
+  /** Stops it and resolves once it is released (for a worker: once the thread has exited). */
+  stop(reason: StopReason): Promise<void>;
+  /** Delivers the 60 s timer event. */
+  timer(): void;
+  /** Pushes a new providerConfiguration into the running provider. */
+  update(configuration: JsonObject): void;
+}
+
+/** Runs the provider in the host's thread: no isolation, real objects (for tests and light hosts). */
+export class InProcessInstance implements ProviderInstance {
+  private provider: AppPushProvider | undefined;
+  private dead = false;
+
+  constructor(private readonly req: LaunchRequest) {}
+
+  async start(): Promise<void> {
+    const { registration, configuration, clock, log, events } = this.req;
+    const provider =
+      'create' in registration
+        ? registration.create()
+        : new (await loadProviderClass(registration, this.req.baseDir))();
+    const context: ProviderContext = {
+      providerConfiguration: configuration.providerConfiguration,
+      configurationId: configuration.id,
+      clock,
+      log,
+      reportIncomingCall: (u) => events.incomingCall(u),
+      reportPushToTalkMessage: (u) => events.pushToTalk(u),
+      unmatchEthernet: () => events.unmatchEthernet(),
+    };
+    provider[providerAttach](context);
+    this.provider = provider;
+    try {
+      await provider.start();
+    } catch (err) {
+      await this.release(Reasons.providerFailed);
+      throw err;
+    }
+  }
+
+  stop(reason: StopReason): Promise<void> {
+    return this.release(reason);
+  }
+
+  timer(): void {
+    this.guard(() => this.provider?.handleTimerEvent());
+  }
+
+  update(configuration: JsonObject): void {
+    this.guard(() => this.provider?.[providerUpdate](configuration));
+  }
+
+  // An exception from a callback is this mode's "crash". Without a process boundary we cannot kill the
+  // provider, so we stop it (so its sockets close — otherwise it would linger as a second instance) and
+  // drop it before reporting.
+  private guard(fn: () => void | Promise<void> | undefined): void {
+    const fail = (err: unknown): void => {
+      if (this.dead) return;
+      void this.release(Reasons.providerFailed).then(() =>
+        this.req.events.crashed(toError(err), 'exception'),
+      );
+    };
+    try {
+      const r = fn();
+      if (r instanceof Promise) r.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  private async release(reason: StopReason): Promise<void> {
+    const provider = this.provider;
+    this.provider = undefined;
+    this.dead = true;
+    if (provider === undefined) return;
+    try {
+      await provider.stop(reason);
+    } catch (err) {
+      this.req.log('warn', 'provider stop threw', { configurationId: this.req.configuration.id, err });
+    } finally {
+      provider[providerDetach]();
+    }
+  }
+}
+
+/** The worker entry next to this file, in the same flavour (.ts under tsx, .js from dist). */
+const WORKER_ENTRY = new URL(`./worker-entry${MODULE_SUFFIX}`, import.meta.url);
+
+/**
+ * Under tsx the worker must load TypeScript too; workers do not inherit the parent's loader hooks on every
+ * Node version, so pass `--import tsx` explicitly (resolved from here, not from the cwd).
+ */
+function workerExecArgv(): string[] {
+  return MODULE_SUFFIX === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
+}
+
+/** Runs the provider in its own worker thread with a V8 heap limit, like an iOS app extension process. */
+export class WorkerInstance implements ProviderInstance {
+  private worker: Worker | undefined;
+  private exited: Promise<void> | undefined;
+  private stopping = false;
+  private lastError: Error | undefined;
+  private onStopped: (() => void) | undefined;
+
+  constructor(private readonly req: LaunchRequest) {}
+
+  start(): Promise<void> {
+    const { registration, configuration, events, log } = this.req;
+    if ('create' in registration) {
+      return Promise.reject(new Error('a factory registration can only run in-process; register a module'));
+    }
+    const data: WorkerData = { registration, configuration, baseDir: this.req.baseDir };
+    const worker = new Worker(WORKER_ENTRY, {
+      workerData: data,
+      execArgv: workerExecArgv(),
+      resourceLimits: { maxOldGenerationSizeMb: this.req.memoryLimitMb },
+      name: `provider ${configuration.providerBundleIdentifier}`,
+    });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      worker.on('message', (msg: WorkerToHost) => {
+        switch (msg.type) {
+          case 'started':
+            started = true;
+            resolve();
+            break;
+          case 'startFailed':
+            this.stopping = true; // Its exit is the end of a failed start, not a crash.
+            reject(Object.assign(new Error(msg.message), { code: msg.code }));
+            void worker.terminate();
+            break;
+          case 'incomingCall':
+            events.incomingCall(msg.userInfo);
+            break;
+          case 'pushToTalk':
+            events.pushToTalk(msg.userInfo);
+            break;
+          case 'unmatchEthernet':
+            events.unmatchEthernet();
+            break;
+          case 'log':
+            log(msg.level, msg.message, { ...msg.fields, configurationId: configuration.id });
+            break;
+          case 'stopped':
+            this.onStopped?.();
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        this.lastError = err;
+      });
+      this.exited = new Promise<void>((done) => {
+        worker.once('exit', (code) => {
+          this.worker = undefined;
+          done();
+          if (!started) {
+            if (!this.stopping)
+              reject(this.lastError ?? new Error(`provider worker exited with code ${code}`));
+            return;
+          }
+          if (this.stopping) return;
+          const err = this.lastError ?? new Error(`provider worker exited with code ${code}`);
+          const oom = (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+          events.crashed(err, oom ? 'out-of-memory' : this.lastError === undefined ? 'exit' : 'exception');
+        });
+      });
+    });
+  }
+
+  async stop(reason: StopReason): Promise<void> {
+    const worker = this.worker;
+    this.stopping = true;
+    if (worker === undefined) {
+      await this.exited;
+      return;
+    }
+    // Ask the provider to stop; terminate the thread when it confirms or the timeout runs out. Terminating
+    // always follows, so nothing of this instance can outlive stop().
+    await new Promise<void>((resolve) => {
+      const timeout = this.req.clock.setTimeout(resolve, this.req.stopTimeoutMs);
+      this.onStopped = () => {
+        this.req.clock.clearTimeout(timeout);
+        resolve();
+      };
+      void this.exited?.then(() => {
+        this.req.clock.clearTimeout(timeout);
+        resolve();
+      });
+      worker.postMessage({ type: 'stop', reason });
+    });
+    await worker.terminate();
+    await this.exited;
+  }
+
+  timer(): void {
+    this.worker?.postMessage({ type: 'timer' });
+  }
+
+  update(configuration: JsonObject): void {
+    this.worker?.postMessage({ type: 'config', configuration });
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
