@@ -139,11 +139,18 @@ export class InProcessInstance implements ProviderInstance {
 const WORKER_ENTRY = new URL(`./worker-entry${MODULE_SUFFIX}`, import.meta.url);
 
 /**
- * Under tsx the worker must load TypeScript too; workers do not inherit the parent's loader hooks on every
- * Node version, so pass `--import tsx` explicitly (resolved from here, not from the cwd).
+ * How to start the worker. From dist, the .js entry directly. Under tsx (sources), Node 20 does not apply
+ * the parent's `--import tsx` loader hooks inside workers, so a tiny eval'd bootstrap registers tsx's ESM
+ * hooks in the worker first and then imports the .ts entry (URLs resolved here, not from the cwd).
  */
-function workerExecArgv(): string[] {
-  return MODULE_SUFFIX === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
+function workerScript(): { script: string | URL; eval: boolean } {
+  if (MODULE_SUFFIX !== '.ts') return { script: WORKER_ENTRY, eval: false };
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(WORKER_ENTRY.href);
+  return {
+    script: `import(${api}).then((m) => { m.register(); return import(${entry}); })`,
+    eval: true,
+  };
 }
 
 /** Runs the provider in its own worker thread with a V8 heap limit, like an iOS app extension process. */
@@ -162,9 +169,12 @@ export class WorkerInstance implements ProviderInstance {
       return Promise.reject(new Error('a factory registration can only run in-process; register a module'));
     }
     const data: WorkerData = { registration, configuration, baseDir: this.req.baseDir };
-    const worker = new Worker(WORKER_ENTRY, {
+    const { script, eval: isEval } = workerScript();
+    const worker = new Worker(script, {
+      eval: isEval,
       workerData: data,
-      execArgv: workerExecArgv(),
+      // Not the parent's flags: `--test` and friends are rejected in workers.
+      execArgv: [],
       resourceLimits: { maxOldGenerationSizeMb: this.req.memoryLimitMb },
       name: `provider ${configuration.providerBundleIdentifier}`,
     });
