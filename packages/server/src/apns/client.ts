@@ -209,7 +209,8 @@ export class ApnsClient {
     const maxAttempts = Math.max(1, this.options.maxAttempts ?? 3);
     const maxRefused = this.options.maxRefusedRetries ?? 3;
 
-    let attempts = 0; // requests APNs answered or that failed to connect
+    let answered = 0; // requests APNs answered: reported as `attempts`
+    let tries = 0; // what maxAttempts bounds: answers that may be retried, and failed connections
     let refused = 0;
     let tokenRefreshed = false;
     for (;;) {
@@ -218,26 +219,16 @@ export class ApnsClient {
       try {
         entry = await this.session(poolKey, origin);
       } catch (error) {
-        attempts++;
-        if (attempts >= maxAttempts) {
-          throw new ApnsClientError(
-            'CONNECT_FAILED',
-            `Cannot connect to ${origin}: ${String(error)}`,
-            false,
-            {
-              cause: error,
-            },
-          );
+        if (++tries >= maxAttempts) {
+          const message = `Cannot connect to ${origin}: ${String(error)}`;
+          throw new ApnsClientError('CONNECT_FAILED', message, false, { cause: error });
         }
-        await this.delay(this.backoffMs(attempts));
+        await this.delay(this.backoffMs(tries));
         continue;
       }
       const token = await signer.token();
-      const attempt = await this.attempt(
-        entry,
-        this.headers(notification, apnsId, token),
-        notification.payload,
-      );
+      const headers = this.headers(notification, apnsId, token);
+      const attempt = await this.attempt(entry, headers, notification.payload);
       if (attempt.kind === 'refused') {
         if (++refused > maxRefused) {
           throw new ApnsClientError('REFUSED', `${origin} refused the request ${refused} times`, false);
@@ -245,19 +236,16 @@ export class ApnsClient {
         continue;
       }
       if (attempt.kind === 'failed') throw attempt.error;
-      attempts++;
-      const result = parseResponse(attempt, attempts);
+      const result = parseResponse(attempt, ++answered);
       if (result.status === 200) return result;
       if (result.status === 403 && result.reason === 'ExpiredProviderToken' && !tokenRefreshed) {
         tokenRefreshed = true;
-        if (await signer.refreshAfterRejection(token)) {
-          attempts--; // the token, not APNs, was at fault: don't spend a back-off attempt
-          continue;
-        }
+        // The token, not APNs, was at fault: retry at once, outside the back-off budget.
+        if (await signer.refreshAfterRejection(token)) continue;
         return result;
       }
-      if (isRetryable(result) && attempts < maxAttempts) {
-        await this.delay(this.backoffMs(attempts));
+      if (isRetryable(result) && ++tries < maxAttempts) {
+        await this.delay(this.backoffMs(tries));
         continue;
       }
       return result;

@@ -152,6 +152,7 @@ void test('ExpiredProviderToken: the token is re-signed once and the request ret
     clientClock.advance(25 * 60_000);
     const second = await send();
     assert.equal(second.status, 200);
+    assert.equal(second.attempts, 2, 'the rejected request and its retry with the new token');
     assert.deepEqual(
       peer.responses.map((r) => r.reason ?? r.status),
       ['ExpiredProviderToken', 'ExpiredProviderToken', 200],
