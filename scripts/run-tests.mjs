@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Finds every *.test.ts under packages/*/test (and bench/test) and runs them with node:test through tsx.
+// Finds every *.test.ts under packages/*/test and runs them with node:test through tsx. The "source"
+// export condition makes workspace packages resolve to their TypeScript sources, so tests always run the
+// code as it is in the tree, never a stale dist/.
 // A script rather than a shell glob because Node 20's test runner does not expand globs itself and
 // /bin/sh has no recursive `**`. Extra arguments are passed to node --test (e.g. --test-name-pattern).
 import { spawnSync } from 'node:child_process';
@@ -31,7 +33,7 @@ if (selected.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...selected],
+  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...selected],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
