@@ -4,3 +4,5 @@
  */
 export * from './types.js';
 export { createMemoryStore } from './memory.js';
+export { openSqliteStore, type SqliteOpenOptions, type StoreLogger } from './sqlite.js';
+export { LATEST_SCHEMA_VERSION } from './sqlite-schema.js';

@@ -1,0 +1,357 @@
+/**
+ * The Store operations as synchronous SQL over one better-sqlite3 connection. Statements are prepared
+ * once, here. Nothing in this file opens or commits transactions: sqlite.ts runs these methods inside
+ * its group-commit transaction, so each method only has to be correct given that it runs atomically.
+ *
+ * A method that refuses its input (a duplicate device, an unknown device) must throw before it writes
+ * anything, because the batch it runs in carries on with the other operations.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import type { JsonValue, PushKind, PushPriority } from '@localpush/protocol';
+import { ServerErrorCode, StoreError } from '../errors.js';
+import { effectiveQueueBound, unknownDeviceError } from './rules.js';
+import {
+  ZERO_EXPIRATION_GRACE_MS,
+  type AckInput,
+  type DeviceRecord,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type ListOptions,
+  type MessageState,
+  type NewMessage,
+  type Receipt,
+  type ReceiptEvent,
+  type StoredMessage,
+} from './types.js';
+
+interface DeviceRow {
+  id: string;
+  credential_hash: string;
+  label: string | null;
+  created_at: number;
+}
+
+interface MessageRow {
+  id: string;
+  device_id: string;
+  seq: number;
+  kind: string;
+  payload: string;
+  priority: number;
+  expiration: number;
+  collapse_id: string | null;
+  accepted_at: number;
+  state: string;
+  sent_at: number | null;
+  settled_at: number | null;
+}
+
+interface ReceiptRow {
+  message_id: string;
+  device_id: string;
+  event: string;
+  at: number;
+  detail: string | null;
+}
+
+const PENDING = `state IN ('queued', 'sent')`;
+/** The same test as rules.ts isExpiredAt, with @nowSec = floor(now / 1000) so the expiry index is usable. */
+const EXPIRED_AT = `((expiration > 0 AND expiration <= @nowSec) OR (expiration = 0 AND accepted_at <= @zeroCutoff))`;
+
+type Stmt<R = unknown> = Statement<unknown[], R>;
+
+/** The SQL behind the Store methods; see the class comment at the top of the file. */
+export class SqliteCore {
+  private readonly s: ReturnType<typeof prepareAll>;
+
+  constructor(db: Database) {
+    this.s = prepareAll(db);
+  }
+
+  addDevice(device: DeviceRecord): void {
+    if (this.s.deviceExists.get(device.id) !== undefined) {
+      throw new StoreError(
+        ServerErrorCode.STORE_DEVICE_EXISTS,
+        `device "${device.id}" is already registered`,
+      );
+    }
+    this.s.insertDevice.run(device.id, device.credentialHash, device.label, device.createdAt);
+    this.s.initSequence.run(device.id);
+  }
+
+  getDevice(id: string): DeviceRecord | undefined {
+    const row = this.s.getDevice.get(id);
+    return row === undefined ? undefined : toDevice(row);
+  }
+
+  listDevices(): DeviceRecord[] {
+    return this.s.listDevices.all().map(toDevice);
+  }
+
+  removeDevice(id: string): boolean {
+    if (this.s.deviceExists.get(id) === undefined) return false;
+    this.s.deleteDeviceReceipts.run(id);
+    this.s.deleteDeviceMessages.run(id);
+    this.s.deleteDevice.run(id);
+    return true;
+  }
+
+  enqueue(input: NewMessage, options: EnqueueOptions): EnqueueResult {
+    const existing = this.s.getMessage.get(input.id);
+    if (existing !== undefined) {
+      return { message: toMessage(existing), duplicate: true, collapsed: [], overflowed: [] };
+    }
+    const message = this.insert(input, 'queued', null);
+    this.receipt(message, 'accepted', message.acceptedAt, null);
+
+    let collapsed: StoredMessage[] = [];
+    if (message.collapseId !== null) {
+      collapsed = this.s.collapse
+        .all({
+          deviceId: message.deviceId,
+          collapseId: message.collapseId,
+          seq: message.seq,
+          at: message.acceptedAt,
+        })
+        .map(toMessage)
+        .sort(bySeq);
+      for (const m of collapsed) this.receipt(m, 'collapsed', message.acceptedAt, message.id);
+    }
+
+    const overflowed: StoredMessage[] = [];
+    const excess =
+      (this.s.pendingCount.get(message.deviceId) ?? 0) - effectiveQueueBound(options.maxQueuePerDevice);
+    if (excess > 0) {
+      for (const row of this.s.oldestPending.all(message.deviceId, message.seq, excess)) {
+        const settled = this.s.settle.get({ id: row.id, state: 'overflowed', at: message.acceptedAt });
+        if (settled === undefined) continue;
+        const m = toMessage(settled);
+        this.receipt(m, 'overflowed', message.acceptedAt, message.id);
+        overflowed.push(m);
+      }
+    }
+    return { message, duplicate: false, collapsed, overflowed };
+  }
+
+  recordExpired(input: NewMessage, at: number): StoredMessage {
+    const existing = this.s.getMessage.get(input.id);
+    if (existing !== undefined) return toMessage(existing);
+    const message = this.insert(input, 'expired', at);
+    this.receipt(message, 'accepted', message.acceptedAt, null);
+    this.receipt(message, 'expired', at, null);
+    return message;
+  }
+
+  deliverable(deviceId: string, afterSeq: number, now: number, limit: number): StoredMessage[] {
+    if (limit <= 0) return [];
+    return this.s.deliverable.all({ deviceId, afterSeq, limit, ...cutoffs(now) }).map(toMessage);
+  }
+
+  markSent(deviceId: string, seqs: readonly number[], at: number): void {
+    for (const seq of seqs) {
+      const row = this.s.markSent.get({ deviceId, seq, at });
+      if (row !== undefined) this.insertReceipt(row.id, deviceId, 'sent', at, null);
+    }
+  }
+
+  acknowledge(deviceId: string, ack: AckInput, at: number): StoredMessage[] {
+    const acked: StoredMessage[] = [];
+    for (const id of ack.ids ?? []) {
+      const row = this.s.ackById.get({ id, deviceId, at });
+      if (row !== undefined) acked.push(toMessage(row));
+    }
+    if (ack.through !== undefined) {
+      for (const row of this.s.ackThrough.all({ deviceId, through: ack.through, at }))
+        acked.push(toMessage(row));
+    }
+    acked.sort(bySeq);
+    for (const m of acked) this.receipt(m, 'acked', at, null);
+    return acked;
+  }
+
+  expireDue(now: number): StoredMessage[] {
+    const expired = this.s.expireDue.all({ at: now, ...cutoffs(now) }).map(toMessage);
+    expired.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.seq - b.seq));
+    for (const m of expired) this.receipt(m, 'expired', now, null);
+    return expired;
+  }
+
+  markFallenBack(messageId: string, at: number, detail: string): StoredMessage | undefined {
+    const row = this.s.settle.get({ id: messageId, state: 'fallen_back', at });
+    if (row === undefined) return undefined;
+    const message = toMessage(row);
+    this.receipt(message, 'fallen_back', at, detail);
+    return message;
+  }
+
+  getMessage(id: string): StoredMessage | undefined {
+    const row = this.s.getMessage.get(id);
+    return row === undefined ? undefined : toMessage(row);
+  }
+
+  listMessages(deviceId: string, options: ListOptions): StoredMessage[] {
+    if (options.limit <= 0) return [];
+    const beforeSeq = options.beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    return this.s.listMessages.all({ deviceId, beforeSeq, limit: options.limit }).map(toMessage);
+  }
+
+  receipts(messageId: string): Receipt[] {
+    return this.s.receipts.all(messageId).map((row) => ({
+      messageId: row.message_id,
+      deviceId: row.device_id,
+      event: row.event as ReceiptEvent,
+      at: row.at,
+      detail: row.detail,
+    }));
+  }
+
+  pendingCount(deviceId: string): number {
+    return this.s.pendingCount.get(deviceId) ?? 0;
+  }
+
+  /** Stores a new message with the device's next seq; throws before writing when the device is unknown. */
+  private insert(input: NewMessage, state: MessageState, settledAt: number | null): StoredMessage {
+    if (this.s.deviceExists.get(input.deviceId) === undefined) throw unknownDeviceError(input.deviceId);
+    const seq = this.s.nextSeq.get(input.deviceId);
+    if (seq === undefined) throw unknownDeviceError(input.deviceId);
+    const message: StoredMessage = {
+      ...input,
+      // A private copy, as from the memory store: the caller may go on changing its payload object.
+      payload: JSON.parse(JSON.stringify(input.payload)) as JsonValue,
+      seq,
+      state,
+      sentAt: null,
+      settledAt,
+    };
+    this.s.insertMessage.run({
+      id: message.id,
+      deviceId: message.deviceId,
+      seq,
+      kind: message.kind,
+      payload: JSON.stringify(message.payload),
+      priority: message.priority,
+      expiration: message.expiration,
+      collapseId: message.collapseId,
+      acceptedAt: message.acceptedAt,
+      state,
+      settledAt,
+    });
+    return message;
+  }
+
+  private receipt(message: StoredMessage, event: ReceiptEvent, at: number, detail: string | null): void {
+    this.insertReceipt(message.id, message.deviceId, event, at, detail);
+  }
+
+  private insertReceipt(
+    id: string,
+    deviceId: string,
+    event: ReceiptEvent,
+    at: number,
+    detail: string | null,
+  ): void {
+    this.s.insertReceipt.run(id, deviceId, event, at, detail);
+  }
+}
+
+function prepareAll(db: Database) {
+  const stmt = <R>(sql: string): Stmt<R> => db.prepare<unknown[], R>(sql);
+  const messageColumns =
+    'id, device_id, seq, kind, payload, priority, expiration, collapse_id, accepted_at, state, sent_at, settled_at';
+  return {
+    deviceExists: stmt<{ one: number }>('SELECT 1 AS one FROM devices WHERE id = ?'),
+    insertDevice: stmt('INSERT INTO devices (id, credential_hash, label, created_at) VALUES (?, ?, ?, ?)'),
+    initSequence: stmt('INSERT OR IGNORE INTO sequences (device_id, last_seq) VALUES (?, 0)'),
+    getDevice: stmt<DeviceRow>('SELECT * FROM devices WHERE id = ?'),
+    listDevices: stmt<DeviceRow>('SELECT * FROM devices ORDER BY id'),
+    deleteDeviceReceipts: stmt(
+      'DELETE FROM receipts WHERE message_id IN (SELECT id FROM messages WHERE device_id = ?)',
+    ),
+    deleteDeviceMessages: stmt('DELETE FROM messages WHERE device_id = ?'),
+    deleteDevice: stmt('DELETE FROM devices WHERE id = ?'),
+    nextSeq: stmt<number>(
+      'UPDATE sequences SET last_seq = last_seq + 1 WHERE device_id = ? RETURNING last_seq',
+    ).pluck(),
+    insertMessage: stmt(
+      `INSERT INTO messages (${messageColumns}) VALUES (@id, @deviceId, @seq, @kind, @payload, @priority,
+        @expiration, @collapseId, @acceptedAt, @state, NULL, @settledAt)`,
+    ),
+    getMessage: stmt<MessageRow>(`SELECT ${messageColumns} FROM messages WHERE id = ?`),
+    collapse: stmt<MessageRow>(
+      `UPDATE messages SET state = 'collapsed', settled_at = @at
+        WHERE device_id = @deviceId AND collapse_id = @collapseId AND seq < @seq AND ${PENDING}
+        RETURNING ${messageColumns}`,
+    ),
+    pendingCount: stmt<number>(`SELECT count(*) FROM messages WHERE device_id = ? AND ${PENDING}`).pluck(),
+    oldestPending: stmt<{ id: string }>(
+      `SELECT id FROM messages WHERE device_id = ? AND ${PENDING} AND seq <> ? ORDER BY seq LIMIT ?`,
+    ),
+    settle: stmt<MessageRow>(
+      `UPDATE messages SET state = @state, settled_at = @at WHERE id = @id AND ${PENDING}
+        RETURNING ${messageColumns}`,
+    ),
+    deliverable: stmt<MessageRow>(
+      `SELECT ${messageColumns} FROM messages
+        WHERE device_id = @deviceId AND ${PENDING} AND seq > @afterSeq
+          AND NOT (expiration = 0 AND state = 'sent') AND NOT ${EXPIRED_AT}
+        ORDER BY seq LIMIT @limit`,
+    ),
+    // COALESCE keeps the first send time; the receipts record every redelivery.
+    markSent: stmt<{ id: string }>(
+      `UPDATE messages SET state = 'sent', sent_at = COALESCE(sent_at, @at)
+        WHERE device_id = @deviceId AND seq = @seq AND ${PENDING} RETURNING id`,
+    ),
+    ackById: stmt<MessageRow>(
+      `UPDATE messages SET state = 'acked', settled_at = @at WHERE id = @id AND device_id = @deviceId AND ${PENDING}
+        RETURNING ${messageColumns}`,
+    ),
+    ackThrough: stmt<MessageRow>(
+      `UPDATE messages SET state = 'acked', settled_at = @at
+        WHERE device_id = @deviceId AND seq <= @through AND ${PENDING} RETURNING ${messageColumns}`,
+    ),
+    expireDue: stmt<MessageRow>(
+      `UPDATE messages SET state = 'expired', settled_at = @at WHERE ${PENDING} AND ${EXPIRED_AT}
+        RETURNING ${messageColumns}`,
+    ),
+    listMessages: stmt<MessageRow>(
+      `SELECT ${messageColumns} FROM messages WHERE device_id = @deviceId AND seq < @beforeSeq
+        ORDER BY seq DESC LIMIT @limit`,
+    ),
+    insertReceipt: stmt(
+      'INSERT INTO receipts (message_id, device_id, event, at, detail) VALUES (?, ?, ?, ?, ?)',
+    ),
+    receipts: stmt<ReceiptRow>(
+      'SELECT message_id, device_id, event, at, detail FROM receipts WHERE message_id = ? ORDER BY at, id',
+    ),
+  };
+}
+
+/** Parameters for EXPIRED_AT. expiration*1000 <= now ⇔ expiration <= floor(now/1000) for whole seconds. */
+function cutoffs(now: number): { nowSec: number; zeroCutoff: number } {
+  return { nowSec: Math.floor(now / 1000), zeroCutoff: now - ZERO_EXPIRATION_GRACE_MS };
+}
+
+function toDevice(row: DeviceRow): DeviceRecord {
+  return { id: row.id, credentialHash: row.credential_hash, label: row.label, createdAt: row.created_at };
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    deviceId: row.device_id,
+    kind: row.kind as PushKind,
+    payload: JSON.parse(row.payload) as JsonValue,
+    priority: row.priority as PushPriority,
+    expiration: row.expiration,
+    collapseId: row.collapse_id,
+    acceptedAt: row.accepted_at,
+    seq: row.seq,
+    state: row.state as MessageState,
+    sentAt: row.sent_at,
+    settledAt: row.settled_at,
+  };
+}
+
+function bySeq(a: StoredMessage, b: StoredMessage): number {
+  return a.seq - b.seq;
+}

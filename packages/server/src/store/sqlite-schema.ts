@@ -1,0 +1,70 @@
+/**
+ * The SQLite schema as an ordered list of migrations. The database's version is `PRAGMA user_version`
+ * (0 for a new file); opening runs every migration above it, in order, each in its own transaction.
+ * Never edit a released migration: append a new one, so existing files upgrade step by step.
+ */
+
+export interface Migration {
+  /** The user_version after this migration. Migrations are numbered 1, 2, 3… without gaps. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'devices, messages, receipts, per-device sequences',
+    sql: `
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        credential_hash TEXT NOT NULL,
+        label TEXT,
+        created_at INTEGER NOT NULL
+      );
+
+      -- The last seq per device id. Not tied to devices by a foreign key on purpose: it outlives
+      -- removeDevice, so a re-added device never reuses a seq an old client may still hold.
+      CREATE TABLE sequences (
+        device_id TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+      );
+
+      CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (id),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        expiration INTEGER NOT NULL,
+        collapse_id TEXT,
+        accepted_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        sent_at INTEGER,
+        settled_at INTEGER,
+        UNIQUE (device_id, seq)
+      );
+      -- Undelivered messages are few (bounded per device) but scanned on every enqueue, delivery and ack:
+      -- partial indexes keep those scans off the long tail of settled history.
+      CREATE INDEX messages_pending ON messages (device_id, seq) WHERE state IN ('queued', 'sent');
+      CREATE INDEX messages_pending_collapse ON messages (device_id, collapse_id)
+        WHERE state IN ('queued', 'sent') AND collapse_id IS NOT NULL;
+      CREATE INDEX messages_pending_expiry ON messages (expiration, accepted_at) WHERE state IN ('queued', 'sent');
+
+      -- rowid order is insertion order, the tie-break for receipts with the same time.
+      CREATE TABLE receipts (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages (id),
+        device_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX receipts_message ON receipts (message_id, at);
+    `,
+  },
+];
+
+/** The newest schema version this build knows. A file with a higher user_version is refused. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,176 @@
+/**
+ * The SQLite store (better-sqlite3): durable, single file, WAL, with group commit.
+ *
+ * Group commit: every operation is queued, and the queue is flushed once per event-loop turn
+ * (setImmediate) inside one transaction. A burst of sends or acks from one turn thus costs one commit
+ * (and, with synchronous=full, one fsync) instead of one each. Each operation still computes its result
+ * inside the transaction against the state left by the operations queued before it, and its promise
+ * settles only after the batch committed, so a resolved promise means "durable".
+ *
+ * Each operation runs in its own savepoint: if it throws (a duplicate device, a bug), only its own writes
+ * are undone and the rest of the batch commits. A SQLite failure (disk full, I/O error) instead rolls
+ * the whole batch back and rejects every operation in it, since SQLite may already have abandoned the
+ * transaction.
+ */
+import Database from 'better-sqlite3';
+import { closedError } from './rules.js';
+import { SqliteCore } from './sqlite-core.js';
+import { openDatabase, translate, type SqliteOpenOptions } from './sqlite-open.js';
+import type {
+  AckInput,
+  DeviceRecord,
+  EnqueueOptions,
+  EnqueueResult,
+  ListOptions,
+  NewMessage,
+  Receipt,
+  Store,
+  StoredMessage,
+} from './types.js';
+
+export type { SqliteOpenOptions, StoreLogger } from './sqlite-open.js';
+
+/**
+ * Opens the SQLite store at `options.path`, creating and migrating the file as needed. Rejects with a
+ * StoreError (STORE_CORRUPT, STORE_UNWRITABLE, STORE_SCHEMA_TOO_NEW, STORE_DISK_FULL) that names the
+ * file and the fix; the file is then left as it was.
+ */
+export function openSqliteStore(options: SqliteOpenOptions): Promise<Store> {
+  try {
+    return Promise.resolve(new SqliteStore(openDatabase(options), options.path));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+interface PendingOperation {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+type Outcome = { value: unknown } | { error: Error };
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly core: SqliteCore;
+  private queue: PendingOperation[] = [];
+  private flushTimer: NodeJS.Immediate | undefined;
+  private closed = false;
+  private readonly runBatch: Database.Transaction<(operations: readonly PendingOperation[]) => Outcome[]>;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+  ) {
+    this.core = new SqliteCore(db);
+    // A nested db.transaction() call runs as a SAVEPOINT inside the outer transaction.
+    const one = db.transaction((operation: PendingOperation) => operation.run());
+    this.runBatch = db.transaction((operations: readonly PendingOperation[]): Outcome[] =>
+      operations.map((operation) => {
+        try {
+          return { value: one(operation) };
+        } catch (error) {
+          if (error instanceof Database.SqliteError || !db.inTransaction) throw error;
+          return { error: error instanceof Error ? error : new Error(String(error)) };
+        }
+      }),
+    );
+  }
+
+  addDevice(device: DeviceRecord): Promise<void> {
+    return this.submit(() => this.core.addDevice(device));
+  }
+  getDevice(id: string): Promise<DeviceRecord | undefined> {
+    return this.submit(() => this.core.getDevice(id));
+  }
+  listDevices(): Promise<DeviceRecord[]> {
+    return this.submit(() => this.core.listDevices());
+  }
+  removeDevice(id: string): Promise<boolean> {
+    return this.submit(() => this.core.removeDevice(id));
+  }
+  enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult> {
+    return this.submit(() => this.core.enqueue(message, options));
+  }
+  recordExpired(message: NewMessage, at: number): Promise<StoredMessage> {
+    return this.submit(() => this.core.recordExpired(message, at));
+  }
+  deliverable(deviceId: string, afterSeq: number, now: number, limit: number): Promise<StoredMessage[]> {
+    return this.submit(() => this.core.deliverable(deviceId, afterSeq, now, limit));
+  }
+  markSent(deviceId: string, seqs: readonly number[], at: number): Promise<void> {
+    const copy = [...seqs]; // the caller may reuse its array before the batch runs
+    return this.submit(() => this.core.markSent(deviceId, copy, at));
+  }
+  acknowledge(deviceId: string, ack: AckInput, at: number): Promise<StoredMessage[]> {
+    const copy: AckInput = { ...ack, ...(ack.ids === undefined ? {} : { ids: [...ack.ids] }) };
+    return this.submit(() => this.core.acknowledge(deviceId, copy, at));
+  }
+  expireDue(now: number): Promise<StoredMessage[]> {
+    return this.submit(() => this.core.expireDue(now));
+  }
+  markFallenBack(messageId: string, at: number, detail: string): Promise<StoredMessage | undefined> {
+    return this.submit(() => this.core.markFallenBack(messageId, at, detail));
+  }
+  getMessage(id: string): Promise<StoredMessage | undefined> {
+    return this.submit(() => this.core.getMessage(id));
+  }
+  listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]> {
+    return this.submit(() => this.core.listMessages(deviceId, options));
+  }
+  receipts(messageId: string): Promise<Receipt[]> {
+    return this.submit(() => this.core.receipts(messageId));
+  }
+  pendingCount(deviceId: string): Promise<number> {
+    return this.submit(() => this.core.pendingCount(deviceId));
+  }
+
+  /** Commits every queued operation, then closes the file (checkpointing the WAL). Safe to call twice. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.flush();
+    this.closed = true;
+    try {
+      this.db.close();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(translate(error, this.path) ?? (error as Error));
+    }
+  }
+
+  /**
+   * Queues an operation for the next group commit. Reads are queued too, so they see every write
+   * submitted before them, exactly as with the memory store.
+   */
+  private submit<T>(run: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(closedError(this.kind));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.flushTimer ??= setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    let outcomes;
+    try {
+      outcomes = this.runBatch.immediate(batch);
+    } catch (error) {
+      const failure =
+        translate(error, this.path) ?? (error instanceof Error ? error : new Error(String(error)));
+      for (const operation of batch) operation.reject(failure);
+      return;
+    }
+    batch.forEach((operation, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) operation.reject(new Error('internal error: an operation had no outcome'));
+      else if ('error' in outcome) operation.reject(outcome.error);
+      else operation.resolve(outcome.value);
+    });
+  }
+}
