@@ -1,6 +1,8 @@
 /** @localpush/client — the device side of localpush. One `export … from` line per module. */
-export { DeviceClient, ASSUMED_HEARTBEAT, DEFAULT_CONNECT_TIMEOUT_MS } from './connection/client.js';
-export type { DeviceClientOptions, DeviceClientEvents } from './connection/client.js';
+export { DeviceClient } from './connection/client.js';
+export { ASSUMED_HEARTBEAT, DEFAULT_CONNECT_TIMEOUT_MS } from './connection/options.js';
+export type { DeviceClientOptions, DeviceClientEvents } from './connection/options.js';
+export { DeliveryTracker, type Arrival } from './connection/delivery.js';
 export { ClientError, ClientErrorCode } from './connection/errors.js';
 export { CLIENT_STATES, type ClientState, type StopReason } from './connection/states.js';
 export { Backoff, backoffCeiling, DEFAULT_BACKOFF, type BackoffOptions } from './connection/backoff.js';

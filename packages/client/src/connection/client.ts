@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  DEVICE_ID_PATTERN,
   LIMITS,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -18,18 +19,22 @@ import {
   type ClientMessage,
   type Clock,
   type Goaway,
-  type Heartbeat,
   type Hello,
-  type Notice,
   type Push,
   type ServerMessage,
   type TimerHandle,
   type Welcome,
 } from '@localpush/protocol';
 import type { FrameLink } from '@localpush/protocol/link';
-import { Backoff, type BackoffOptions } from './backoff.js';
-import { DedupeWindow, DEFAULT_DEDUPE_WINDOW } from './dedupe.js';
+import { Backoff } from './backoff.js';
+import { DeliveryTracker } from './delivery.js';
 import { ClientError, ClientErrorCode } from './errors.js';
+import {
+  ASSUMED_HEARTBEAT,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  type DeviceClientEvents,
+  type DeviceClientOptions,
+} from './options.js';
 import { decodePins } from './pinning.js';
 import type { ClientState, StopReason } from './states.js';
 import {
@@ -42,76 +47,8 @@ import {
   type WebSocketConstructor,
 } from './transports.js';
 
-/** Options of a {@link DeviceClient}. */
-export interface DeviceClientOptions {
-  /** `tls://host:port`, `tcp://host:port` (plaintext, tests/dev), `ws://host:port/path` or `wss://…`. */
-  url: string;
-  deviceId: string;
-  credential: string;
-  /** Base64 SHA-256 of the server certificate's SPKI; with a pin, CA, host name and expiry are ignored. */
-  pin?: string | string[];
-  /** CA certificate(s), PEM, for normal verification when there is no pin. */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** TLS server name (SNI and verification); defaults to the URL's host when it is a name. */
-  servername?: string;
-  clock?: Clock;
-  /** Source of jitter, in [0, 1). Default Math.random. */
-  random?: () => number;
-  backoff?: BackoffOptions;
-  /** How many processed push ids to remember for duplicate detection. Default 4096. */
-  dedupeWindow?: number;
-  /** The last seq the app processed in an earlier run; sent as the hello's resume cursor. [LP-4.5] */
-  resumeFrom?: number;
-  capabilities?: string[];
-  /** Free text naming the client software. */
-  agent?: string;
-  /** WebSocket constructor for ws/wss URLs; default `globalThis.WebSocket` (Node 22+). */
-  webSocket?: WebSocketConstructor;
-  /** Limit for opening the transport, and again for the welcome after the hello. Default 10 000 ms. */
-  connectTimeoutMs?: number;
-  /** Largest frame accepted from the server. Default 64 KiB. */
-  maxFrameBytes?: number;
-  /** Awaited for every new push before it is acknowledged, so an ack means "the app has it". */
-  onPush?: (push: Push) => void | Promise<void>;
-}
-
-/** Default limit for opening the transport, and again for the welcome after the hello. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * Heartbeat timing assumed by {@link DeviceClient.isStale} before any welcome told the real values;
- * the server's defaults. [LP-5]
- */
-export const ASSUMED_HEARTBEAT = { intervalMs: 20_000, graceMs: 10_000 } as const;
-
 /** How long `stop()` lets a graceful close flush before destroying the transport. */
 const CLOSE_TIMEOUT_MS = 2_000;
-
-/** The events of a {@link DeviceClient} and their arguments. */
-export interface DeviceClientEvents {
-  /** Every state change. */
-  state: [state: ClientState, previous: ClientState];
-  /** The server accepted the hello. */
-  connected: [welcome: Welcome];
-  /** A heartbeat arrived (and was answered). */
-  heartbeat: [heartbeat: Heartbeat];
-  /** A new push (duplicates are not emitted). It is acked after listeners and `onPush` finished. */
-  push: [push: Push];
-  notice: [notice: Notice];
-  /** The server asked the client to go; the client closes and reconnects (or stops for `replaced`). */
-  goaway: [goaway: Goaway];
-  /** A recoverable or fatal failure, with a stable code. Never the special 'error' event. */
-  connectionError: [error: ClientError];
-  /** The client entered `stopped`. */
-  stopped: [reason: StopReason];
-}
-
-/** A push being processed, in arrival order, so `through` never passes one that is not done. */
-interface Pending {
-  id: string;
-  seq: number;
-  status: 'running' | 'done' | 'failed';
-}
 
 /** One connection attempt, from opening the transport to its close. */
 interface Attempt {
@@ -137,7 +74,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private readonly options: DeviceClientOptions;
   private readonly clock: Clock;
   private readonly backoff: Backoff;
-  private readonly dedupe: DedupeWindow;
+  private readonly delivery: DeliveryTracker;
   private readonly pins: Buffer[];
   private readonly webSocket: WebSocketConstructor | undefined;
   private readonly connectTimeoutMs: number;
@@ -146,26 +83,26 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private current: Attempt | undefined;
   private retryTimer: TimerHandle | undefined;
   private userStopped = false;
-  private _lastSeq: number | undefined;
   private _sessionId: string | undefined;
   private _lastHeartbeatAt: number | undefined;
   /** When the client last left `connected` (or started); drives staleness while disconnected. */
   private notConnectedSince: number | undefined;
   private heartbeat: { intervalMs: number; graceMs: number } = { ...ASSUMED_HEARTBEAT };
-  private readonly order: Pending[] = [];
-  private readonly inFlight = new Map<string, Pending>();
   /** Pushes are handed to the app one at a time, in arrival order. */
   private chain: Promise<void> = Promise.resolve();
 
   constructor(options: DeviceClientOptions) {
     super();
+    // Fail at construction, not as an endless series of rejected hellos. [LP-4.4]
+    if (!DEVICE_ID_PATTERN.test(options.deviceId)) {
+      throw new RangeError(`deviceId "${options.deviceId}" must match ${String(DEVICE_ID_PATTERN)}`);
+    }
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.backoff = new Backoff(options.backoff, options.random ?? Math.random);
-    this.dedupe = new DedupeWindow(options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW);
+    this.delivery = new DeliveryTracker(options.dedupeWindow, options.resumeFrom);
     this.pins = decodePins(options.pin);
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this._lastSeq = options.resumeFrom;
     this.url = parseServerUrl(options.url);
     this.webSocket = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     this.checkTransport(this.url);
@@ -188,7 +125,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
 
   /** The highest seq such that it and every push received before it were processed (the resume cursor). */
   get lastSeq(): number | undefined {
-    return this._lastSeq;
+    return this.delivery.lastSeq;
   }
 
   /** The URL the next connection goes to (changes after a redirect). */
@@ -200,6 +137,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   start(): void {
     if (this._state !== 'idle' && this._state !== 'stopped') return;
     this.userStopped = false;
+    // Staleness counts from this start, not from a disconnect before an earlier stop().
+    this.notConnectedSince = this.clock.now();
     this.connect();
   }
 
@@ -289,7 +228,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       attempt.timer = undefined;
       this.fail(
         attempt,
-        new ClientError(ClientErrorCode.CONNECT_TIMEOUT, `no connection to ${attempt.url.href} within ${this.connectTimeoutMs} ms`),
+        new ClientError(
+          ClientErrorCode.CONNECT_TIMEOUT,
+          `no connection to ${attempt.url.href} within ${this.connectTimeoutMs} ms`,
+        ),
       );
     }, this.connectTimeoutMs);
     const transport = openTransport(
@@ -334,7 +276,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       credential: this.options.credential,
       capabilities: this.options.capabilities ?? [],
     };
-    if (this._lastSeq !== undefined) hello.resume = { lastSeq: this._lastSeq };
+    const lastSeq = this.delivery.lastSeq;
+    if (lastSeq !== undefined) hello.resume = { lastSeq };
     if (this.options.agent !== undefined) hello.agent = this.options.agent;
     this.send(attempt, hello);
     this.setState('handshaking');
@@ -343,7 +286,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       attempt.timer = undefined;
       this.fail(
         attempt,
-        new ClientError(ClientErrorCode.WELCOME_TIMEOUT, `no welcome within ${this.connectTimeoutMs} ms [LP-4.6]`),
+        new ClientError(
+          ClientErrorCode.WELCOME_TIMEOUT,
+          `no welcome within ${this.connectTimeoutMs} ms [LP-4.6]`,
+        ),
       );
     }, this.connectTimeoutMs);
   }
@@ -401,9 +347,13 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (attempt.ended) return;
     this.send(attempt, { type: 'error', code: error.code, message: error.message });
     attempt.link?.end();
-    this.fail(attempt, new ClientError(error.code, `server sent a bad frame: ${error.message}`, { cause: error }), {
-      keepLink: true,
-    });
+    this.fail(
+      attempt,
+      new ClientError(error.code, `server sent a bad frame: ${error.message}`, { cause: error }),
+      {
+        keepLink: true,
+      },
+    );
   }
 
   private onWelcome(attempt: Attempt, welcome: Welcome): void {
@@ -455,7 +405,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     try {
       url = parseServerUrl(target);
       if (isSecureScheme(this.url.scheme) && !isSecureScheme(url.scheme)) {
-        throw new ClientError(ClientErrorCode.BAD_URL, `refusing redirect from ${this.url.href} to plaintext ${target}`);
+        throw new ClientError(
+          ClientErrorCode.BAD_URL,
+          `refusing redirect from ${this.url.href} to plaintext ${target}`,
+        );
       }
       this.checkTransport(url);
     } catch (error) {
@@ -471,47 +424,39 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   }
 
   private onPushFrame(attempt: Attempt, push: Push): void {
-    const pending = this.inFlight.get(push.id);
-    if (pending !== undefined) {
-      attempt.awaiting.add(push.id);
-      // A push whose handler failed is retried when the server delivers it again.
-      if (pending.status === 'failed') this.process(pending, push);
-      return;
-    }
-    if (this.dedupe.has(push.id)) {
-      // [LP-6.4] Already processed: the ack was lost or the server resent it; ack again, do not re-emit.
+    const arrival = this.delivery.arrive(push.id, push.seq);
+    if (arrival === 'processed') {
+      // [LP-6.4] The ack was lost or the server resent it: ack again, do not re-emit.
       this.queueAck(attempt, push.id);
       return;
     }
-    const entry: Pending = { id: push.id, seq: push.seq, status: 'running' };
-    this.order.push(entry);
-    this.inFlight.set(push.id, entry);
+    // Whichever run of the handler finishes acks on the connection current at that time, if it saw the id.
     attempt.awaiting.add(push.id);
-    this.process(entry, push);
+    if (arrival !== 'in-flight') this.process(push);
   }
 
-  private process(entry: Pending, push: Push): void {
-    entry.status = 'running';
+  private process(push: Push): void {
     const task = async (): Promise<void> => {
       try {
         this.emit('push', push);
         await this.options.onPush?.(push);
       } catch (cause) {
-        entry.status = 'failed';
+        this.delivery.failed(push.id);
         this.emit(
           'connectionError',
-          new ClientError(ClientErrorCode.PUSH_HANDLER_FAILED, `handler for push ${push.id} failed; not acked`, {
-            cause,
-          }),
+          new ClientError(
+            ClientErrorCode.PUSH_HANDLER_FAILED,
+            `handler for push ${push.id} failed; not acked`,
+            {
+              cause,
+            },
+          ),
         );
         return;
       }
-      entry.status = 'done';
-      this.inFlight.delete(entry.id);
-      this.dedupe.add(entry.id);
-      this.advanceLastSeq();
+      this.delivery.succeeded(push.id);
       const attempt = this.current;
-      if (attempt !== undefined && attempt.awaiting.has(entry.id)) this.queueAck(attempt, entry.id);
+      if (attempt !== undefined && attempt.awaiting.has(push.id)) this.queueAck(attempt, push.id);
     };
     // Only a throwing 'connectionError' listener can reject here; surface it like EventEmitter would
     // (uncaught) instead of leaving the chain rejected and every later push unprocessed.
@@ -520,14 +465,6 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
         throw error;
       });
     });
-  }
-
-  /** Moves the resume cursor over the finished prefix of the arrival order. */
-  private advanceLastSeq(): void {
-    for (let head = this.order[0]; head?.status === 'done'; head = this.order[0]) {
-      this._lastSeq = Math.max(this._lastSeq ?? 0, head.seq);
-      this.order.shift();
-    }
   }
 
   /**
@@ -559,7 +496,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     attempt.ackIds = [];
     for (let i = 0; i < ids.length; i += LIMITS.ackIdsMaxCount) {
       const ack: ClientMessage = { type: 'ack', ids: ids.slice(i, i + LIMITS.ackIdsMaxCount) };
-      if (this._lastSeq !== undefined) ack.through = this._lastSeq;
+      const through = this.delivery.lastSeq;
+      if (through !== undefined) ack.through = through;
       this.send(attempt, ack);
     }
   }
@@ -593,7 +531,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   /** Ends an attempt exactly once and moves to what comes next. */
   private finish(
     attempt: Attempt,
-    next: { kind: 'retry'; delayMs: number } | { kind: 'stop'; reason: StopReason; graceful: boolean } | { kind: 'silent' },
+    next:
+      | { kind: 'retry'; delayMs: number }
+      | { kind: 'stop'; reason: StopReason; graceful: boolean }
+      | { kind: 'silent' },
     keepLink = false,
   ): void {
     if (attempt.ended) return;

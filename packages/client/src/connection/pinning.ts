@@ -41,7 +41,9 @@ export interface PinCheck {
 export function checkPeerPin(socket: TLSSocket, pins: readonly Buffer[]): PinCheck {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) return { ok: false, actual: undefined };
-  const digest = createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest();
+  const digest = createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest();
   let ok = false;
   // No early exit: every pin is compared, so timing does not reveal which (if any) matched.
   for (const pin of pins) ok = timingSafeEqual(digest, pin) || ok;

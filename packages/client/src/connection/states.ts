@@ -9,7 +9,14 @@ import type { Goaway, ProtocolErrorCode } from '@localpush/protocol';
  * welcome; `connected` after the welcome; `backoff` while waiting to reconnect; `stopped` for good (until
  * `start()` or `reconnect()`, see {@link StopReason}).
  */
-export const CLIENT_STATES = ['idle', 'connecting', 'handshaking', 'connected', 'backoff', 'stopped'] as const;
+export const CLIENT_STATES = [
+  'idle',
+  'connecting',
+  'handshaking',
+  'connected',
+  'backoff',
+  'stopped',
+] as const;
 
 /** One of {@link CLIENT_STATES}. */
 export type ClientState = (typeof CLIENT_STATES)[number];

@@ -100,7 +100,11 @@ function connectError(error: Error, url: ServerUrl): ClientError {
   );
 }
 
-function openStream(url: ServerUrl, options: TransportOptions, done: (r: TransportResult) => void): PendingTransport {
+function openStream(
+  url: ServerUrl,
+  options: TransportOptions,
+  done: (r: TransportResult) => void,
+): PendingTransport {
   let settled = false;
   const settle = (result: TransportResult): void => {
     if (settled) return;
@@ -178,7 +182,9 @@ function openWebSocket(
   };
   const Ctor = options.webSocket;
   if (Ctor === undefined) {
-    settle({ error: new ClientError(ClientErrorCode.NO_WEBSOCKET, `no WebSocket constructor for ${url.href}`) });
+    settle({
+      error: new ClientError(ClientErrorCode.NO_WEBSOCKET, `no WebSocket constructor for ${url.href}`),
+    });
     return { cancel() {} };
   }
   const pinned = options.pins.length > 0;
@@ -193,7 +199,9 @@ function openWebSocket(
     socket =
       Object.keys(tlsOptions).length > 0 ? new Ctor(url.href, undefined, tlsOptions) : new Ctor(url.href);
   } catch (cause) {
-    settle({ error: new ClientError(ClientErrorCode.CONNECT_FAILED, `could not open ${url.href}`, { cause }) });
+    settle({
+      error: new ClientError(ClientErrorCode.CONNECT_FAILED, `could not open ${url.href}`, { cause }),
+    });
     return { cancel() {} };
   }
   // Blob (the WHATWG default) cannot be read synchronously; ArrayBuffer works in both implementations.
@@ -224,7 +232,10 @@ function openWebSocket(
   });
   socket.addEventListener('close', (event) => {
     settle({
-      error: new ClientError(ClientErrorCode.CONNECT_FAILED, `${url.href} closed during connect (${event.code})`),
+      error: new ClientError(
+        ClientErrorCode.CONNECT_FAILED,
+        `${url.href} closed during connect (${event.code})`,
+      ),
     });
   });
   (socket as unknown as { addEventListener(type: 'open', listener: () => void): void }).addEventListener(

@@ -14,7 +14,11 @@ export interface TestClient {
  * A client for `url` with random() = 0.5, so back-off delays are exactly half their window
  * (250, 500, 1000 … ms with the defaults). Stopped after the test.
  */
-export function makeClient(t: TestContext, url: string, options: Partial<DeviceClientOptions> = {}): TestClient {
+export function makeClient(
+  t: TestContext,
+  url: string,
+  options: Partial<DeviceClientOptions> = {},
+): TestClient {
   const clock = new ManualClock();
   const client = new DeviceClient({
     url,

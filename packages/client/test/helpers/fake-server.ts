@@ -5,7 +5,12 @@
  * never would. The real server lives in packages/server; these tests must not depend on it.
  */
 import { once } from 'node:events';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as HttpServer } from 'node:http';
 import { WebSocketServer } from 'ws';

@@ -1,0 +1,70 @@
+/**
+ * The options and events of a `DeviceClient`, apart from its implementation so that the SDK layer
+ * and tools can import the vocabulary cheaply.
+ */
+import type { Clock, Goaway, Heartbeat, Notice, Push, Welcome } from '@localpush/protocol';
+import type { BackoffOptions } from './backoff.js';
+import type { ClientError } from './errors.js';
+import type { ClientState, StopReason } from './states.js';
+import type { WebSocketConstructor } from './transports.js';
+
+/** Options of a {@link DeviceClient}. */
+export interface DeviceClientOptions {
+  /** `tls://host:port`, `tcp://host:port` (plaintext, tests/dev), `ws://host:port/path` or `wss://…`. */
+  url: string;
+  deviceId: string;
+  credential: string;
+  /** Base64 SHA-256 of the server certificate's SPKI; with a pin, CA, host name and expiry are ignored. */
+  pin?: string | string[];
+  /** CA certificate(s), PEM, for normal verification when there is no pin. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** TLS server name (SNI and verification); defaults to the URL's host when it is a name. */
+  servername?: string;
+  clock?: Clock;
+  /** Source of jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+  backoff?: BackoffOptions;
+  /** How many processed push ids to remember for duplicate detection. Default 4096. */
+  dedupeWindow?: number;
+  /** The last seq the app processed in an earlier run; sent as the hello's resume cursor. [LP-4.5] */
+  resumeFrom?: number;
+  capabilities?: string[];
+  /** Free text naming the client software. */
+  agent?: string;
+  /** WebSocket constructor for ws/wss URLs; default `globalThis.WebSocket` (Node 22+). */
+  webSocket?: WebSocketConstructor;
+  /** Limit for opening the transport, and again for the welcome after the hello. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Largest frame accepted from the server. Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** Awaited for every new push before it is acknowledged, so an ack means "the app has it". */
+  onPush?: (push: Push) => void | Promise<void>;
+}
+
+/** Default limit for opening the transport, and again for the welcome after the hello. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Heartbeat timing assumed by {@link DeviceClient.isStale} before any welcome told the real values;
+ * the server's defaults. [LP-5]
+ */
+export const ASSUMED_HEARTBEAT = { intervalMs: 20_000, graceMs: 10_000 } as const;
+
+/** The events of a {@link DeviceClient} and their arguments. */
+export interface DeviceClientEvents {
+  /** Every state change. */
+  state: [state: ClientState, previous: ClientState];
+  /** The server accepted the hello. */
+  connected: [welcome: Welcome];
+  /** A heartbeat arrived (and was answered). */
+  heartbeat: [heartbeat: Heartbeat];
+  /** A new push (duplicates are not emitted). It is acked after listeners and `onPush` finished. */
+  push: [push: Push];
+  notice: [notice: Notice];
+  /** The server asked the client to go; the client closes and reconnects (or stops for `replaced`). */
+  goaway: [goaway: Goaway];
+  /** A recoverable or fatal failure, with a stable code. Never the special 'error' event. */
+  connectionError: [error: ClientError];
+  /** The client entered `stopped`. */
+  stopped: [reason: StopReason];
+}
