@@ -8,9 +8,9 @@
  * settles only after the batch committed, so a resolved promise means "durable".
  *
  * Each operation runs in its own savepoint: if it throws (a duplicate device, a bug), only its own writes
- * are undone and the rest of the batch commits. A SQLite failure (disk full, I/O error) instead rolls
- * the whole batch back and rejects every operation in it, since SQLite may already have abandoned the
- * transaction.
+ * are undone and the rest of the batch commits. If SQLite abandons the whole transaction because of one
+ * operation (SQLITE_FULL may), that operation fails alone and the rest of the batch is run again. Other
+ * SQLite failures (I/O errors, corruption) and a failed commit reject every operation of the batch.
  */
 import Database from 'better-sqlite3';
 import { closedError } from './rules.js';
@@ -49,6 +49,26 @@ interface PendingOperation {
   reject: (error: Error) => void;
 }
 
+/**
+ * Errors after which the batch can go on without the operation: our own refusals, constraint violations,
+ * and a full database (later operations may need no new pages: reads, acks). Other SQLite errors (I/O,
+ * corruption) abandon the batch.
+ */
+function recoverable(error: unknown): boolean {
+  if (!(error instanceof Database.SqliteError)) return true;
+  return error.code === 'SQLITE_FULL' || error.code.startsWith('SQLITE_CONSTRAINT');
+}
+
+/** Carries an operation's error out of the batch transaction, with which operation it was. */
+class OperationAbort extends Error {
+  constructor(
+    readonly index: number,
+    readonly error: unknown,
+  ) {
+    super('operation aborted the batch', { cause: error });
+  }
+}
+
 type Outcome = { value: unknown } | { error: Error };
 
 class SqliteStore implements Store {
@@ -67,12 +87,12 @@ class SqliteStore implements Store {
     // A nested db.transaction() call runs as a SAVEPOINT inside the outer transaction.
     const one = db.transaction((operation: PendingOperation) => operation.run());
     this.runBatch = db.transaction((operations: readonly PendingOperation[]): Outcome[] =>
-      operations.map((operation) => {
+      operations.map((operation, index) => {
         try {
           return { value: one(operation) };
         } catch (error) {
-          if (error instanceof Database.SqliteError || !db.inTransaction) throw error;
-          return { error: error instanceof Error ? error : new Error(String(error)) };
+          if (!db.inTransaction || !recoverable(error)) throw new OperationAbort(index, error);
+          return { error: this.toError(error) };
         }
       }),
     );
@@ -151,26 +171,42 @@ class SqliteStore implements Store {
     });
   }
 
+  private toError(error: unknown): Error {
+    return translate(error, this.path) ?? (error instanceof Error ? error : new Error(String(error)));
+  }
+
   private flush(): void {
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    let outcomes;
-    try {
-      outcomes = this.runBatch.immediate(batch);
-    } catch (error) {
-      const failure =
-        translate(error, this.path) ?? (error instanceof Error ? error : new Error(String(error)));
-      for (const operation of batch) operation.reject(failure);
+    let remaining = batch;
+    while (remaining.length > 0) {
+      let outcomes: Outcome[];
+      try {
+        outcomes = this.runBatch.immediate(remaining);
+      } catch (thrown) {
+        const failed = thrown instanceof OperationAbort ? remaining[thrown.index] : undefined;
+        const error = thrown instanceof OperationAbort ? thrown.error : thrown;
+        if (failed !== undefined && recoverable(error)) {
+          // SQLite abandoned the whole transaction because of this one operation (SQLITE_FULL may do
+          // that): fail it alone and run the others again from scratch; their closures recompute results.
+          failed.reject(this.toError(error));
+          remaining = remaining.filter((operation) => operation !== failed);
+          continue;
+        }
+        const failure = this.toError(error);
+        for (const operation of remaining) operation.reject(failure);
+        return;
+      }
+      remaining.forEach((operation, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined) operation.reject(new Error('internal error: an operation had no outcome'));
+        else if ('error' in outcome) operation.reject(outcome.error);
+        else operation.resolve(outcome.value);
+      });
       return;
     }
-    batch.forEach((operation, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) operation.reject(new Error('internal error: an operation had no outcome'));
-      else if ('error' in outcome) operation.reject(outcome.error);
-      else operation.resolve(outcome.value);
-    });
   }
 }

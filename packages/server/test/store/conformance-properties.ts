@@ -136,6 +136,10 @@ async function replay(store: Store, reference: Store, operations: readonly Opera
         break;
     }
     await checkInvariants(store, now);
+    for (const id of DEVICES) {
+      await both((s) => s.deliverable(id, 0, now, 10_000));
+      await both((s) => s.deliverable(id, step % 4, now + 30_000, 3));
+    }
   }
   for (const id of DEVICES) {
     const mine = await both((s) => s.listMessages(id, { limit: 1000 }));
