@@ -19,6 +19,13 @@ export interface PushConnectionOptions {
   onPush: (push: Push) => void | Promise<void>;
 }
 
+/**
+ * A listener as EventEmitter declares it. `any[]` rather than `unknown[]` so that an EventEmitter subclass
+ * (DeviceClient) is assignable to PushConnection: EventEmitter's own signature uses `any[]`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ConnectionListener = (...args: any[]) => void;
+
 /** A persistent connection to a localpush server. */
 export interface PushConnection {
   start(): Promise<void>;
@@ -28,9 +35,9 @@ export interface PushConnection {
   /** True when no heartbeat arrived within the expected interval (the seed's `lastCheckinTime` check). */
   isStale(now?: number): boolean;
   /** Subscribes to transport events (`state`, `connectionError`, `goaway`…), used only for logging. */
-  on(event: string, listener: (...args: never[]) => void): unknown;
+  on(event: string, listener: ConnectionListener): unknown;
   /** Unsubscribes. */
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: ConnectionListener): unknown;
 }
 
 /** Opens a connection; may be async so that the transport can be imported lazily. */

@@ -275,31 +275,48 @@ export class ProviderHost extends EventEmitter {
     if (slot.driving !== undefined) return; // The running loop re-reads the slot after every step.
     slot.driving = this.drive(slot).finally(() => {
       slot.driving = undefined;
-      if (slot.removed && slot.instance === undefined) this.slots.delete(slot.config.id);
+      // A change that arrived after the loop's last check but before this callback found `driving` still
+      // set and did not start a loop; pick it up here so no wake-up is lost.
+      if (this.nextStep(slot) !== undefined) this.kick(slot);
+      else if (slot.removed && slot.instance === undefined) this.slots.delete(slot.config.id);
     });
+  }
+
+  /** What the drive loop must do next for this slot, or undefined when it is where it should be. */
+  private nextStep(slot: Slot): 'release' | 'stop' | 'launch' | undefined {
+    const inst = slot.instance;
+    if (inst !== undefined && slot.crashed) return 'release';
+    if (inst !== undefined && (!slot.want || slot.restart)) return 'stop';
+    if (inst === undefined && slot.want && slot.backoff === undefined) return 'launch';
+    return undefined;
   }
 
   private async drive(slot: Slot): Promise<void> {
     for (;;) {
       const inst = slot.instance;
-      if (inst !== undefined && slot.crashed) {
-        this.released(slot);
-        this.scheduleRelaunch(slot);
-      } else if (inst !== undefined && (!slot.want || slot.restart)) {
-        const reason = slot.restart ? StopReason.superceded : slot.reason;
-        slot.restart = false;
-        this.setRunning(slot, false);
-        this.log('info', 'stopping provider', {
-          configurationId: slot.config.id,
-          reason: stopReasonName(reason),
-        });
-        await inst.stop(reason);
-        this.released(slot);
-        this.emit(ProviderHostEvent.stopped, slot.config.id, reason);
-      } else if (inst === undefined && slot.want && slot.backoff === undefined) {
-        await this.launch(slot);
-      } else {
-        return;
+      switch (this.nextStep(slot)) {
+        case 'release':
+          this.released(slot);
+          this.scheduleRelaunch(slot);
+          break;
+        case 'stop': {
+          const reason = slot.restart ? StopReason.superceded : slot.reason;
+          slot.restart = false;
+          this.setRunning(slot, false);
+          this.log('info', 'stopping provider', {
+            configurationId: slot.config.id,
+            reason: stopReasonName(reason),
+          });
+          await inst?.stop(reason);
+          this.released(slot);
+          this.emit(ProviderHostEvent.stopped, slot.config.id, reason);
+          break;
+        }
+        case 'launch':
+          await this.launch(slot);
+          break;
+        case undefined:
+          return;
       }
     }
   }

@@ -73,10 +73,7 @@ void test('validateConfiguration requires a bundle id and JSON providerConfigura
     () => validateConfiguration(config({ providerBundleIdentifier: '' })),
     /providerBundleIdentifier/,
   );
-  assert.throws(
-    () => validateConfiguration({ ...config(), providerConfiguration: { x: NaN } }),
-    /not JSON/,
-  );
+  assert.throws(() => validateConfiguration({ ...config(), providerConfiguration: { x: NaN } }), /not JSON/);
 });
 
 void test('matchNetwork: SSID, private LTE (TAC optional) and Ethernet unless unmatched', () => {

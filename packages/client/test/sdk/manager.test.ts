@@ -202,5 +202,8 @@ void test('file store: SIGKILL in the middle of a save loop never corrupts the f
   const [survivor] = await AppPushManager.loadAllFromPreferences(new FilePreferencesStore(path));
   const gen = survivor?.providerConfiguration.generation;
   assert.equal(typeof gen, 'number');
-  assert.ok((gen as number) >= last, `generation ${JSON.stringify(gen)} is at least the last acknowledged ${last}`);
+  assert.ok(
+    (gen as number) >= last,
+    `generation ${JSON.stringify(gen)} is at least the last acknowledged ${last}`,
+  );
 });
