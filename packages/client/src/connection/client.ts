@@ -61,6 +61,8 @@ interface Attempt {
   healthyTimer?: TimerHandle;
   /** Ids delivered on this connection and not yet acknowledged on it. */
   readonly awaiting: Set<string>;
+  /** Highest push seq received on this connection: the ceiling for `through` on it. */
+  maxSeq: number;
   ackIds: string[];
   ackScheduled: boolean;
   ended: boolean;
@@ -215,6 +217,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     const attempt: Attempt = {
       url: this.url,
       awaiting: new Set(),
+      maxSeq: 0,
       ackIds: [],
       ackScheduled: false,
       ended: false,
@@ -424,6 +427,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   }
 
   private onPushFrame(attempt: Attempt, push: Push): void {
+    attempt.maxSeq = Math.max(attempt.maxSeq, push.seq);
     const arrival = this.delivery.arrive(push.id, push.seq);
     if (arrival === 'processed') {
       // [LP-6.4] The ack was lost or the server resent it: ack again, do not re-emit.
@@ -496,8 +500,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     attempt.ackIds = [];
     for (let i = 0; i < ids.length; i += LIMITS.ackIdsMaxCount) {
       const ack: ClientMessage = { type: 'ack', ids: ids.slice(i, i + LIMITS.ackIdsMaxCount) };
-      const through = this.delivery.lastSeq;
-      if (through !== undefined) ack.through = through;
+      // [LP-6.5] A server rejects a `through` beyond anything it sent (LP_ACK_INVALID), which a cursor
+      // from `resumeFrom` or an earlier server (wiped since) could be; what arrived here it did send.
+      const through = Math.min(this.delivery.lastSeq ?? 0, attempt.maxSeq);
+      if (through > 0) ack.through = through;
       this.send(attempt, ack);
     }
   }

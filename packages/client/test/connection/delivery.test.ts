@@ -86,3 +86,17 @@ void test('a burst larger than the ack id limit is acked in several frames', asy
   assert.equal(last?.through, count);
   assert.equal(client.lastSeq, count);
 });
+
+void test('through never exceeds what the server sent on this connection', async (t) => {
+  // A resume cursor from a server that was wiped since: acking through it would be LP_ACK_INVALID.
+  const server = await FakeServer.start('tcp');
+  t.after(() => server.close());
+  const { client } = makeClient(t, server.url, { resumeFrom: 100 });
+  client.start();
+  const conn = await server.next();
+  const hello = await conn.accept();
+  assert.deepEqual(hello.type === 'hello' && hello.resume, { lastSeq: 100 });
+  conn.send(push('fresh', 3));
+  assert.deepEqual(await conn.expect('ack'), { type: 'ack', ids: ['fresh'], through: 3 });
+  assert.equal(client.lastSeq, 100);
+});
