@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { encodeMessage, type Goaway, type Push } from '@localpush/protocol';
 import { FakeServer, welcome } from '../helpers/fake-server.js';
@@ -228,14 +229,22 @@ void test('no welcome within the connect timeout is a welcome timeout', async (t
 });
 
 void test('a transport that never completes is a connect timeout', async (t) => {
-  // A TLS client against a plain TCP server that says nothing: the handshake hangs.
-  const server = await tcpServer(t);
-  const { client, clock, errors } = makeClient(t, server.url.replace('tcp:', 'tls:'));
+  // A TLS client against a TCP server that accepts and never answers: the handshake hangs.
+  const silent = createServer(() => {});
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const accepted = once(silent, 'connection');
+  t.after(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+  const { port } = silent.address() as AddressInfo;
+  const { client, clock, errors } = makeClient(t, `tls://127.0.0.1:${port}`);
   client.start();
-  await server.next();
-  clock.advance(10_000);
+  const [socket] = (await accepted) as [Socket];
+  clock.advance(9_999);
+  assert.equal(client.state, 'connecting');
+  clock.advance(1);
   assert.equal(client.state, 'backoff');
   assert.equal(errors[0]?.code, 'LP_CLIENT_CONNECT_TIMEOUT');
+  await once(socket, 'close');
 });
 
 void test('goaway redirect: the client reconnects to the new URL after the hint', async (t) => {
