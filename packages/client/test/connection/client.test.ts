@@ -394,3 +394,38 @@ void test('reconnect() drops the connection and connects again at once', async (
   await waitForState(client, 'connected');
   assert.deepEqual(errors, []);
 });
+
+void test('a connection that stays up one heartbeat interval also resets the back-off', async (t) => {
+  const server = await tcpServer(t);
+  const { client, clock } = makeClient(t, server.url);
+  client.start();
+  const failing = await server.next();
+  await failing.expect('hello');
+  failing.destroy();
+  await waitForState(client, 'backoff');
+  clock.advance(250); // first window was 500
+  const conn = await server.next();
+  await conn.accept({ heartbeatIntervalMs: 1_000 });
+  await waitForState(client, 'connected');
+  clock.advance(1_000); // no heartbeat, but up for a full interval
+  const backoff = waitForState(client, 'backoff');
+  conn.destroy();
+  await backoff;
+  clock.advance(249);
+  assert.equal(client.state, 'backoff');
+  clock.advance(1);
+  assert.equal(client.state, 'connecting');
+});
+
+void test('listeners may stop the client from inside connectionError', async (t) => {
+  const server = await FakeServer.start('tcp');
+  const url = server.url;
+  await server.close();
+  const { client, clock } = makeClient(t, url);
+  const stopped = once(client, 'stopped');
+  client.once('connectionError', () => void client.stop());
+  client.start();
+  await stopped;
+  assert.equal(client.state, 'stopped');
+  assert.equal(clock.pending, 0);
+});
