@@ -197,7 +197,8 @@ class MemoryStore implements Store {
           }
         }
       }
-      return expired;
+      // Same order as SQLite: by device id, then seq.
+      return expired.sort((a, b) => compareStrings(a.deviceId, b.deviceId) || a.seq - b.seq);
     });
   }
 

@@ -18,7 +18,6 @@ import {
   message,
   put,
   seqs,
-  sortedIds,
   type StoreFactory,
   type StoreFixture,
 } from './fixtures.js';
@@ -335,7 +334,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     });
 
     void describe('expireDue', () => {
-      void it('expires queued and sent messages whose expiration passed, once', async () => {
+      void it('expires queued and sent messages whose expiration passed, once, by device then seq', async () => {
         const queued = await put(store, 'd1', { expiration: T0_S + 1 });
         const sent = await put(store, 'd2', { expiration: T0_S + 1 });
         const acked = await put(store, 'd1', { expiration: T0_S + 1 });
@@ -344,7 +343,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await store.acknowledge('d1', { ids: [acked.id] }, T0);
         assert.deepEqual(await store.expireDue(T0 + 999), []);
         const expired = await store.expireDue(T0 + 1000);
-        assert.deepEqual(sortedIds(expired), [queued.id, sent.id].sort());
+        assert.deepEqual(ids(expired), [queued.id, sent.id], 'ordered by device id, then seq');
         for (const m of expired) assert.deepEqual([m.state, m.settledAt], ['expired', T0 + 1000]);
         assert.deepEqual(await store.expireDue(T0 + 1500), []);
         assert.deepEqual(await events(store, sent.id), ['accepted', 'sent', 'expired']);
