@@ -13,6 +13,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   ProtocolErrorCode,
+  checkMaxFrameBytes,
   decodeServerMessage,
   encodeMessage,
   systemClock,
@@ -105,6 +106,11 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.delivery = new DeliveryTracker(options.dedupeWindow, options.resumeFrom);
     this.pins = decodePins(options.pin);
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!(this.connectTimeoutMs > 0)) {
+      throw new RangeError(`connectTimeoutMs must be positive, got ${this.connectTimeoutMs}`);
+    }
+    // Checked here: the frame decoder would otherwise throw inside a reconnect timer.
+    if (options.maxFrameBytes !== undefined) checkMaxFrameBytes(options.maxFrameBytes);
     this.url = parseServerUrl(options.url);
     this.webSocket = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     this.checkTransport(this.url);

@@ -12,7 +12,9 @@ import type { WebSocketConstructor } from './transports.js';
 export interface DeviceClientOptions {
   /** `tls://host:port`, `tcp://host:port` (plaintext, tests/dev), `ws://host:port/path` or `wss://…`. */
   url: string;
+  /** The device's id, as registered with the server. [LP-4.4] */
   deviceId: string;
+  /** The device's secret; sent only after the transport is verified (pin or CA). */
   credential: string;
   /** Base64 SHA-256 of the server certificate's SPKI; with a pin, CA, host name and expiry are ignored. */
   pin?: string | string[];
@@ -20,14 +22,17 @@ export interface DeviceClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** TLS server name (SNI and verification); defaults to the URL's host when it is a name. */
   servername?: string;
+  /** Time and timers; default the system clock. Tests pass a ManualClock. */
   clock?: Clock;
   /** Source of jitter, in [0, 1). Default Math.random. */
   random?: () => number;
+  /** Reconnect back-off window: default 500 ms doubling up to 30 s, full jitter. */
   backoff?: BackoffOptions;
   /** How many processed push ids to remember for duplicate detection. Default 4096. */
   dedupeWindow?: number;
   /** The last seq the app processed in an earlier run; sent as the hello's resume cursor. [LP-4.5] */
   resumeFrom?: number;
+  /** Optional protocol features the client offers, sent in the hello. */
   capabilities?: string[];
   /** Free text naming the client software. */
   agent?: string;
@@ -60,6 +65,7 @@ export interface DeviceClientEvents {
   heartbeat: [heartbeat: Heartbeat];
   /** A new push (duplicates are not emitted). It is acked after listeners and `onPush` finished. */
   push: [push: Push];
+  /** The server reports something about the device's queue (overflow, expiry). [LP-6.7] */
   notice: [notice: Notice];
   /** The server asked the client to go; the client closes and reconnects (or stops for `replaced`). */
   goaway: [goaway: Goaway];

@@ -103,6 +103,9 @@ void test('the constructor rejects bad URLs and ws URLs without a WebSocket', ()
     () => new DeviceClient({ ...base, url: 'http://x:1' }),
     (e: unknown) => e instanceof ClientError && e.code === 'LP_CLIENT_BAD_URL',
   );
+  assert.throws(() => new DeviceClient({ ...base, url: 'tcp://h:1', maxFrameBytes: 10 }), RangeError);
+  assert.throws(() => new DeviceClient({ ...base, url: 'tcp://h:1', connectTimeoutMs: 0 }), RangeError);
+  assert.throws(() => new DeviceClient({ ...base, url: 'tcp://h:1', deviceId: 'has space' }), RangeError);
   const g = globalThis as { WebSocket?: unknown };
   const saved = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket');
   // Node 22+ has a global WebSocket; hide it to see the Node 20 behaviour everywhere.
