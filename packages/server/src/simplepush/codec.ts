@@ -142,7 +142,9 @@ export class SpFrameDecoder {
 
   constructor(readonly maxFrameBytes: number = SP_DEFAULT_MAX_FRAME_BYTES) {
     if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_UINT32) {
-      throw new RangeError(`maxFrameBytes must be an integer from 1 to ${MAX_UINT32}, got ${String(maxFrameBytes)}`);
+      throw new RangeError(
+        `maxFrameBytes must be an integer from 1 to ${MAX_UINT32}, got ${String(maxFrameBytes)}`,
+      );
     }
   }
 
@@ -161,7 +163,10 @@ export class SpFrameDecoder {
       if (this.expected < 0) {
         if (this.buffered < SP_FRAME_HEADER_BYTES) break;
         const header = this.take(SP_FRAME_HEADER_BYTES);
-        const length = new DataView(header.buffer, header.byteOffset, SP_FRAME_HEADER_BYTES).getUint32(0, true);
+        const length = new DataView(header.buffer, header.byteOffset, SP_FRAME_HEADER_BYTES).getUint32(
+          0,
+          true,
+        );
         if (length > this.maxFrameBytes) {
           this.chunks = [];
           this.buffered = 0;
@@ -320,7 +325,10 @@ export function decodeInner(type: SpMessageType, json: Uint8Array): SpMessage {
     case 'callAction': {
       const action = value['action'];
       if (action !== 'connect' && action !== 'hangup' && action !== 'unavailable') {
-        throw bad(SimplePushErrorCode.BAD_MESSAGE, `callAction: action must be connect, hangup or unavailable`);
+        throw bad(
+          SimplePushErrorCode.BAD_MESSAGE,
+          `callAction: action must be connect, hangup or unavailable`,
+        );
       }
       // Swift decodes a JSON null for an optional as nil, so null is "no receiver" here too.
       const receiver = value['receiver'];
@@ -341,7 +349,8 @@ export function decodeInner(type: SpMessageType, json: Uint8Array): SpMessage {
     }
     case 'directory': {
       const users = value['users'];
-      if (!Array.isArray(users)) throw bad(SimplePushErrorCode.BAD_MESSAGE, 'directory: users must be an array');
+      if (!Array.isArray(users))
+        throw bad(SimplePushErrorCode.BAD_MESSAGE, 'directory: users must be an array');
       return { type, users: users.map((u: unknown, i) => userValue(u, `directory.users[${i}]`)) };
     }
   }
