@@ -210,21 +210,7 @@ function openWebSocket(
     if (typeof socket.terminate === 'function') socket.terminate();
     else socket.close();
   };
-  if (pinned && url.scheme === 'wss' && typeof socket.on === 'function') {
-    // The `ws` package reports the HTTP upgrade before 'open'; nothing of ours has been sent yet except the
-    // upgrade request, which carries no credential. Terminating here keeps 'open' from firing.
-    socket.on('upgrade', (response) => {
-      const check = checkPeerPin(response.socket as TLSSocket, options.pins);
-      if (check.ok) return;
-      settle({
-        error: new ClientError(
-          ClientErrorCode.PIN_MISMATCH,
-          `server key at ${url.href} does not match the pin (server presented ${check.actual ?? 'no certificate'})`,
-        ),
-      });
-      abort();
-    });
-  }
+  // Registered first: aborting a connecting WebSocket emits 'error', which must not go unheard.
   socket.addEventListener('error', (event) => {
     const cause = (event as { error?: unknown }).error;
     const error = cause instanceof Error ? cause : new Error('WebSocket error');
@@ -238,10 +224,49 @@ function openWebSocket(
       ),
     });
   });
+  if (pinned && url.scheme === 'wss' && typeof socket.on !== 'function') {
+    // Without the upgrade event there is no certificate to check; never let a pin pass unchecked.
+    settle({
+      error: new ClientError(
+        ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
+        `this WebSocket implementation cannot check a pin for ${url.href}; use the "ws" package`,
+      ),
+    });
+    abort();
+    return { cancel() {} };
+  }
+  // Set only by a successful check: 'open' without it means the pin was never checked.
+  let pinVerified = !(pinned && url.scheme === 'wss');
+  if (pinned && url.scheme === 'wss' && typeof socket.on === 'function') {
+    // The `ws` package reports the HTTP upgrade before 'open'; nothing of ours has been sent yet except the
+    // upgrade request, which carries no credential. Terminating here keeps 'open' from firing.
+    socket.on('upgrade', (response) => {
+      const check = checkPeerPin(response.socket as TLSSocket, options.pins);
+      pinVerified = check.ok;
+      if (check.ok) return;
+      settle({
+        error: new ClientError(
+          ClientErrorCode.PIN_MISMATCH,
+          `server key at ${url.href} does not match the pin (server presented ${check.actual ?? 'no certificate'})`,
+        ),
+      });
+      abort();
+    });
+  }
   (socket as unknown as { addEventListener(type: 'open', listener: () => void): void }).addEventListener(
     'open',
     () => {
       if (settled) return;
+      if (!pinVerified) {
+        settle({
+          error: new ClientError(
+            ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
+            `the WebSocket for ${url.href} opened without reporting its upgrade, so the pin was not checked`,
+          ),
+        });
+        abort();
+        return;
+      }
       settle({
         link: webSocketLink(socket, {
           maxFrameBytes: options.maxFrameBytes,

@@ -94,3 +94,56 @@ void test(
     await waitForState(client, 'connected');
   },
 );
+
+/**
+ * A WHATWG-shaped WebSocket (what Node 22+ has built in): only addEventListener, no `on`, no upgrade
+ * event, no TLS options. Wraps the `ws` client so the test runs on Node 20 too.
+ */
+class WhatwgLike {
+  private readonly inner: WebSocket;
+  constructor(url: string) {
+    this.inner = new WebSocket(url);
+  }
+  set binaryType(value: 'arraybuffer') {
+    this.inner.binaryType = value;
+  }
+  get bufferedAmount(): number {
+    return this.inner.bufferedAmount;
+  }
+  get readyState(): number {
+    return this.inner.readyState;
+  }
+  send(data: Uint8Array | string): void {
+    this.inner.send(data);
+  }
+  close(code?: number): void {
+    this.inner.close(code);
+  }
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: never) => void): void {
+    this.inner.addEventListener(type, listener as () => void);
+  }
+}
+
+void test('a WHATWG-shaped WebSocket works for ws://', async (t) => {
+  const s = await server(t, 'ws');
+  const { client } = makeClient(t, s.url, { webSocket: WhatwgLike as unknown as WebSocketConstructor });
+  client.start();
+  const conn = await s.next();
+  await conn.accept();
+  await waitForState(client, 'connected');
+  conn.send({ type: 'push', id: 'x', seq: 1, kind: 'alert', payload: 'hi', priority: 10, expiration: 0 });
+  assert.deepEqual(await conn.expect('ack'), { type: 'ack', ids: ['x'], through: 1 });
+});
+
+void test('a pin is never skipped: a WebSocket that cannot report the certificate is refused', async (t) => {
+  const s = await server(t, 'wss');
+  const { pin } = await testCert();
+  const { client, errors } = makeClient(t, s.url, {
+    webSocket: WhatwgLike as unknown as WebSocketConstructor,
+    pin,
+  });
+  client.start();
+  await waitForState(client, 'backoff');
+  assert.equal(errors[0]?.code, 'LP_CLIENT_TLS_OPTIONS_UNSUPPORTED');
+  assert.ok(s.all.every((c) => c.received.length === 0));
+});
