@@ -10,6 +10,7 @@ import {
   SimplePushChannel,
   SimplePushError,
   SimplePushErrorCode,
+  isUuid,
   type SpCallActionKind,
   type SpMessage,
   type SpUser,
@@ -181,9 +182,11 @@ export class SimplePushGateway {
 
   /**
    * Sends a TextMessage to a user's notification channel, as if `from` had sent it (for bridged senders).
-   * Returns false when the user has no notification channel connected.
+   * Returns false when the user has no notification channel connected; throws a RangeError when
+   * `from.uuid` is not a UUID.
    */
   sendText(toUserUuid: string, from: SpUser, text: string): boolean {
+    checkUser(from);
     const entry = this.users.get(toUserUuid.toUpperCase());
     const session = entry?.notification;
     if (!entry || !session) return false;
@@ -201,6 +204,7 @@ export class SimplePushGateway {
    * sample's app can pick them; texts to them reach {@link SimplePushHooks.onTextMessage}.
    */
   setBridgedUsers(users: readonly SpUser[]): void {
+    users.forEach(checkUser);
     this.bridged = users.map((u) => ({ uuid: u.uuid.toUpperCase(), deviceName: u.deviceName }));
     this.broadcastDirectory();
   }
@@ -502,4 +506,9 @@ export class SimplePushGateway {
     this.sendCallAction(other.uuid, tell ?? (why === 'unresponsive' ? 'unavailable' : 'hangup'), counterpart);
     this.hooks.onCallChange?.({ ...call });
   }
+}
+
+/** Users handed in by the embedder reach devices whose decoder rejects a UUID that is not one. */
+function checkUser(user: SpUser): void {
+  if (!isUuid(user.uuid)) throw new RangeError(`not a UUID: ${JSON.stringify(user.uuid)}`);
 }

@@ -3,7 +3,7 @@
  * the sample), and the SPKI pin that the sample's app and extension compare the server certificate with.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { SimplePushGateway } from './gateway.js';
 
@@ -40,7 +40,8 @@ export interface SimplePushListener {
 /** Starts the control and notification TLS listeners. Rejects when either port cannot be bound. */
 export async function listenSimplePush(options: ListenSimplePushOptions): Promise<SimplePushListener> {
   const gateway = options.gateway ?? new SimplePushGateway();
-  const sockets = new Set<tls.TLSSocket>();
+  // Every accepted TCP socket, handshaking or not, so close() never waits on a half-done handshake.
+  const sockets = new Set<Socket>();
   const make = (accept: (socket: tls.TLSSocket) => void): tls.Server => {
     const server = tls.createServer({
       key: options.tls.key,
@@ -50,10 +51,12 @@ export async function listenSimplePush(options: ListenSimplePushOptions): Promis
       noDelay: true,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
-    server.on('secureConnection', (socket) => {
-      socket.setNoDelay(true);
+    server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
+    });
+    server.on('secureConnection', (socket) => {
+      socket.setNoDelay(true);
       accept(socket);
     });
     // Failed handshakes (scanners, wrong pins on the client side) are already torn down by Node.
