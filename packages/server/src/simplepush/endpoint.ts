@@ -90,10 +90,14 @@ export class SpEndpoint {
     this.handlers = handlers;
     this.stream.on('data', (chunk) => this.receive(chunk));
     this.stream.on('end', () => {
+      if (this.closed) return;
       try {
         this.decoder.end();
       } catch (error) {
-        if (error instanceof SimplePushError) handlers.protocolError?.(error);
+        if (!(error instanceof SimplePushError)) throw error;
+        handlers.protocolError?.(error);
+        this.close(error.code);
+        return;
       }
       this.close('peer');
     });

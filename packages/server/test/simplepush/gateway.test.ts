@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { SpUser } from '../../src/simplepush/codec.js';
-import { encodeSpFrame, SimplePushErrorCode } from '../../src/simplepush/codec.js';
+import { encodeSpFrame, encodeSpRequest, SimplePushErrorCode } from '../../src/simplepush/codec.js';
 import type { SimplePushTestClient } from '../../src/simplepush/test-client.js';
 import { startHarness, user, type Harness } from './helpers.js';
 
@@ -329,6 +329,29 @@ void describe('sessions', () => {
     assert.equal((await ext2.take('textMessage')).message, 'to the new one');
     await app2.untilDirectory((us) => names(us) === 'Alice,Bob');
     assert.equal(ext1.inbox.filter((m) => m.type === 'textMessage').length, 0);
+  });
+
+  void it('accepts a registration written one byte at a time', async (t) => {
+    const h = await harness(t);
+    const peer = await h.raw('notification');
+    peer.socket.setNoDelay(true);
+    const bytes = encodeSpFrame(encodeSpRequest(77, { type: 'user', user: user('Trickle') }));
+    for (const byte of bytes) {
+      // Each write becomes its own TLS record, so the gateway's decoder gets single-byte chunks.
+      await new Promise<void>((resolve) => peer.socket.write(Uint8Array.of(byte), () => resolve()));
+    }
+    await peer.acked(77);
+    await h.log.until('directory Trickle');
+  });
+
+  void it('closes a connection that ends inside a frame', async (t) => {
+    const h = await harness(t);
+    const peer = await h.raw('notification');
+    await peer.register(user('Mallory'));
+    peer.socket.end(Uint8Array.of(10, 0, 0, 0, 0x7b));
+    await h.log.until(`error notification Mallory ${SimplePushErrorCode.FRAME_TRUNCATED}`);
+    await h.log.until(`close Mallory notification ${SimplePushErrorCode.FRAME_TRUNCATED}`);
+    assert.deepEqual(h.gateway.directory(), []);
   });
 
   void it('accepts a repeated registration of the same user, updating the device name', async (t) => {
