@@ -1,0 +1,259 @@
+/**
+ * The HTTP API for application servers (Fastify): send pushes, follow their receipts, manage devices.
+ * Everything but GET /healthz needs `Authorization: Bearer <provider key>`. Every error answer is
+ * `{ error: { code: 'LP_API_…', message, details? } }` — see errors.ts and docs/http-api.md.
+ */
+import swagger from '@fastify/swagger';
+import { DEFAULT_MAX_FRAME_BYTES, systemClock, type Clock } from '@localpush/protocol';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
+import { LocalpushError, ServerErrorCode } from '../errors.js';
+import { EngineClosedError, type DeliveryEngineImpl } from '../engine/engine.js';
+import type { DeliveryEngine, DeviceDirectory } from '../engine/types.js';
+import { ProviderKeys } from './auth.js';
+import { ApiError, ApiErrorCode, errorBody, type ApiErrorDetail } from './errors.js';
+import { registerRoutes } from './routes.js';
+import { ReceiptStreams } from './sse.js';
+
+/** What the API needs of the engine: the DeliveryEngine contract plus message history. */
+export type HttpEngine = DeliveryEngine & Pick<DeliveryEngineImpl, 'listMessages'>;
+
+/** Options of {@link buildHttpApi}. */
+export interface HttpApiOptions {
+  engine: HttpEngine;
+  directory: DeviceDirectory;
+  /** Accepted provider keys (at least one). */
+  providerKeys: readonly string[];
+  /** Logger for errors (pino works); none = silent. */
+  logger?: FastifyBaseLogger;
+  /** Clock for the receipt feed's heartbeats. Default: the system clock. */
+  clock?: Clock;
+  /** Largest push payload, as JSON bytes. Default 60 KiB, which leaves room for the envelope in a 64 KiB frame. */
+  maxPayloadBytes?: number;
+  /** Body limit of POST /v1/push and every other route. Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Body limit of POST /v1/push/batch. Default 16 MiB. */
+  batchBodyLimitBytes?: number;
+  /** Interval of the receipt feed's heartbeat comments. Default 15 s. */
+  sseHeartbeatMs?: number;
+  /** A feed client with this many unread bytes is dropped. Default 4 MiB. */
+  sseMaxBufferedBytes?: number;
+  /** Log every request (Fastify's request logging). Default false. */
+  logRequests?: boolean;
+}
+
+/** The default largest payload: the default frame less 4 KiB for the push envelope. [LP-2.3] */
+export const DEFAULT_MAX_PAYLOAD_BYTES = DEFAULT_MAX_FRAME_BYTES - 4 * 1024;
+
+/** The version shown in the OpenAPI document. */
+const API_VERSION = '1.0.0';
+
+/**
+ * Builds the API (not listening: call `listen`, or `inject` in tests). Routes are registered in a plugin
+ * after @fastify/swagger, so /openapi.json describes all of them once the instance is ready.
+ */
+export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
+  if (options.providerKeys.length === 0 || options.providerKeys.some((k) => k.length === 0)) {
+    throw new LocalpushError(
+      ServerErrorCode.CONFIG_INVALID,
+      'the HTTP API needs at least one non-empty provider key',
+    );
+  }
+  const keys = new ProviderKeys(options.providerKeys);
+  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const app = Fastify({
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
+    bodyLimit,
+    ajv: {
+      // Bodies are not coerced ("10" is not a priority) and unknown fields are refused, not dropped.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false },
+    },
+  });
+
+  const streams = new ReceiptStreams({
+    engine: options.engine,
+    clock: options.clock ?? systemClock,
+    heartbeatMs: options.sseHeartbeatMs ?? 15_000,
+    maxBufferedBytes: options.sseMaxBufferedBytes ?? 4 * 1024 * 1024,
+  });
+  app.addHook('preClose', (done) => {
+    streams.closeAll();
+    done();
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
+    if (keys.verifyHeader(request.headers.authorization)) return;
+    void reply.header('www-authenticate', 'Bearer realm="localpush"');
+    throw new ApiError(
+      401,
+      ApiErrorCode.UNAUTHORIZED,
+      'send the provider key as "Authorization: Bearer <key>" (it is in provider.key in the data directory)',
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { status, body } = mapError(error);
+    if (status >= 500) request.log.error({ err: error }, 'HTTP API request failed');
+    void reply.code(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .send(
+        errorBody(ApiErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+      );
+  });
+
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'localpush HTTP API',
+        version: API_VERSION,
+        description:
+          'Send pushes to devices connected to this localpush server, follow their receipts and manage devices. ' +
+          'Errors are `{error:{code,message,details?}}` with stable `LP_API_*` codes.',
+      },
+      components: { securitySchemes: { providerKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ providerKey: [] }],
+    },
+  });
+
+  void app.register((scope, _options, done) => {
+    scope.get(
+      '/healthz',
+      {
+        config: { public: true },
+        schema: {
+          summary: 'Liveness (no authentication)',
+          tags: ['meta'],
+          security: [],
+          response: {
+            200: {
+              type: 'object',
+              required: ['status'],
+              properties: { status: { type: 'string', enum: ['ok'] } },
+            },
+          },
+        },
+      },
+      (_request, reply) => reply.send({ status: 'ok' }),
+    );
+    scope.get('/openapi.json', { schema: { hide: true } }, (_request, reply) => reply.send(app.swagger()));
+    registerRoutes(scope, {
+      engine: options.engine,
+      directory: options.directory,
+      streams,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      pushBodyLimit: bodyLimit,
+      batchBodyLimit: options.batchBodyLimitBytes ?? 16 * 1024 * 1024,
+    });
+    done();
+  });
+
+  return app;
+}
+
+/** Maps any error a request can end in to its status and error body. */
+function mapError(error: FastifyError): { status: number; body: ReturnType<typeof errorBody> } {
+  if (error instanceof ApiError) return { status: error.statusCode, body: error.toBody() };
+  if (error instanceof EngineClosedError) {
+    return {
+      status: 503,
+      body: errorBody(ApiErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry shortly'),
+    };
+  }
+  if (error.validation !== undefined) {
+    const context = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
+    const details = validationDetails(
+      error.validation.map((v) => ({
+        field: fieldName(context, v.instancePath, v.params),
+        keyword: v.keyword,
+        message: v.message ?? 'is invalid',
+        type: typeof v.params.type === 'string' ? v.params.type : undefined,
+      })),
+    );
+    const first = details[0];
+    const message = first === undefined ? 'the request is invalid' : `${first.field}: ${first.message}`;
+    return { status: 400, body: errorBody(ApiErrorCode.BAD_REQUEST, message, details) };
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return {
+        status: 400,
+        body: errorBody(ApiErrorCode.BAD_JSON, `the body is not valid JSON: ${error.message}`),
+      };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: errorBody(ApiErrorCode.BODY_TOO_LARGE, 'the request body is too large') };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
+        body: errorBody(ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json'),
+      };
+    default:
+      break;
+  }
+  const status = error.statusCode ?? 500;
+  if (status === 404) return { status, body: errorBody(ApiErrorCode.NOT_FOUND, error.message) };
+  if (status === 413) return { status, body: errorBody(ApiErrorCode.BODY_TOO_LARGE, error.message) };
+  if (status === 415) return { status, body: errorBody(ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, error.message) };
+  if (status >= 400 && status < 500)
+    return { status, body: errorBody(ApiErrorCode.BAD_REQUEST, error.message) };
+  return {
+    status: 500,
+    body: errorBody(
+      ApiErrorCode.INTERNAL,
+      'the server failed; it is logged — retrying with the same id is safe',
+    ),
+  };
+}
+
+/** `body` + `/to/2` + missing `payload` → `body.to[2].payload`. */
+function fieldName(context: string, instancePath: string, params: Record<string, unknown>): string {
+  let field = context;
+  for (const part of instancePath.split('/').slice(1)) {
+    const segment = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    field += /^[0-9]+$/.test(segment) ? `[${segment}]` : `.${segment}`;
+  }
+  const extra = params.missingProperty ?? params.additionalProperty;
+  if (typeof extra === 'string') field += `.${extra}`;
+  return field;
+}
+
+interface RawDetail {
+  field: string;
+  keyword: string;
+  message: string;
+  type: string | undefined;
+}
+
+/**
+ * Ajv reports a failed anyOf as one error per branch plus "must match a schema in anyOf". Per field,
+ * keep what says most: the errors other than branch type mismatches, or else "must be string or array".
+ */
+function validationDetails(raw: RawDetail[]): ApiErrorDetail[] {
+  const anyOfFields = new Set(raw.filter((d) => d.keyword === 'anyOf').map((d) => d.field));
+  const details: ApiErrorDetail[] = [];
+  for (const field of new Set(raw.map((d) => d.field))) {
+    const own = raw.filter((d) => d.field === field);
+    if (!anyOfFields.has(field)) {
+      details.push(...own.map((d) => ({ field, message: d.message })));
+      continue;
+    }
+    const specific = own.filter((d) => d.keyword !== 'anyOf' && d.keyword !== 'type');
+    if (specific.length > 0) details.push(...specific.map((d) => ({ field, message: d.message })));
+    else {
+      const types = own.flatMap((d) => (d.type === undefined ? [] : [d.type]));
+      details.push({ field, message: types.length > 0 ? `must be ${types.join(' or ')}` : 'is invalid' });
+    }
+  }
+  return details;
+}

@@ -1,0 +1,101 @@
+/**
+ * The HTTP API's error codes and error body. Every 4xx/5xx answer is
+ * `{ "error": { "code": "LP_API_…", "message": "…", "details"?: […] } }`; the codes are stable and listed in
+ * docs/http-api.md.
+ */
+
+/** Stable error codes of the HTTP API, with the status each is sent with. */
+export const ApiErrorCode = {
+  /** 400: the request does not match the schema, or breaks a rule the schema cannot express. */
+  BAD_REQUEST: 'LP_API_BAD_REQUEST',
+  /** 400: the body is not JSON (or is empty while JSON was announced). */
+  BAD_JSON: 'LP_API_BAD_JSON',
+  /** 401: no `Authorization: Bearer <provider key>`, or not a known key. */
+  UNAUTHORIZED: 'LP_API_UNAUTHORIZED',
+  /** 404: no such route. */
+  NOT_FOUND: 'LP_API_NOT_FOUND',
+  /** 404: no message with this id. */
+  MESSAGE_NOT_FOUND: 'LP_API_MESSAGE_NOT_FOUND',
+  /** 404: no device with this id. */
+  DEVICE_NOT_FOUND: 'LP_API_DEVICE_NOT_FOUND',
+  /** 409: a device with this id is already registered. */
+  DEVICE_EXISTS: 'LP_API_DEVICE_EXISTS',
+  /** 413: the request body exceeds the route's body limit. */
+  BODY_TOO_LARGE: 'LP_API_BODY_TOO_LARGE',
+  /** 413: a push payload's JSON exceeds what fits in a protocol frame (60 KiB by default). */
+  PAYLOAD_TOO_LARGE: 'LP_API_PAYLOAD_TOO_LARGE',
+  /** 415: the body is not `application/json`. */
+  UNSUPPORTED_MEDIA_TYPE: 'LP_API_UNSUPPORTED_MEDIA_TYPE',
+  /** 503: the server is shutting down. */
+  SHUTTING_DOWN: 'LP_API_SHUTTING_DOWN',
+  /** 500: the server failed (see its log); safe to retry with the same message id. */
+  INTERNAL: 'LP_API_INTERNAL',
+} as const;
+
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+/** One detail of an error: the field it is about (`body.to[2]`, `query.limit`) and what is wrong. */
+export interface ApiErrorDetail {
+  field: string;
+  message: string;
+}
+
+/** The body of every error answer. */
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string; details?: ApiErrorDetail[] };
+}
+
+/** An error a route throws to answer with a given status and code. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly statusCode: number,
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: ApiErrorDetail[],
+  ) {
+    super(message);
+  }
+
+  /** The JSON body of this error. */
+  toBody(): ApiErrorBody {
+    return errorBody(this.code, this.message, this.details);
+  }
+}
+
+/** Builds an error body. */
+export function errorBody(code: ApiErrorCode, message: string, details?: ApiErrorDetail[]): ApiErrorBody {
+  return details === undefined || details.length === 0
+    ? { error: { code, message } }
+    : { error: { code, message, details } };
+}
+
+/** A 400 naming the offending field. */
+export function badRequest(field: string, message: string): ApiError {
+  return new ApiError(400, ApiErrorCode.BAD_REQUEST, `${field}: ${message}`, [{ field, message }]);
+}
+
+/** The JSON schema of the error body, for route response schemas and OpenAPI. */
+export const errorBodySchema = {
+  type: 'object',
+  description: 'Every 4xx/5xx answer has this shape; `code` is stable (see docs/http-api.md).',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', enum: Object.values(ApiErrorCode) },
+        message: { type: 'string' },
+        details: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['field', 'message'],
+            properties: { field: { type: 'string' }, message: { type: 'string' } },
+          },
+        },
+      },
+    },
+  },
+} as const;

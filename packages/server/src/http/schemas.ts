@@ -1,0 +1,285 @@
+/**
+ * JSON schemas of the HTTP API: the edge validation (Fastify/Ajv, without type coercion of bodies) and
+ * the source of /openapi.json. The TypeScript shapes next to them are what the schemas guarantee.
+ */
+import {
+  DEVICE_ID_PATTERN,
+  LIMITS,
+  MESSAGE_ID_PATTERN,
+  PUSH_KINDS,
+  PUSH_PRIORITIES,
+  type JsonValue,
+  type PushKind,
+  type PushPriority,
+} from '@localpush/protocol';
+import { SEND_STATUSES } from '../engine/types.js';
+import { MESSAGE_STATES, RECEIPT_EVENTS } from '../store/types.js';
+import { errorBodySchema } from './errors.js';
+
+/** Most devices one push may name, and most messages one batch may carry. */
+export const MAX_RECIPIENTS = 1000;
+export const MAX_BATCH = 1000;
+/** Longest device label. */
+export const MAX_LABEL_LENGTH = 200;
+/** Largest expiration accepted (UNIX seconds, year 2106). */
+export const MAX_EXPIRATION = 0xffff_ffff;
+
+const deviceId = {
+  type: 'string',
+  pattern: DEVICE_ID_PATTERN.source,
+  description: 'Device id: 1–128 letters, digits, `.`, `_`, `-`, `:` or `@`.',
+} as const;
+
+const messageId = {
+  type: 'string',
+  pattern: MESSAGE_ID_PATTERN.source,
+  description: 'Message id (idempotency key): 1–128 printable ASCII characters without spaces.',
+} as const;
+
+const messageFields = {
+  id: messageId,
+  kind: { type: 'string', enum: PUSH_KINDS, description: 'How the device presents the message.' },
+  payload: { description: 'Any JSON value, opaque to the server; at most 60 KiB as JSON.' },
+  priority: {
+    type: 'integer',
+    enum: PUSH_PRIORITIES,
+    default: 10,
+    description: '10 now, 5 power-aware, 1 power first.',
+  },
+  expiration: {
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX_EXPIRATION,
+    description:
+      'UNIX seconds after which the message is dropped; 0 = now or never; absent = the default TTL.',
+  },
+  collapseId: {
+    type: 'string',
+    minLength: 1,
+    maxLength: LIMITS.collapseIdMaxLength,
+    description: 'A newer undelivered message with the same collapse id replaces the older one.',
+  },
+} as const;
+
+/** Body of POST /v1/push. */
+export interface PushBody {
+  to: string | string[];
+  id?: string;
+  kind: PushKind;
+  payload: JsonValue;
+  priority: PushPriority;
+  expiration?: number;
+  collapseId?: string;
+  wait: boolean;
+  waitTimeoutMs: number;
+}
+
+export const pushBodySchema = {
+  type: 'object',
+  required: ['to', 'kind', 'payload'],
+  additionalProperties: false,
+  properties: {
+    to: {
+      description: 'One device id, or 1–1000 distinct device ids.',
+      anyOf: [
+        deviceId,
+        { type: 'array', items: deviceId, minItems: 1, maxItems: MAX_RECIPIENTS, uniqueItems: true },
+      ],
+    },
+    ...messageFields,
+    id: { ...messageId, description: `${messageId.description} Only when \`to\` names one device.` },
+    wait: {
+      type: 'boolean',
+      default: false,
+      description: "Wait for each device's ack (up to waitTimeoutMs).",
+    },
+    waitTimeoutMs: { type: 'integer', minimum: 1, maximum: 60_000, default: 5000 },
+  },
+} as const;
+
+/** One message of POST /v1/push/batch. */
+export interface BatchMessage {
+  to: string;
+  id?: string;
+  kind: PushKind;
+  payload: JsonValue;
+  priority: PushPriority;
+  expiration?: number;
+  collapseId?: string;
+}
+
+export interface BatchBody {
+  messages: BatchMessage[];
+}
+
+export const batchBodySchema = {
+  type: 'object',
+  required: ['messages'],
+  additionalProperties: false,
+  properties: {
+    messages: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_BATCH,
+      items: {
+        type: 'object',
+        required: ['to', 'kind', 'payload'],
+        additionalProperties: false,
+        properties: { to: deviceId, ...messageFields },
+      },
+    },
+  },
+} as const;
+
+const sendResult = {
+  type: 'object',
+  required: ['device', 'id', 'status', 'duplicate'],
+  properties: {
+    device: { type: 'string' },
+    id: { type: 'string' },
+    status: { type: 'string', enum: SEND_STATUSES },
+    duplicate: { type: 'boolean', description: 'True when this id was submitted before.' },
+    seq: { type: 'integer', description: 'Per-device sequence number (absent for unknown_device).' },
+  },
+} as const;
+
+export const sendResultsSchema = {
+  type: 'object',
+  required: ['results'],
+  properties: { results: { type: 'array', items: sendResult } },
+} as const;
+
+const nullableInteger = { type: ['integer', 'null'] } as const;
+
+export const messageViewSchema = {
+  type: 'object',
+  required: ['id', 'device', 'seq', 'kind', 'state', 'priority', 'expiration', 'collapseId', 'acceptedAt'],
+  properties: {
+    id: { type: 'string' },
+    device: { type: 'string' },
+    seq: { type: 'integer' },
+    kind: { type: 'string', enum: PUSH_KINDS },
+    state: { type: 'string', enum: MESSAGE_STATES },
+    priority: { type: 'integer', enum: PUSH_PRIORITIES },
+    expiration: { type: 'integer' },
+    collapseId: { type: ['string', 'null'] },
+    acceptedAt: { type: 'integer', description: 'Milliseconds since the UNIX epoch.' },
+    sentAt: { ...nullableInteger, description: 'First write to the device (ms), or null.' },
+    settledAt: { ...nullableInteger, description: 'When it reached a terminal state (ms), or null.' },
+  },
+} as const;
+
+export const messageStatusSchema = {
+  type: 'object',
+  required: ['message', 'receipts'],
+  properties: {
+    message: messageViewSchema,
+    receipts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['event', 'at', 'detail'],
+        properties: {
+          event: { type: 'string', enum: RECEIPT_EVENTS },
+          at: { type: 'integer' },
+          detail: { type: ['string', 'null'] },
+        },
+      },
+    },
+  },
+} as const;
+
+export const messageListSchema = {
+  type: 'object',
+  required: ['messages', 'nextBeforeSeq'],
+  properties: {
+    messages: { type: 'array', items: messageViewSchema },
+    nextBeforeSeq: {
+      ...nullableInteger,
+      description: 'Pass as beforeSeq for the next (older) page; null at the end.',
+    },
+  },
+} as const;
+
+export interface MessageListQuery {
+  limit: number;
+  beforeSeq?: number;
+}
+
+export const messageListQuerySchema = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    beforeSeq: { type: 'integer', minimum: 1, description: 'Only messages with a smaller seq.' },
+  },
+} as const;
+
+const deviceView = {
+  type: 'object',
+  required: ['id', 'label', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    label: { type: ['string', 'null'] },
+    createdAt: { type: 'integer', description: 'Milliseconds since the UNIX epoch.' },
+    online: { type: 'boolean', description: 'Whether the device has a live session now.' },
+  },
+} as const;
+
+export interface AddDeviceBody {
+  id?: string;
+  label?: string;
+}
+
+export const addDeviceBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    id: { ...deviceId, description: `${deviceId.description} Generated (\`dev-…\`) when absent.` },
+    label: { type: 'string', maxLength: MAX_LABEL_LENGTH, description: 'Free text for people.' },
+  },
+} as const;
+
+export const addDeviceResultSchema = {
+  type: 'object',
+  required: ['device', 'credential'],
+  properties: {
+    device: deviceView,
+    credential: { type: 'string', description: 'The device credential. Shown once; only its hash is kept.' },
+  },
+} as const;
+
+export const deviceResultSchema = {
+  type: 'object',
+  required: ['device'],
+  properties: { device: deviceView },
+} as const;
+
+export const deviceListSchema = {
+  type: 'object',
+  required: ['devices'],
+  properties: { devices: { type: 'array', items: deviceView } },
+} as const;
+
+export const deviceParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: deviceId },
+} as const;
+
+export const messageParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: LIMITS.messageIdMaxLength } },
+} as const;
+
+export const streamQuerySchema = {
+  type: 'object',
+  properties: { device: { ...deviceId, description: "Only this device's receipts." } },
+} as const;
+
+/** Error answers a route can give, for its response schema (documentation and serialisation). */
+export function errors(...statuses: number[]): Record<number, typeof errorBodySchema> {
+  const out: Record<number, typeof errorBodySchema> = {};
+  for (const status of [401, ...statuses]) out[status] = errorBodySchema;
+  return out;
+}
