@@ -8,43 +8,23 @@
  * global and only settles messages, which the chains tolerate (they re-check state after every await).
  */
 import { randomUUID } from 'node:crypto';
-import type { Ack, Clock, Notice, Push, TimerHandle } from '@localpush/protocol';
-import { LocalpushError, ServerErrorCode } from '../errors.js';
+import type { Ack, Clock, TimerHandle } from '@localpush/protocol';
 import type { ListOptions, NewMessage, Receipt, ReceiptEvent, Store, StoredMessage } from '../store/types.js';
 import { KeyedChain } from './chain.js';
+import { outcomeOf, overflowNotice, statusOfState, toPush } from './convert.js';
+import { validateOptions, type DeliveryEngineOptions } from './options.js';
 import type {
   DeliveryEngine,
   DeviceSession,
   MessageStatus,
   SendOutcome,
   SendRequest,
-  SendStatus,
   SessionListener,
 } from './types.js';
 import { AckWaiters } from './waiters.js';
 
-/** Tunables of the engine. */
-export interface DeliveryEngineOptions {
-  /** Time to live of a message submitted without expiration, in seconds. Default 7 days. */
-  defaultTtlSeconds: number;
-  /** Undelivered messages kept per device; the oldest overflow. Default 1000. */
-  maxQueuePerDevice: number;
-  /** Pushes written to a session and not yet acked, per device. Default 256. */
-  maxInFlightPerDevice: number;
-  /** A sent message not acked within this is reported to the ack-timeout hooks. Default 30 s. */
-  ackTimeoutMs: number;
-  /** Interval of the expiry sweep. Default 1 s. */
-  expirySweepMs: number;
-}
-
-/** The defaults of {@link DeliveryEngineOptions}. */
-export const DEFAULT_ENGINE_OPTIONS: Readonly<DeliveryEngineOptions> = Object.freeze({
-  defaultTtlSeconds: 7 * 86_400,
-  maxQueuePerDevice: 1000,
-  maxInFlightPerDevice: 256,
-  ackTimeoutMs: 30_000,
-  expirySweepMs: 1000,
-});
+export { DEFAULT_ENGINE_OPTIONS, type DeliveryEngineOptions } from './options.js';
+export { statusOfState, toPush } from './convert.js';
 
 /** Minimal logger shape (pino satisfies it). */
 export interface EngineLogger {
@@ -119,54 +99,6 @@ interface DeviceState {
   seeded: boolean;
   /** Messages dropped by overflow while the device was offline; told on its next connect. */
   pendingOverflow: number;
-}
-
-/** The SendStatus that describes a stored message's state (duplicates and early-settled waits). */
-export function statusOfState(state: StoredMessage['state']): SendStatus {
-  switch (state) {
-    case 'queued':
-      return 'queued';
-    case 'sent':
-    case 'fallen_back':
-      return 'sent';
-    case 'acked':
-      return 'delivered';
-    case 'expired':
-    case 'collapsed':
-    case 'overflowed':
-      return 'expired';
-  }
-}
-
-/** The protocol push for a stored message. [LP-6.1] */
-export function toPush(message: StoredMessage): Push {
-  const push: Push = {
-    type: 'push',
-    id: message.id,
-    seq: message.seq,
-    kind: message.kind,
-    payload: message.payload,
-    priority: message.priority,
-    expiration: message.expiration,
-  };
-  if (message.collapseId !== null) push.collapseId = message.collapseId;
-  return push;
-}
-
-function validateOptions(input: Partial<DeliveryEngineOptions> | undefined): DeliveryEngineOptions {
-  const options: DeliveryEngineOptions = { ...DEFAULT_ENGINE_OPTIONS };
-  for (const [key, value] of Object.entries(input ?? {})) {
-    if (value === undefined) continue;
-    if (!(key in DEFAULT_ENGINE_OPTIONS)) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      throw new LocalpushError(
-        ServerErrorCode.CONFIG_INVALID,
-        `engine option ${key} must be a positive integer, got ${String(value)}`,
-      );
-    }
-    options[key as keyof DeliveryEngineOptions] = value;
-  }
-  return options;
 }
 
 class Engine implements DeliveryEngineImpl {
@@ -600,23 +532,4 @@ class Engine implements DeliveryEngineImpl {
   private assertOpen(): void {
     if (this.closed) throw new EngineClosedError();
   }
-}
-
-function outcomeOf(message: StoredMessage, duplicate: boolean): SendOutcome {
-  return {
-    deviceId: message.deviceId,
-    id: message.id,
-    status: statusOfState(message.state),
-    duplicate,
-    seq: message.seq,
-  };
-}
-
-function overflowNotice(count: number, why: string): Notice {
-  return {
-    type: 'notice',
-    code: 'queue_overflow',
-    count,
-    message: `${count} undelivered message${count === 1 ? ' was' : 's were'} dropped ${why}`,
-  };
 }

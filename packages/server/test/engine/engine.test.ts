@@ -491,3 +491,36 @@ void describe('close', () => {
     await t.engine.close();
   });
 });
+
+void describe('chains', () => {
+  void test('a slow operation of one device does not hold up another device', async () => {
+    const { createDeliveryEngine } = await import('../../src/engine/engine.js');
+    const t = await setup({}, ['slow', 'fast']);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const store = new Proxy(t.store, {
+      get(target, key, receiver) {
+        if (key === 'getDevice') {
+          return async (id: string) => {
+            if (id === 'slow') await gate;
+            return target.getDevice(id);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const engine = createDeliveryEngine({ store, clock: t.clock });
+    const slow1 = engine.submit(request('slow', { id: 's1' }));
+    const slow2 = engine.submit(request('slow', { id: 's2' }));
+    assert.equal((await engine.submit(request('fast', { id: 'f1' }))).status, 'queued');
+    assert.equal(await t.store.getMessage('s1'), undefined, 'the slow device is still waiting');
+    release();
+    assert.deepEqual(
+      (await Promise.all([slow1, slow2])).map((o) => o.seq),
+      [1, 2],
+    );
+    await engine.close();
+    await t.engine.close();
+  });
+});
