@@ -62,9 +62,13 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
     log('info', 'provider stopped', { configurationId: id, reason: stopReasonName(reason) }),
   );
 
-  // mtime polling rather than fs.watch: it works the same on every OS and survives the atomic rename
-  // (which replaces the inode fs.watch would be watching).
-  const mtime = async (): Promise<number> => (await stat(path).catch(() => undefined))?.mtimeMs ?? 0;
+  // stat polling rather than fs.watch: it works the same on every OS and survives the atomic rename
+  // (which replaces the inode fs.watch would be watching). The inode is part of the key because every
+  // atomic save creates a new one, even when two saves land within one mtime tick.
+  const mtime = async (): Promise<string> => {
+    const st = await stat(path).catch(() => undefined);
+    return st === undefined ? 'missing' : `${st.ino}:${st.mtimeMs}:${st.size}`;
+  };
   let last = await mtime();
   let timer: TimerHandle | undefined;
   let running = true;

@@ -99,3 +99,21 @@ export function next(emitter: EventEmitter, event: string): Promise<unknown[]> {
 export async function flush(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
 }
+
+/**
+ * Advances a ManualClock in steps until `promise` settles: for waits whose timer is armed at a moment the
+ * test cannot observe (e.g. inside a worker round-trip). Each step yields once to the event loop.
+ */
+export async function pumpUntil<T>(
+  promise: Promise<T>,
+  clock: { advance(ms: number): void },
+  stepMs: number,
+): Promise<T> {
+  let done = false;
+  const settled = promise.finally(() => (done = true));
+  for (let i = 0; i < 10_000 && !done; i++) {
+    clock.advance(stepMs);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return settled;
+}
