@@ -28,7 +28,8 @@ export type ConnectionListener = (...args: any[]) => void;
 
 /** A persistent connection to a localpush server. */
 export interface PushConnection {
-  start(): Promise<void>;
+  /** Begins connecting; DeviceClient returns at once and keeps (re)connecting in the background. */
+  start(): void | Promise<void>;
   stop(): Promise<void>;
   /** Drops the current connection and dials again. */
   reconnect(): void | Promise<void>;
@@ -45,14 +46,13 @@ export type PushConnectionFactory = (
   options: PushConnectionOptions,
 ) => PushConnection | Promise<PushConnection>;
 
-// A variable specifier keeps TypeScript from resolving the module at compile time: the transport is
-// written in parallel and this layer must build without it.
-const DEVICE_CLIENT_MODULE = '../connection/client.js';
-
-/** The default factory: a real DeviceClient from the transport layer, imported on first use. */
+/**
+ * The default factory: a real DeviceClient from the transport layer (../connection/), imported on first
+ * use so that a worker running some other provider never loads the transport. Assigning the DeviceClient
+ * to PushConnection here is also the compile-time check that the transport still fits this interface.
+ */
 export const connectDeviceClient: PushConnectionFactory = async (options) => {
-  const mod = (await import(DEVICE_CLIENT_MODULE)) as {
-    DeviceClient: new (o: PushConnectionOptions) => PushConnection;
-  };
-  return new mod.DeviceClient(options);
+  const { DeviceClient } = await import('../connection/client.js');
+  const client: PushConnection = new DeviceClient(options);
+  return client;
 };

@@ -29,7 +29,7 @@ import {
 export type Isolation = 'worker' | 'in-process';
 
 /** Relaunch back-off after crashes and failed starts. */
-export interface BackoffOptions {
+export interface RelaunchBackoffOptions {
   /** First delay. */
   initialMs: number;
   /** Upper bound. */
@@ -53,7 +53,7 @@ export interface ProviderHostOptions {
   memoryLimitMb?: number;
   /** Period of handleTimerEvent; 60 s like iOS. */
   timerIntervalMs?: number;
-  backoff?: Partial<BackoffOptions>;
+  backoff?: Partial<RelaunchBackoffOptions>;
   /** How long a provider's stop may take before its worker is terminated. */
   stopTimeoutMs?: number;
   log?: SdkLog;
@@ -109,7 +109,7 @@ export class ProviderHost extends EventEmitter {
   private readonly clock: Clock;
   private readonly isolation: Isolation;
   private readonly options: ProviderHostOptions;
-  private readonly backoff: BackoffOptions;
+  private readonly backoff: RelaunchBackoffOptions;
   private readonly log: SdkLog;
   private readonly slots = new Map<string, Slot>();
   private readonly managers = new Map<string, Set<AppPushManager>>();

@@ -79,7 +79,7 @@ export {
   ProviderHostEvent,
   type ProviderHostOptions,
   type Isolation,
-  type BackoffOptions,
+  type RelaunchBackoffOptions,
   DEFAULT_MEMORY_LIMIT_MB,
   TIMER_INTERVAL_MS,
 } from './host.js';

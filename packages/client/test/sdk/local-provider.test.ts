@@ -138,3 +138,30 @@ void test('the fallback notifier shows on the console when the desktop tool fail
   await n.show(note);
   assert.deepEqual(lines, ['[notification] Door: open']);
 });
+
+void test('default factory: a real DeviceClient; one that never connects is replaced at the timer event', async () => {
+  const clock = new ManualClock(Date.now());
+  const p = new LocalPushProvider({ notifier: new RecordingNotifier() });
+  p[providerAttach]({
+    // Port 9 (discard) on loopback refuses at once; the pin makes it a verified-TLS configuration.
+    providerConfiguration: {
+      url: 'tls://127.0.0.1:9',
+      deviceId: 'kiosk-1',
+      credential: 'secret',
+      pin: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    },
+    configurationId: 'x',
+    clock,
+    log: () => undefined,
+    reportIncomingCall: () => undefined,
+    reportPushToTalkMessage: () => undefined,
+    unmatchEthernet: () => undefined,
+  });
+  await p.start(); // resolves: isActive does not mean the server is reachable
+  await p.handleTimerEvent();
+  assert.equal(p.stats.reconnects, 0, 'not stale yet');
+  clock.advance(10 * 60_000);
+  await p.handleTimerEvent();
+  assert.equal(p.stats.reconnects, 1);
+  await p.stop(3);
+});
