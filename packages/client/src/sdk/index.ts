@@ -31,9 +31,11 @@ export {
   parsePreferences,
 } from './preferences.js';
 export { AppPushManager, AppPushManagerEvent, type AppPushDelegate } from './manager.js';
+// Exported as ProviderStopReason: the package root also exports the transport's own StopReason type
+// (why a DeviceClient stopped), which is a different thing.
 export {
   AppPushProvider,
-  StopReason,
+  StopReason as ProviderStopReason,
   stopReasonName,
   type ProviderContext,
   type ProviderClass,
