@@ -10,3 +10,6 @@ export { DedupeWindow, DEFAULT_DEDUPE_WINDOW } from './connection/dedupe.js';
 export { spkiPin, decodePins, checkPeerPin, type PinCheck } from './connection/pinning.js';
 export { parseServerUrl, isSecureScheme, URL_SCHEMES } from './connection/transports.js';
 export type { ServerUrl, UrlScheme, WebSocketConstructor } from './connection/transports.js';
+// The SDK layer (AppPushManager, AppPushProvider, LocalPushProvider, ProviderHost, runAgent): docs/client-sdk.md.
+// Its barrel names every export explicitly and avoids the transport's names (ProviderStopReason, RelaunchBackoffOptions).
+export * from './sdk/index.js';
