@@ -123,3 +123,23 @@ void test('worker: a provider whose stop hangs is terminated after the stop time
   assert.equal(host.instanceCounts.live, 0);
   await host.stop();
 });
+
+void test('worker: a configuration saved while running reaches the provider; a throwing timer event is a crash', async () => {
+  const { clock, monitor, host, manager } = await setup('ok');
+  const started = next(host, 'started');
+  monitor.joinWifi('lab');
+  await started;
+  const update = next(manager, 'incomingCall');
+  manager.providerConfiguration = { behavior: 'throw-on-timer', marker: 'v2' };
+  await manager.saveToPreferences();
+  assert.deepEqual((await update)[0], { updated: 'v2' });
+
+  const crashed = next(host, 'crashed');
+  clock.advance(60_000);
+  const [, err, kind] = await crashed;
+  assert.equal(kind, 'exception');
+  assert.match((err as Error).message, /scripted timer crash/);
+  monitor.leaveWifi();
+  await host.stop();
+  assert.equal(host.instanceCounts.live, 0);
+});
