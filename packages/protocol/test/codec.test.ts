@@ -208,6 +208,15 @@ describe('validation [LP-3.3]', () => {
     );
   });
 
+  it('rejects numbers JSON.parse turns into Infinity or unsafe integers (kept out of the vectors: parsers differ)', () => {
+    rejects('{"type":"heartbeat_ack","seq":1e400}', 'LP_MESSAGE_INVALID');
+    rejects('{"type":"heartbeat_ack","seq":9007199254740993}', 'LP_MESSAGE_INVALID');
+    assert.deepEqual(decodeClientMessage(bytes('{"type":"heartbeat_ack","seq":9007199254740991}')), {
+      type: 'heartbeat_ack',
+      seq: Number.MAX_SAFE_INTEGER,
+    });
+  });
+
   it('treats a present null as invalid, not as absent', () => {
     rejects('{"type":"goaway","reason":"shutdown","reconnectAfterMs":null}', 'LP_MESSAGE_INVALID');
     rejects(
