@@ -134,18 +134,31 @@ class Engine implements DeliveryEngineImpl {
   // ── DeliveryEngine ────────────────────────────────────────────────────────────────────────────────
 
   submit(request: SendRequest): Promise<SendOutcome> {
-    return this.submitWith(request, undefined).then((r) => r.outcome);
+    if (this.closed) return Promise.reject(new EngineClosedError());
+    const id = request.id ?? randomUUID();
+    return this.chain.run(request.deviceId, () => this.submitInChain(request, id));
   }
 
+  /**
+   * The waiter is registered before the submit is even queued, so no ack can slip past it and the
+   * deadline counts from the call, however busy the device's chain is.
+   */
   async submitAndWait(request: SendRequest, timeoutMs: number): Promise<SendOutcome> {
-    const { outcome, wait } = await this.submitWith(request, timeoutMs);
-    if (wait === undefined) return outcome;
+    if (this.closed) throw new EngineClosedError();
+    const id = request.id ?? randomUUID();
+    const wait = this.waiters.wait(id, timeoutMs);
+    let outcome: SendOutcome;
+    try {
+      outcome = await this.submit({ ...request, id });
+    } catch (error) {
+      wait.cancel();
+      throw error;
+    }
     if (outcome.status !== 'sent' && outcome.status !== 'queued') {
       wait.cancel();
       return outcome;
     }
-    const status = await wait.promise;
-    return { ...outcome, status };
+    return { ...outcome, status: await wait.promise };
   }
 
   async status(messageId: string): Promise<MessageStatus | undefined> {
@@ -197,7 +210,7 @@ class Engine implements DeliveryEngineImpl {
     this.ackTimers.clear();
     this.waiters.settleAll('timeout');
     await Promise.allSettled([this.chain.idle(), this.sweeping]);
-    // Operations that were queued behind close may have registered waiters; settle those too.
+    // A submitAndWait that raced with close may have registered its waiter meanwhile; settle it too.
     this.waiters.settleAll('timeout');
   }
 
@@ -266,75 +279,54 @@ class Engine implements DeliveryEngineImpl {
 
   // ── submit ────────────────────────────────────────────────────────────────────────────────────────
 
-  /**
-   * Runs a submit in the device's chain. With `waitMs`, an ack waiter is registered inside the chain
-   * before the push is written, so that an ack can never slip past it.
-   */
-  private submitWith(
-    request: SendRequest,
-    waitMs: number | undefined,
-  ): Promise<{ outcome: SendOutcome; wait?: ReturnType<AckWaiters['wait']> }> {
-    if (this.closed) return Promise.reject(new EngineClosedError());
-    const id = request.id ?? randomUUID();
-    return this.chain.run(request.deviceId, async () => {
-      this.assertOpen();
-      const now = this.clock.now();
-      const existing = await this.store.getMessage(id);
-      if (existing !== undefined) {
-        const outcome = outcomeOf(existing, true);
-        if (waitMs === undefined || (outcome.status !== 'sent' && outcome.status !== 'queued')) {
-          return { outcome };
-        }
-        return { outcome, wait: this.waiters.wait(id, waitMs) };
-      }
-      const device = await this.store.getDevice(request.deviceId);
-      if (device === undefined) {
-        return { outcome: { deviceId: request.deviceId, id, status: 'unknown_device', duplicate: false } };
-      }
-      const message: NewMessage = {
-        id,
-        deviceId: request.deviceId,
-        kind: request.kind,
-        payload: request.payload,
-        priority: request.priority,
-        expiration: request.expiration ?? Math.floor(now / 1000) + this.options.defaultTtlSeconds,
-        collapseId: request.collapseId ?? null,
-        acceptedAt: now,
-      };
-      const state = this.stateOf(request.deviceId);
-      const online = state.session?.isOpen ?? false;
-      const pastExpiration = message.expiration > 0 && message.expiration * 1000 <= now;
-      if (pastExpiration || (message.expiration === 0 && !online)) {
-        const stored = await this.store.recordExpired(message, now);
-        this.emit(stored, 'accepted', stored.acceptedAt, null);
-        this.emit(stored, 'expired', now, null);
-        return { outcome: outcomeOf(stored, false) };
-      }
-
-      const result = await this.store.enqueue(message, { maxQueuePerDevice: this.options.maxQueuePerDevice });
-      if (result.duplicate) {
-        const outcome = outcomeOf(result.message, true);
-        const live = outcome.status === 'sent' || outcome.status === 'queued';
-        return live && waitMs !== undefined ? { outcome, wait: this.waiters.wait(id, waitMs) } : { outcome };
-      }
-      const stored = result.message;
+  /** A submit, inside the device's chain. */
+  private async submitInChain(request: SendRequest, id: string): Promise<SendOutcome> {
+    this.assertOpen();
+    const now = this.clock.now();
+    const existing = await this.store.getMessage(id);
+    if (existing !== undefined) return outcomeOf(existing, true);
+    const device = await this.store.getDevice(request.deviceId);
+    if (device === undefined) {
+      return { deviceId: request.deviceId, id, status: 'unknown_device', duplicate: false };
+    }
+    const message: NewMessage = {
+      id,
+      deviceId: request.deviceId,
+      kind: request.kind,
+      payload: request.payload,
+      priority: request.priority,
+      expiration: request.expiration ?? Math.floor(now / 1000) + this.options.defaultTtlSeconds,
+      collapseId: request.collapseId ?? null,
+      acceptedAt: now,
+    };
+    const state = this.stateOf(request.deviceId);
+    const online = state.session?.isOpen ?? false;
+    const pastExpiration = message.expiration > 0 && message.expiration * 1000 <= now;
+    if (pastExpiration || (message.expiration === 0 && !online)) {
+      const stored = await this.store.recordExpired(message, now);
       this.emit(stored, 'accepted', stored.acceptedAt, null);
-      for (const older of result.collapsed) this.settled(older, 'collapsed', stored.id);
-      for (const older of result.overflowed) this.settled(older, 'overflowed', stored.id);
-      if (result.overflowed.length > 0) this.tellOverflow(state, result.overflowed.length);
+      this.emit(stored, 'expired', now, null);
+      this.waiters.settle(id, 'expired');
+      return outcomeOf(stored, false);
+    }
 
-      const wait = waitMs === undefined ? undefined : this.waiters.wait(id, waitMs);
-      await this.pump(state);
-      const sent = state.inFlight.get(stored.seq) === stored.id;
-      const outcome: SendOutcome = {
-        deviceId: stored.deviceId,
-        id: stored.id,
-        status: sent ? 'sent' : 'queued',
-        duplicate: false,
-        seq: stored.seq,
-      };
-      return wait === undefined ? { outcome } : { outcome, wait };
-    });
+    const result = await this.store.enqueue(message, { maxQueuePerDevice: this.options.maxQueuePerDevice });
+    // A duplicate here means the same id raced in through another device's chain.
+    if (result.duplicate) return outcomeOf(result.message, true);
+    const stored = result.message;
+    this.emit(stored, 'accepted', stored.acceptedAt, null);
+    for (const older of result.collapsed) this.settled(older, 'collapsed', stored.id);
+    for (const older of result.overflowed) this.settled(older, 'overflowed', stored.id);
+    if (result.overflowed.length > 0) this.tellOverflow(state, result.overflowed.length);
+
+    await this.pump(state);
+    return {
+      deviceId: stored.deviceId,
+      id: stored.id,
+      status: state.inFlight.get(stored.seq) === stored.id ? 'sent' : 'queued',
+      duplicate: false,
+      seq: stored.seq,
+    };
   }
 
   /** Sends a queue_overflow notice now when the device is connected, else on its next connect. [LP-6.7] */
