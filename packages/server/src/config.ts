@@ -46,10 +46,22 @@ export const serverConfigSchema = z
     heartbeatIntervalMs: z.number().int().min(1_000).max(3_600_000),
     heartbeatGraceMs: z.number().int().min(500).max(600_000),
     helloTimeoutMs: z.number().int().min(500).max(120_000),
-    maxFrameBytes: z.number().int().min(1024).max(16 * 1024 * 1024),
-    maxWriteQueueBytes: z.number().int().min(16 * 1024).max(256 * 1024 * 1024),
+    maxFrameBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024),
+    maxWriteQueueBytes: z
+      .number()
+      .int()
+      .min(16 * 1024)
+      .max(256 * 1024 * 1024),
     maxQueuePerDevice: z.number().int().min(1).max(1_000_000),
-    defaultTtlSeconds: z.number().int().min(1).max(365 * 86_400),
+    defaultTtlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(365 * 86_400),
     ackTimeoutMs: z.number().int().min(100).max(3_600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   })
@@ -84,8 +96,13 @@ export function resolveConfig(overrides: Partial<ServerConfig>): ServerConfig {
   const merged = { ...DEFAULT_CONFIG, ...stripUndefined(overrides) };
   const result = serverConfigSchema.safeParse(merged);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`);
-    throw new LocalpushError(ServerErrorCode.CONFIG_INVALID, `invalid configuration — ${problems.join('; ')}`);
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`,
+    );
+    throw new LocalpushError(
+      ServerErrorCode.CONFIG_INVALID,
+      `invalid configuration — ${problems.join('; ')}`,
+    );
   }
   return result.data;
 }

@@ -60,7 +60,10 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * on first start. The certificate names localhost, the loopback addresses and this host's name, so it
  * also works for clients that verify names with a CA file instead of a pin.
  */
-export async function loadOrCreateIdentity(dataDir: string, extraNames: string[] = []): Promise<ServerIdentity> {
+export async function loadOrCreateIdentity(
+  dataDir: string,
+  extraNames: string[] = [],
+): Promise<ServerIdentity> {
   const keyPath = join(dataDir, 'server.key');
   const certPath = join(dataDir, 'server.crt');
   const [key, cert] = await Promise.all([readIfExists(keyPath), readIfExists(certPath)]);

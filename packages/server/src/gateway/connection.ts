@@ -303,6 +303,9 @@ export class DeviceConnection implements DeviceSession {
     if (this.closeTimer !== undefined) this.clock.clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
     this._state = 'closed';
-    this.hooks.closed(this, this.closeReason ?? (error ? { kind: 'peer_closed', error } : { kind: 'peer_closed' }));
+    this.hooks.closed(
+      this,
+      this.closeReason ?? (error ? { kind: 'peer_closed', error } : { kind: 'peer_closed' }),
+    );
   }
 }

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { encodeMessage, frame, ProtocolErrorCode } from '@localpush/protocol';
-import { streamLink, webSocketLink, type WebSocketLike } from '@localpush/protocol/link';
+import { streamLink, webSocketLink } from '@localpush/protocol/link';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LocalpushError, ServerErrorCode } from '../errors.js';
 import type { Gateway } from './gateway.js';
@@ -126,7 +126,7 @@ export async function listenWebSocket(
     // `ws` closes with 1009 by itself when a message exceeds maxPayload; the link only needs the rest.
     socket.on('error', () => {});
     gateway.accept(
-      webSocketLink(socket as unknown as WebSocketLike, {
+      webSocketLink(socket, {
         maxFrameBytes: gateway.connectionOptions.maxFrameBytes,
         terminate: () => socket.terminate(),
         remoteAddress: request.socket.remoteAddress,

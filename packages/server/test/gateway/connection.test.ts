@@ -58,7 +58,14 @@ describe('hello and authentication [LP-4]', () => {
   it('welcomes a device with the heartbeat settings and reports the session with its resume cursor', async () => {
     const { gateway, listener, connect } = setup();
     const peer = connect();
-    peer.send({ type: 'hello', version: 1, deviceId: 'd1', credential: 'secret-d1', capabilities: [], resume: { lastSeq: 7 } });
+    peer.send({
+      type: 'hello',
+      version: 1,
+      deviceId: 'd1',
+      credential: 'secret-d1',
+      capabilities: [],
+      resume: { lastSeq: 7 },
+    });
     const welcome = await peer.next('welcome');
     assert.equal(welcome.heartbeatIntervalMs, 20_000);
     assert.equal(welcome.heartbeatGraceMs, 10_000);
@@ -126,8 +133,16 @@ describe('bad frames [LP-2, LP-3]', () => {
     ['a zero-length frame', (p) => p.sendBytes(Uint8Array.of(0, 0, 0, 0)), 'LP_FRAME_MALFORMED'],
     ['an oversize frame header', (p) => p.sendBytes(Uint8Array.of(0x7f, 0, 0, 0)), 'LP_FRAME_TOO_LARGE'],
     ['an unknown message type', (p) => p.send({ type: 'teleport' }), 'LP_MESSAGE_UNKNOWN'],
-    ['a server-only message', (p) => p.send({ type: 'heartbeat', seq: 1, serverTime: 1 }), 'LP_MESSAGE_UNEXPECTED'],
-    ['a hello with a bad device id', (p) => p.send({ type: 'hello', version: 1, deviceId: 'a b', credential: 'x' }), 'LP_MESSAGE_INVALID'],
+    [
+      'a server-only message',
+      (p) => p.send({ type: 'heartbeat', seq: 1, serverTime: 1 }),
+      'LP_MESSAGE_UNEXPECTED',
+    ],
+    [
+      'a hello with a bad device id',
+      (p) => p.send({ type: 'hello', version: 1, deviceId: 'a b', credential: 'x' }),
+      'LP_MESSAGE_INVALID',
+    ],
   ];
   for (const [name, send, code] of cases) {
     it(`answers ${name} with ${code}, closes, and keeps serving others`, async () => {
@@ -217,7 +232,10 @@ describe('sessions, acks and flow control [LP-6, LP-7, LP-8]', () => {
     peer.send({ type: 'ack', ids: ['m1'], through: 1 });
     peer.send({ type: 'ack', through: 5 });
     assert.equal((await peer.next('error')).code, 'LP_ACK_INVALID');
-    assert.deepEqual(listener.acks, [{ type: 'ack', ids: ['m1'], through: 1 }, { type: 'ack', through: 5 }]);
+    assert.deepEqual(listener.acks, [
+      { type: 'ack', ids: ['m1'], through: 1 },
+      { type: 'ack', through: 5 },
+    ]);
   });
 
   it('drops a device that stops reading once its write queue passes the bound, without touching others', async () => {

@@ -10,11 +10,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { FrameDecoder, decodeServerMessage, encodeMessage, frame, systemClock, type Ack } from '@localpush/protocol';
+import {
+  FrameDecoder,
+  decodeServerMessage,
+  encodeMessage,
+  frame,
+  systemClock,
+  type Ack,
+  type Hello,
+} from '@localpush/protocol';
 import { WebSocket } from 'ws';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { listenTcp, listenTls, listenWebSocket, type Listener } from '../../src/gateway/listeners.js';
-import { loadOrCreateIdentity, loadOrCreateProviderKey, spkiPin, type ServerIdentity } from '../../src/identity.js';
+import {
+  loadOrCreateIdentity,
+  loadOrCreateProviderKey,
+  spkiPin,
+  type ServerIdentity,
+} from '../../src/identity.js';
 import type { SessionListener } from '../../src/engine/types.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -24,7 +37,7 @@ const listener: SessionListener = {
   ackReceived: (_s, _a: Ack) => true,
 };
 
-const hello = { type: 'hello', version: 1, deviceId: 'd1', credential: 'good', capabilities: [] } as const;
+const hello: Hello = { type: 'hello', version: 1, deviceId: 'd1', credential: 'good', capabilities: [] };
 
 describe('device listeners on loopback', () => {
   let dataDir: string;

@@ -4,7 +4,13 @@
  */
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { FrameDecoder, decodeServerMessage, encodeMessage, frame, type ServerMessage } from '@localpush/protocol';
+import {
+  FrameDecoder,
+  decodeServerMessage,
+  encodeMessage,
+  frame,
+  type ServerMessage,
+} from '@localpush/protocol';
 
 export class RawPeer {
   readonly received: ServerMessage[] = [];

@@ -1,0 +1,136 @@
+/** `localpush serve`: starts the server with zero configuration and tells the person how to use it. */
+import { relative } from 'node:path';
+import { DEFAULT_CONFIG, parseDuration, parseSize, type ServerConfig } from '../config.js';
+import { startServer, type RunningServer } from '../server.js';
+import { CliError, EXIT, dataDirFrom, parseFlags, requireInteger, type CliIo } from './common.js';
+
+export const SERVE_HELP = `Usage: localpush serve [options]
+
+Starts the push server. With no options it keeps everything in ./.localpush: a self-signed TLS
+certificate (devices pin its public key), the provider key for the HTTP API, and the SQLite database.
+
+Options:
+  --data-dir <dir>            data directory (default ./.localpush, or $LOCALPUSH_DATA_DIR)
+  --host <addr>               address for device listeners (default ${DEFAULT_CONFIG.host})
+  --tls-port <n>              TLS device port (default ${DEFAULT_CONFIG.tlsPort}; 0 = any free port)
+  --ws-port <n>               WebSocket device port (default ${DEFAULT_CONFIG.wsPort}); --no-ws to disable
+  --ws-plain                  serve ws:// instead of wss:// (behind a TLS proxy, or for local demos)
+  --tcp-port <n>              also accept plain TCP devices (no TLS) on this port — development only
+  --api-host <addr>           address for the HTTP API (default ${DEFAULT_CONFIG.apiHost})
+  --api-port <n>              HTTP API port (default ${DEFAULT_CONFIG.apiPort})
+  --store <sqlite|memory>     message store (default sqlite; memory loses everything on restart)
+  --heartbeat-interval <t>    heartbeat interval (default 20s)
+  --heartbeat-grace <t>       time a device has to answer a heartbeat (default 10s)
+  --max-queue <n>             undelivered messages kept per device (default ${DEFAULT_CONFIG.maxQueuePerDevice})
+  --max-frame <size>          largest frame (default 64KiB)
+  --ack-timeout <t>           a sent message not acknowledged by then counts as not delivered (default 30s)
+  --log-level <level>         fatal|error|warn|info|debug|trace|silent (default info; logs go to stderr)
+  -h, --help                  show this help
+`;
+
+const FLAGS = {
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  'tls-port': { type: 'string' },
+  'ws-port': { type: 'string' },
+  'no-ws': { type: 'boolean' },
+  'ws-plain': { type: 'boolean' },
+  'tcp-port': { type: 'string' },
+  'api-host': { type: 'string' },
+  'api-port': { type: 'string' },
+  store: { type: 'string' },
+  'heartbeat-interval': { type: 'string' },
+  'heartbeat-grace': { type: 'string' },
+  'max-queue': { type: 'string' },
+  'max-frame': { type: 'string' },
+  'ack-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+function measure<T>(flag: string, value: string | undefined, parse: (text: string) => T): T | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new CliError(`--${flag}: ${(error as Error).message}`, EXIT.usage);
+  }
+}
+
+/** Turns serve's flags into configuration overrides. Exported for tests. */
+export function serveConfigFromFlags(args: string[], io: CliIo): Partial<ServerConfig> | 'help' {
+  const { values } = parseFlags('serve', args, FLAGS);
+  if (values.help) return 'help';
+  const store = values.store;
+  if (store !== undefined && store !== 'sqlite' && store !== 'memory') {
+    throw new CliError(`--store must be sqlite or memory, got "${store}"`, EXIT.usage);
+  }
+  const logLevel = values['log-level'];
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  if (logLevel !== undefined && !(levels as readonly string[]).includes(logLevel)) {
+    throw new CliError(`--log-level must be one of ${levels.join(', ')}, got "${logLevel}"`, EXIT.usage);
+  }
+  return {
+    dataDir: dataDirFrom(values['data-dir'], io),
+    host: values.host,
+    tlsPort: requireInteger('tls-port', values['tls-port'], 0, 65535),
+    wsPort: values['no-ws'] ? null : requireInteger('ws-port', values['ws-port'], 0, 65535),
+    wsTls: values['ws-plain'] ? false : undefined,
+    tcpPort: requireInteger('tcp-port', values['tcp-port'], 0, 65535),
+    apiHost: values['api-host'],
+    apiPort: requireInteger('api-port', values['api-port'], 0, 65535),
+    store,
+    heartbeatIntervalMs: measure('heartbeat-interval', values['heartbeat-interval'], parseDuration),
+    heartbeatGraceMs: measure('heartbeat-grace', values['heartbeat-grace'], parseDuration),
+    maxQueuePerDevice: requireInteger('max-queue', values['max-queue'], 1, 1_000_000),
+    maxFrameBytes: measure('max-frame', values['max-frame'], parseSize),
+    ackTimeoutMs: measure('ack-timeout', values['ack-timeout'], parseDuration),
+    logLevel: logLevel as ServerConfig['logLevel'] | undefined,
+  };
+}
+
+/** The banner: where everything is and the next two commands to try. */
+export function describeServer(server: RunningServer, cwd: string): string {
+  const { addresses, config, identity } = server;
+  const show = (a: { host: string; port: number }) =>
+    `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  const local = (a: { host: string; port: number }) =>
+    `${a.host === '0.0.0.0' || a.host === '::' ? '127.0.0.1' : a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  const dataDir = relative(cwd, config.dataDir) || '.';
+  const lines = [
+    'localpush is running',
+    `  devices, TLS        tls://${show(addresses.tls)}`,
+    addresses.ws
+      ? `  devices, WebSocket  ${config.wsTls ? 'wss' : 'ws'}://${show(addresses.ws)}/v1/connect`
+      : undefined,
+    addresses.tcp
+      ? `  devices, plain TCP  tcp://${show(addresses.tcp)}  (no TLS: development only)`
+      : undefined,
+    `  HTTP API            http://${show(addresses.api)}  (OpenAPI at /openapi.json, metrics at /metrics)`,
+    `  data directory      ${config.dataDir}  (${config.store} store)`,
+    `  certificate pin     ${identity.spkiPin}  (SHA-256 of the public key, base64)`,
+    `  provider key        ${server.providerKey}  (${dataDir}/provider.key)`,
+    `  heartbeats          every ${config.heartbeatIntervalMs / 1000} s, answered within ${config.heartbeatGraceMs / 1000} s`,
+    '',
+    'Try the whole loop from a second terminal in this directory:',
+    '  npx localpush device add --id my-device      # prints the device credential and a listen command',
+    `  npx localpush listen --device my-device --credential <credential> --url tls://${local(addresses.tls)}`,
+    '  npx localpush send --to my-device "hello from localpush"   # from a third terminal',
+    '',
+    'Stop with Ctrl-C: devices get a goaway and reconnect by themselves when the server is back.',
+  ];
+  return `${lines.filter((l) => l !== undefined).join('\n')}\n`;
+}
+
+export async function serve(args: string[], io: CliIo): Promise<number> {
+  const overrides = serveConfigFromFlags(args, io);
+  if (overrides === 'help') {
+    io.stdout(SERVE_HELP);
+    return EXIT.ok;
+  }
+  const server = await startServer(overrides);
+  io.stdout(describeServer(server, process.cwd()));
+  await io.untilInterrupted();
+  io.stderr('shutting down: telling devices to reconnect later…\n');
+  await server.close();
+  return EXIT.ok;
+}

@@ -1,0 +1,27 @@
+/**
+ * @localpush/server — the localpush push server as a library: start it whole with {@link startServer},
+ * or compose the parts (gateway, engine, stores, HTTP API) yourself.
+ */
+export { startServer, type RunningServer, type StartOptions } from './server.js';
+export { DEFAULT_CONFIG, resolveConfig, parseDuration, parseSize, type ServerConfig } from './config.js';
+export { LocalpushError, StoreError, ServerErrorCode } from './errors.js';
+export { Gateway, type GatewayOptions, type ShutdownOptions } from './gateway/gateway.js';
+export {
+  DeviceConnection,
+  DEFAULT_CONNECTION_OPTIONS,
+  type ConnectionOptions,
+  type ConnectionState,
+  type CloseReason,
+} from './gateway/connection.js';
+export { listenTls, listenTcp, listenWebSocket, WEBSOCKET_PATH, type Listener } from './gateway/listeners.js';
+export {
+  createDeliveryEngine,
+  type DeliveryEngineImpl,
+  type DeliveryEngineOptions,
+} from './engine/engine.js';
+export { createDeviceDirectory, verifyCredential } from './engine/devices.js';
+export type * from './engine/types.js';
+export { createMemoryStore, openSqliteStore } from './store/index.js';
+export type * from './store/types.js';
+export { buildHttpApi } from './http/api.js';
+export { loadOrCreateIdentity, loadOrCreateProviderKey, spkiPin } from './identity.js';
