@@ -55,3 +55,13 @@ export function overflowNotice(count: number, why: string): Notice {
     message: `${count} undelivered message${count === 1 ? ' was' : 's were'} dropped ${why}`,
   };
 }
+
+/** An `expired` notice for `count` messages that expired before they could be written. [LP-6.7] */
+export function expiredNotice(count: number): Notice {
+  return {
+    type: 'notice',
+    code: 'expired',
+    count,
+    message: `${count} message${count === 1 ? '' : 's'} expired before delivery`,
+  };
+}

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Ack, Clock, TimerHandle } from '@localpush/protocol';
 import type { ListOptions, NewMessage, Receipt, ReceiptEvent, Store, StoredMessage } from '../store/types.js';
 import { KeyedChain } from './chain.js';
-import { outcomeOf, overflowNotice, statusOfState, toPush } from './convert.js';
+import { expiredNotice, outcomeOf, overflowNotice, statusOfState, toPush } from './convert.js';
 import { validateOptions, type DeliveryEngineOptions } from './options.js';
 import type {
   DeliveryEngine,
@@ -99,6 +99,8 @@ interface DeviceState {
   seeded: boolean;
   /** Messages dropped by overflow while the device was offline; told on its next connect. */
   pendingOverflow: number;
+  /** Messages that expired unsent while the device was offline; told on its next connect. */
+  pendingExpired: number;
 }
 
 class Engine implements DeliveryEngineImpl {
@@ -246,6 +248,10 @@ class Engine implements DeliveryEngineImpl {
         session.sendNotice(overflowNotice(state.pendingOverflow, 'while the device was offline'));
         state.pendingOverflow = 0;
       }
+      if (state.pendingExpired > 0 && session.isOpen) {
+        session.sendNotice(expiredNotice(state.pendingExpired));
+        state.pendingExpired = 0;
+      }
       state.ready = true;
       await this.pump(state);
     });
@@ -341,6 +347,13 @@ class Engine implements DeliveryEngineImpl {
       { device: state.deviceId, dropped: count },
       'device queue overflowed; oldest messages dropped',
     );
+  }
+
+  /** Sends an `expired` notice now when the device is connected, else on its next connect. [LP-6.7] */
+  private tellExpired(state: DeviceState, count: number): void {
+    const session = state.session;
+    if (session?.isOpen === true && state.ready) session.sendNotice(expiredNotice(count));
+    else state.pendingExpired += count;
   }
 
   // ── feeding and acks ──────────────────────────────────────────────────────────────────────────────
@@ -463,12 +476,19 @@ class Engine implements DeliveryEngineImpl {
     if (this.closed) return;
     try {
       const expired = await this.store.expireDue(this.clock.now());
-      const touched = new Set<string>();
+      // Per device: how many expired without ever being written (those are worth a notice). [LP-6.7]
+      const touched = new Map<string, number>();
       for (const message of expired) {
         this.settled(message, 'expired', null);
-        touched.add(message.deviceId);
+        touched.set(
+          message.deviceId,
+          (touched.get(message.deviceId) ?? 0) + (message.sentAt === null ? 1 : 0),
+        );
       }
-      for (const deviceId of touched) this.schedulePump(deviceId);
+      for (const [deviceId, unsent] of touched) {
+        if (unsent > 0) this.tellExpired(this.stateOf(deviceId), unsent);
+        this.schedulePump(deviceId);
+      }
     } catch (error) {
       if (!this.closed) this.logger?.error({ err: error }, 'expiry sweep failed');
     }
@@ -489,6 +509,7 @@ class Engine implements DeliveryEngineImpl {
         bounded: false,
         seeded: false,
         pendingOverflow: 0,
+        pendingExpired: 0,
       };
       this.devices.set(deviceId, state);
     }

@@ -342,6 +342,26 @@ void describe('timers', () => {
     await t.engine.close();
   });
 
+  void test('messages that expire unsent are told in an expired notice, on the next connect if offline', async () => {
+    const t = await setup();
+    const soon = Math.floor(t.clock.now() / 1000) + 1;
+    await t.engine.submit(request('d1', { id: 'a', expiration: soon }));
+    await t.engine.submit(request('d1', { id: 'b', expiration: soon }));
+    await t.advance(1000);
+    const session = new FakeSession('d1').connect(t.engine);
+    await t.engine.idle();
+    assert.deepEqual(
+      session.notices.map((n) => [n.code, n.count]),
+      [['expired', 2]],
+    );
+    // Online: told at once; a message that was written and then expired unacked is not counted.
+    const later = Math.floor(t.clock.now() / 1000) + 1;
+    await t.engine.submit(request('d1', { id: 'c', expiration: later }));
+    await t.advance(1000);
+    assert.equal(session.notices.length, 1);
+    await t.engine.close();
+  });
+
   void test('an expired in-flight message frees its slot for the next one', async () => {
     const t = await setup({ maxInFlightPerDevice: 1 });
     const session = new FakeSession('d1').connect(t.engine);
