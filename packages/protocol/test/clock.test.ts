@@ -2,7 +2,6 @@
  * The injectable clocks. ManualClock is what every timing test in the repository stands on, so its
  * contract is pinned here; fuzz.test.ts checks the ordering properties over random schedules.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock, systemClock } from '../src/index.js';

@@ -3,7 +3,6 @@
  * text naming the field, unknown fields dropped, and the direction check. The exhaustive list of bad
  * inputs is vectors/invalid.json (run by vectors.test.ts); this file covers behaviour around it.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {

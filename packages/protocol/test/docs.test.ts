@@ -2,7 +2,6 @@
  * Keeps docs/protocol.md and the code in step: every rule the sources cite is defined, every error code
  * is in the error table, and the defaults the document states are the ones the protocol package uses.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,6 @@
  * truncation at end of stream, and pendingBytes. Random chunkings of the committed vectors live in
  * fuzz.test.ts; byte-by-byte feeding of every vector in vectors.test.ts.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {

@@ -3,7 +3,6 @@
  * decode; (b) arbitrary input never makes the decoders throw anything but ProtocolError; (c) ManualClock
  * fires timers in due order. Failures print a seed; rerun with it to reproduce.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';

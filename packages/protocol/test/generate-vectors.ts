@@ -11,7 +11,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { format, resolveConfig } from 'prettier';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -604,6 +603,8 @@ export const VECTORS_DIR = fileURLToPath(new URL('../vectors/', import.meta.url)
 
 /** Pretty-printed with the repository's prettier settings, so `prettier --check` passes on the output. */
 export async function render(path: string, content: unknown): Promise<string> {
+  // Loaded here, not at the top, so the tests that import this module do not load prettier.
+  const { format, resolveConfig } = await import('prettier');
   const options = (await resolveConfig(path)) ?? {};
   return format(JSON.stringify(content), { ...options, parser: 'json', filepath: path });
 }

@@ -2,7 +2,6 @@
  * The transport adapters: streamLink over an in-memory socket pair, webSocketLink over a fake WebSocket.
  * Everything is awaited on events, never on sleeps.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';

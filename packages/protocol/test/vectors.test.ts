@@ -4,7 +4,6 @@
  * vectors cover every message type and codec error code, and that the committed files still equal what
  * the generator builds.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits the promises describe/it return */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
