@@ -3,11 +3,12 @@
  * listeners, and the HTTP API. Everything is created here and passed down; nothing is a module singleton.
  */
 import { join } from 'node:path';
-import { systemClock, type Clock } from '@localpush/protocol';
+import { ProtocolErrorCode, systemClock, type Clock } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { resolveConfig, type ServerConfig } from './config.js';
 import { createDeliveryEngine, type DeliveryEngineImpl } from './engine/engine.js';
+import type { DeviceDirectory } from './engine/types.js';
 import { createDeviceDirectory, verifyCredential } from './engine/devices.js';
 import { Gateway } from './gateway/gateway.js';
 import {
@@ -104,7 +105,17 @@ export async function startServer(
     });
     const liveGateway = gateway;
 
-    const directory = createDeviceDirectory({ store, clock, isOnline: (id) => liveGateway.isOnline(id) });
+    const baseDirectory = createDeviceDirectory({ store, clock, isOnline: (id) => liveGateway.isOnline(id) });
+    const directory: DeviceDirectory = {
+      ...baseDirectory,
+      // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
+      async remove(id) {
+        const removed = await baseDirectory.remove(id);
+        if (removed)
+          liveGateway.session(id)?.fail(ProtocolErrorCode.AUTH_FAILED, 'this device was removed [LP-4.4]');
+        return removed;
+      },
+    };
     const api = buildHttpApi({
       engine,
       directory,

@@ -30,20 +30,29 @@ export class CliError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** The parsed value of each declared flag: booleans, strings, or string lists for `multiple` flags. */
+export type FlagValues<T extends Options> = {
+  [K in keyof T]?: T[K] extends { type: 'boolean' }
+    ? boolean
+    : T[K] extends { multiple: true }
+      ? string[]
+      : string;
+} & { help?: boolean };
+
 /** Parses flags strictly: an unknown flag or a missing value is a usage error naming the command's help. */
 export function parseFlags<T extends Options>(
   command: string,
   args: string[],
   options: T,
   allowPositionals = false,
-) {
+): { values: FlagValues<T>; positionals: string[] } {
   try {
     return parseArgs({
       args,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals,
       strict: true,
-    });
+    }) as { values: FlagValues<T>; positionals: string[] };
   } catch (error) {
     throw new CliError(
       `${(error as Error).message}\nRun "localpush ${command} --help" for usage.`,

@@ -73,8 +73,16 @@ export function processIo(): CliIo {
     env: process.env,
     untilInterrupted: () =>
       new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
+        // Library timers are unref'd (a heartbeat must never keep a process alive by itself), so while a
+        // client waits out its back-off nothing else holds the event loop: this timer keeps the command
+        // running until it is interrupted.
+        const keepAlive = setInterval(() => {}, 1 << 30);
+        const stop = (): void => {
+          clearInterval(keepAlive);
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
       }),
   };
 }

@@ -1,5 +1,5 @@
 /** `localpush serve`: starts the server with zero configuration and tells the person how to use it. */
-import { relative } from 'node:path';
+import { join } from 'node:path';
 import { DEFAULT_CONFIG, parseDuration, parseSize, type ServerConfig } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
 import { CliError, EXIT, dataDirFrom, parseFlags, requireInteger, type CliIo } from './common.js';
@@ -89,13 +89,12 @@ export function serveConfigFromFlags(args: string[], io: CliIo): Partial<ServerC
 }
 
 /** The banner: where everything is and the next two commands to try. */
-export function describeServer(server: RunningServer, cwd: string): string {
+export function describeServer(server: RunningServer): string {
   const { addresses, config, identity } = server;
   const show = (a: { host: string; port: number }) =>
     `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
   const local = (a: { host: string; port: number }) =>
     `${a.host === '0.0.0.0' || a.host === '::' ? '127.0.0.1' : a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
-  const dataDir = relative(cwd, config.dataDir) || '.';
   const lines = [
     'localpush is running',
     `  devices, TLS        tls://${show(addresses.tls)}`,
@@ -108,7 +107,7 @@ export function describeServer(server: RunningServer, cwd: string): string {
     `  HTTP API            http://${show(addresses.api)}  (OpenAPI at /openapi.json, metrics at /metrics)`,
     `  data directory      ${config.dataDir}  (${config.store} store)`,
     `  certificate pin     ${identity.spkiPin}  (SHA-256 of the public key, base64)`,
-    `  provider key        ${server.providerKey}  (${dataDir}/provider.key)`,
+    `  provider key        ${server.providerKey}  (${join(config.dataDir, 'provider.key')})`,
     `  heartbeats          every ${config.heartbeatIntervalMs / 1000} s, answered within ${config.heartbeatGraceMs / 1000} s`,
     '',
     'Try the whole loop from a second terminal in this directory:',
@@ -128,7 +127,7 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const server = await startServer(overrides);
-  io.stdout(describeServer(server, process.cwd()));
+  io.stdout(describeServer(server));
   await io.untilInterrupted();
   io.stderr('shutting down: telling devices to reconnect later…\n');
   await server.close();
