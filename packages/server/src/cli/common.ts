@@ -52,7 +52,7 @@ export function parseFlags<T extends Options>(
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals,
       strict: true,
-    }) as { values: FlagValues<T>; positionals: string[] };
+    });
   } catch (error) {
     throw new CliError(
       `${(error as Error).message}\nRun "localpush ${command} --help" for usage.`,
