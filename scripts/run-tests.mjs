@@ -33,7 +33,16 @@ if (selected.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...selected],
+  [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=120000',
+    ...flags,
+    ...selected,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

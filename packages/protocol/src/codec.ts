@@ -68,7 +68,9 @@ function parseJsonObject(payload: Uint8Array): Record<string, unknown> {
   try {
     text = utf8Decoder.decode(payload);
   } catch (cause) {
-    throw new ProtocolError(ProtocolErrorCode.FRAME_MALFORMED, 'frame is not valid UTF-8 [LP-2.4]', { cause });
+    throw new ProtocolError(ProtocolErrorCode.FRAME_MALFORMED, 'frame is not valid UTF-8 [LP-2.4]', {
+      cause,
+    });
   }
   let value: unknown;
   try {

@@ -4,6 +4,12 @@
  */
 export * from './errors.js';
 export * from './messages.js';
-export { encodeMessage, decodeClientMessage, decodeServerMessage, decodeMessage, validateMessage } from './codec.js';
+export {
+  encodeMessage,
+  decodeClientMessage,
+  decodeServerMessage,
+  decodeMessage,
+  validateMessage,
+} from './codec.js';
 export { FrameDecoder, frame, checkMaxFrameBytes } from './frame.js';
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';
