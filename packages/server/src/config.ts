@@ -25,6 +25,30 @@ export function parseSize(text: string): number {
 const port = z.number().int().min(0).max(65535);
 const optionalPort = port.nullable();
 
+const apnsKeySchema = z
+  .object({
+    teamId: z.string().min(1),
+    keyId: z.string().min(1),
+    /** Path of the AuthKey_<keyId>.p8 file or of its public key (PEM). */
+    path: z.string().min(1),
+    environments: z.array(z.enum(['production', 'development'])).optional(),
+  })
+  .strict();
+
+const apnsFallbackSchema = z
+  .object({
+    teamId: z.string().min(1),
+    keyId: z.string().min(1),
+    /** Path of the AuthKey_<keyId>.p8 used to sign provider tokens towards APNs. */
+    privateKeyPath: z.string().min(1),
+    environment: z.enum(['production', 'development']),
+    /** `http://[user:pass@]host:port` CONNECT proxy towards APNs. */
+    proxy: z.string().min(1).optional(),
+    /** Origin override (`https://host:port`), for a local APNs stand-in. */
+    endpoint: z.string().url().optional(),
+  })
+  .strict();
+
 export const serverConfigSchema = z
   .object({
     /** Where the certificate, provider key and database live. */
@@ -64,6 +88,23 @@ export const serverConfigSchema = z
       .max(365 * 86_400),
     ackTimeoutMs: z.number().int().min(100).max(3_600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    /**
+     * SimplePush compatibility (docs/simplepush.md): the sample app's control and notification TLS ports,
+     * bound on `host`; null (the default) leaves it off.
+     */
+    simplepush: z.object({ controlPort: port, notificationPort: port }).strict().nullable(),
+    /** APNs-compatible endpoint (h2 over TLS + HTTP/1.1), or null for none. See docs/apns.md. */
+    apnsPort: optionalPort,
+    /** Cleartext HTTP/2 (prior knowledge) twin of the APNs endpoint, or null for none. */
+    apnsH2cPort: optionalPort,
+    /** How long the APNs endpoint waits for the local device's ack before falling back. */
+    apnsAckTimeoutMs: z.number().int().min(50).max(60_000),
+    /** The environment the APNs endpoint plays (for keys restricted to one environment). */
+    apnsEnvironment: z.enum(['production', 'development']),
+    /** Provider-token keys the APNs endpoint accepts, per team and key id (.p8 or its public key). */
+    apnsKeys: z.array(apnsKeySchema),
+    /** Real APNs as the fallback, or null: messages then stay in the local queue. */
+    apnsFallback: apnsFallbackSchema.nullable(),
   })
   .strict();
 
@@ -89,7 +130,17 @@ export const DEFAULT_CONFIG: ServerConfig = {
   defaultTtlSeconds: 7 * 86_400,
   ackTimeoutMs: 30_000,
   logLevel: 'info',
+  simplepush: null,
+  apnsPort: null,
+  apnsH2cPort: null,
+  apnsAckTimeoutMs: 2_000,
+  apnsEnvironment: 'development',
+  apnsKeys: [],
+  apnsFallback: null,
 };
+
+/** The sample's ports, used when SimplePush is turned on without ports of its own. */
+export const DEFAULT_SIMPLEPUSH_PORTS = { controlPort: 5060, notificationPort: 3000 } as const;
 
 /** Merges overrides into the defaults and validates the result, naming every bad field. */
 export function resolveConfig(overrides: Partial<ServerConfig>): ServerConfig {

@@ -19,6 +19,8 @@ import {
   type Listener,
 } from './gateway/listeners.js';
 import { buildHttpApi } from './http/api.js';
+import type { ApnsSender } from './apns/router.js';
+import { startApnsService, type ApnsService } from './apns/service.js';
 import {
   ensureDataDir,
   loadOrCreateIdentity,
@@ -26,6 +28,10 @@ import {
   type ServerIdentity,
 } from './identity.js';
 import { createMetrics } from './metrics.js';
+import { SimplePushBridge } from './simplepush/bridge.js';
+import { registerChatRoutes } from './simplepush/bridge-routes.js';
+import { SimplePushGateway } from './simplepush/gateway.js';
+import { listenSimplePush, type SimplePushListener } from './simplepush/listen.js';
 import { createMemoryStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -34,6 +40,26 @@ export interface StartOptions {
   logger?: Logger;
   /** Provider keys accepted besides the one kept in the data directory. */
   extraProviderKeys?: string[];
+  /** Adds routes to the HTTP API before it listens (the demo's page and enrolment route). */
+  extendApi?: (api: FastifyInstance, parts: ServerParts) => void | Promise<void>;
+  /** The APNs fallback, injected (tests aim an ApnsClient at the test peer); overrides `apnsFallback`. */
+  apnsSender?: ApnsSender;
+}
+
+/** The parts {@link StartOptions.extendApi} may use. */
+export interface ServerParts {
+  engine: DeliveryEngineImpl;
+  directory: DeviceDirectory;
+  /** Present when SimplePush is on. */
+  bridge: SimplePushBridge | null;
+}
+
+/** SimplePush compatibility, when turned on: the listeners, the bridge, and the pin for the sample. */
+export interface RunningSimplePush {
+  readonly listener: SimplePushListener;
+  readonly bridge: SimplePushBridge;
+  /** Base64 SHA-256 of the certificate's public key: paste it into the sample's app and extension. */
+  readonly pin: string;
 }
 
 export interface RunningServer {
@@ -46,11 +72,18 @@ export interface RunningServer {
     ws: ListenAddress | null;
     tcp: ListenAddress | null;
     api: ListenAddress;
+    /** The APNs-compatible endpoint (TLS: h2 + HTTP/1.1) and its h2c twin, when enabled. */
+    apns: ListenAddress | null;
+    apnsH2c: ListenAddress | null;
   };
   readonly gateway: Gateway;
   readonly engine: DeliveryEngineImpl;
   readonly store: Store;
   readonly api: FastifyInstance;
+  /** SimplePush compatibility, or null when it is off (the default). */
+  readonly simplepush: RunningSimplePush | null;
+  /** The APNs side (token registry, router, endpoint), when `apnsPort` is set. */
+  readonly apns: ApnsService | null;
   /** Graceful stop: goaway to every device, drain, close listeners, flush the store. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
 }
@@ -72,7 +105,9 @@ export async function startServer(
       : createMemoryStore();
 
   const listeners: Listener[] = [];
+  let apns: ApnsService | null = null;
   let gateway: Gateway | undefined;
+  let spListener: SimplePushListener | undefined;
   const engine = createDeliveryEngine({
     store,
     clock,
@@ -88,10 +123,16 @@ export async function startServer(
     sessions: () => gateway?.sessionCount ?? 0,
     connections: () => gateway?.connectionCount ?? 0,
   });
+  // SimplePush users are devices of this server: the bridge joins the sample's gateway to the engine.
+  const spGateway = config.simplepush ? new SimplePushGateway({ clock }) : undefined;
+  const bridge = spGateway
+    ? new SimplePushBridge({ gateway: spGateway, engine, store, clock, logger })
+    : null;
+  bridge?.install();
   try {
     gateway = new Gateway({
       metrics,
-      listener: engine,
+      listener: bridge ? bridge.watch(engine) : engine,
       authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
       clock,
       logger,
@@ -105,12 +146,17 @@ export async function startServer(
     });
     const liveGateway = gateway;
 
-    const baseDirectory = createDeviceDirectory({ store, clock, isOnline: (id) => liveGateway.isOnline(id) });
+    const baseDirectory = createDeviceDirectory({
+      store,
+      clock,
+      isOnline: (id) => liveGateway.isOnline(id) || (bridge?.isOnline(id) ?? false),
+    });
     const directory: DeviceDirectory = {
       ...baseDirectory,
       // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
       async remove(id) {
         const removed = await baseDirectory.remove(id);
+        if (removed) await apns?.registry.removeDevice(id);
         if (removed)
           liveGateway.session(id)?.fail(ProtocolErrorCode.AUTH_FAILED, 'this device was removed [LP-4.4]');
         return removed;
@@ -127,6 +173,24 @@ export async function startServer(
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();
     });
+    if (bridge) registerChatRoutes(api, { bridge, engine, store, clock });
+    await options.extendApi?.(api, { engine, directory, bridge });
+
+    if (config.apnsPort !== null) {
+      // Before the API listens: the token routes are added to it.
+      apns = await startApnsService({
+        config,
+        engine,
+        directory,
+        api,
+        identity,
+        providerKeys: [provider.key, ...(options.extraProviderKeys ?? [])],
+        clock,
+        logger,
+        ...(options.apnsSender !== undefined ? { sender: options.apnsSender } : {}),
+      });
+    }
+    const liveApns = apns;
 
     const tls = await listenTls(gateway, identity, { host: config.host, port: config.tlsPort });
     listeners.push(tls);
@@ -144,6 +208,17 @@ export async function startServer(
       tcp = await listenTcp(gateway, { host: config.host, port: config.tcpPort });
       listeners.push(tcp);
     }
+    if (config.simplepush && spGateway) {
+      spListener = await listenSimplePush({
+        tls: identity,
+        host: config.host,
+        controlPort: config.simplepush.controlPort,
+        notificationPort: config.simplepush.notificationPort,
+        gateway: spGateway,
+      });
+    }
+    const simplepush: RunningSimplePush | null =
+      spListener && bridge ? { listener: spListener, bridge, pin: identity.spkiPin } : null;
     await api.listen({ host: config.apiHost, port: config.apiPort });
     const apiAddress = api.server.address();
     const apiBound =
@@ -157,18 +232,30 @@ export async function startServer(
       identity,
       providerKey: provider.key,
       providerKeyCreated: provider.created,
-      addresses: { tls: tls.address, ws: ws?.address ?? null, tcp: tcp?.address ?? null, api: apiBound },
+      addresses: {
+        tls: tls.address,
+        ws: ws?.address ?? null,
+        tcp: tcp?.address ?? null,
+        api: apiBound,
+        apns: liveApns?.endpoint.address ?? null,
+        apnsH2c: liveApns?.endpoint.h2cAddress ?? null,
+      },
       gateway,
       engine,
       store,
       api,
+      simplepush,
+      apns: liveApns,
       close(closeOptions = {}) {
         closing ??= (async () => {
           // Stop accepting first, but don't wait: a listener finishes closing only once its connections
           // are gone, and they go when the gateway's goaway and drain are done.
           const listenersClosed = Promise.all(listeners.map((l) => l.close()));
+          spGateway?.close();
+          await spListener?.close();
           await liveGateway.shutdown({ drainTimeoutMs: closeOptions.drainTimeoutMs ?? 5_000 });
           await listenersClosed;
+          await liveApns?.close();
           await api.close();
           await engine.close();
           await store.close();
@@ -177,7 +264,10 @@ export async function startServer(
       },
     };
   } catch (error) {
+    spGateway?.close();
+    await spListener?.close();
     await Promise.all(listeners.map((l) => l.close()));
+    await apns?.close();
     await engine.close();
     await store.close();
     throw error;

@@ -1,0 +1,218 @@
+/**
+ * The APNs-compatible provider endpoint: `POST /3/device/<token>` over HTTP/2 with TLS (ALPN `h2`, with
+ * HTTP/1.1 as the ALPN fallback) and, optionally, cleartext HTTP/2 with prior knowledge (h2c). Requests are
+ * checked exactly as the test peer and APNs check them (ProviderTokenVerifier + validateApnsRequest), then
+ * handed to the {@link ApnsRouter}; every answer carries `apns-id` and errors `{"reason"}` like APNs.
+ */
+import {
+  constants,
+  createSecureServer,
+  createServer as createH2cServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { APNS_REASON_STATUS, isApnsReason } from './reasons.js';
+import { ConnectionTokenTracker, type ProviderTokenVerifier } from './token-verifier.js';
+import { validateApnsRequest, type ProviderAuth } from './validate.js';
+import type { ApnsRouter, ApnsRouteResult } from './router.js';
+
+/** Options of {@link listenApnsEndpoint}. */
+export interface ApnsEndpointOptions {
+  readonly router: Pick<ApnsRouter, 'route'>;
+  readonly verifier: ProviderTokenVerifier;
+  /**
+   * Also accept `authorization: bearer <localpush provider key>` (the core's keys), for senders that have
+   * no .p8 key of their own. Returns true when the header carries one.
+   */
+  readonly coreKey?: (authorization: string | undefined) => boolean;
+  readonly host: string;
+  /** TLS port (h2 + HTTP/1.1); 0 = any free port. */
+  readonly port: number;
+  /** Certificate and key (PEM) for TLS: the server identity. */
+  readonly tls: { readonly cert: string; readonly key: string };
+  /** Optional cleartext HTTP/2 (prior knowledge) port; null/undefined = none. */
+  readonly h2cPort?: number | null;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS once a connection showed a valid token. Default 1000. */
+  readonly maxConcurrentStreams?: number;
+  readonly logger?: { error(obj: object, msg?: string): void };
+}
+
+/** A listening endpoint. */
+export interface ApnsEndpoint {
+  readonly address: { host: string; port: number };
+  readonly h2cAddress: { host: string; port: number } | null;
+  /** Stop accepting and drop every connection. */
+  close(): Promise<void>;
+}
+
+/** One byte past the largest payload (VoIP, 5120): enough to answer PayloadTooLarge without keeping more. */
+const MAX_KEPT_BODY_BYTES = 5121;
+
+type AnyRequest = Http2ServerRequest | IncomingMessage;
+type AnyResponse = Http2ServerResponse | ServerResponse;
+
+/** Start the endpoint (and its h2c twin when `h2cPort` is set). */
+export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<ApnsEndpoint> {
+  const trackers = new WeakMap<object, ConnectionTokenTracker>();
+  const authed = new WeakSet<ServerHttp2Session>();
+  const sockets = new Set<Socket>();
+  const sessions = new Set<ServerHttp2Session>();
+
+  const onRequest = (req: AnyRequest, res: AnyResponse): void => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      const room = MAX_KEPT_BODY_BYTES - size;
+      if (room > 0) chunks.push(chunk.subarray(0, room));
+      size += chunk.length;
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      handle(req, res, Buffer.concat(chunks)).catch((error: unknown) => {
+        options.logger?.error({ err: error }, 'APNs endpoint request failed');
+        const shuttingDown = (error as Error | undefined)?.name === 'EngineClosedError';
+        answer(res, '', {
+          status: shuttingDown ? 503 : 500,
+          reason: shuttingDown ? 'Shutdown' : 'InternalServerError',
+          path: 'refused',
+        });
+      });
+    });
+  };
+
+  async function handle(req: AnyRequest, res: AnyResponse, body: Buffer): Promise<void> {
+    // The token rule is per connection: the HTTP/2 session, or the socket of an HTTP/1.1 connection.
+    const session = 'stream' in req ? (req.stream.session as ServerHttp2Session | undefined) : undefined;
+    const connection: object = session ?? req.socket;
+    let tracker = trackers.get(connection);
+    if (tracker === undefined) {
+      tracker = new ConnectionTokenTracker();
+      trackers.set(connection, tracker);
+    }
+    const authorization = req.headers.authorization;
+    const auth: ProviderAuth =
+      options.coreKey?.(authorization) === true
+        ? { ok: true, teamId: 'localpush', keyId: 'provider-key' }
+        : await options.verifier.verify(authorization, tracker);
+    if (auth.ok && session !== undefined && !authed.has(session) && !session.destroyed) {
+      // Like APNs: one stream at a time until the connection has shown a valid token.
+      authed.add(session);
+      session.settings({ maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 });
+    }
+    const result = validateApnsRequest({
+      method: req.method ?? '',
+      path: req.url ?? '',
+      rawHeaders: req.rawHeaders,
+      body,
+      auth,
+    });
+    if (!result.ok) {
+      answer(res, result.apnsId, {
+        status: result.error.status,
+        reason: result.error.reason,
+        path: 'refused',
+      });
+      return;
+    }
+    const routed = await options.router.route(result.request);
+    answer(res, result.request.apnsId, routed);
+  }
+
+  const tlsServer: Http2SecureServer = createSecureServer(
+    {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      // HTTP/1.1 clients (and ALPN-less ones) get the same API over the compatibility layer.
+      allowHTTP1: true,
+      settings: { maxConcurrentStreams: 1 },
+    },
+    onRequest,
+  );
+  const servers: (Http2SecureServer | Http2Server)[] = [tlsServer];
+  let h2cServer: Http2Server | undefined;
+  if (options.h2cPort !== undefined && options.h2cPort !== null) {
+    h2cServer = createH2cServer({ settings: { maxConcurrentStreams: 1 } }, onRequest);
+    servers.push(h2cServer);
+  }
+  for (const server of servers) {
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    server.on('session', (session: ServerHttp2Session) => {
+      sessions.add(session);
+      session.on('close', () => sessions.delete(session));
+      session.on('error', () => undefined);
+    });
+  }
+
+  const address = await listen(tlsServer, options.host, options.port);
+  let h2cAddress: { host: string; port: number } | null = null;
+  try {
+    if (h2cServer !== undefined) h2cAddress = await listen(h2cServer, options.host, options.h2cPort ?? 0);
+  } catch (error) {
+    await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+    throw error;
+  }
+
+  return {
+    address,
+    h2cAddress,
+    async close() {
+      const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+      for (const session of sessions) {
+        // GOAWAY with APNs's JSON reason, so clients reconnect elsewhere instead of retrying here.
+        session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"Shutdown"}'));
+        session.destroy();
+      }
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(closed);
+    },
+  };
+}
+
+/** Write an APNs answer: `apns-id` always; for errors a JSON `reason` (and `timestamp` for 410). */
+function answer(res: AnyResponse, apnsId: string, result: ApnsRouteResult): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string> = apnsId === '' ? {} : { 'apns-id': apnsId };
+  if (result.status === 200) {
+    res.writeHead(200, headers);
+    res.end();
+    return;
+  }
+  // A relayed APNs status without a reason gets the table's reason for that status when unambiguous.
+  const reason = result.reason ?? fallbackReason(result.status);
+  headers['content-type'] = 'application/json';
+  res.writeHead(result.status, headers);
+  res.end(
+    JSON.stringify(result.timestamp === undefined ? { reason } : { reason, timestamp: result.timestamp }),
+  );
+}
+
+function fallbackReason(status: number): string {
+  if (status === 500) return 'InternalServerError';
+  if (status === 503) return 'ServiceUnavailable';
+  if (status === 429) return 'TooManyRequests';
+  const known = Object.entries(APNS_REASON_STATUS).find(([r, s]) => s === status && isApnsReason(r));
+  return known?.[0] ?? 'InternalServerError';
+}
+
+function listen(
+  server: Http2SecureServer | Http2Server,
+  host: string,
+  port: number,
+): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const bound = server.address() as AddressInfo;
+      resolve({ host: bound.address, port: bound.port });
+    });
+  });
+}

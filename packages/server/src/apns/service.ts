@@ -1,0 +1,131 @@
+/**
+ * Composition of the APNs side of the server, kept out of server.ts: the token registry and its HTTP
+ * routes, the inbound verifier, the optional fallback client, the router and the endpoint listeners.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '@localpush/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { ServerConfig } from '../config.js';
+import type { DeliveryEngineImpl } from '../engine/engine.js';
+import type { DeviceDirectory } from '../engine/types.js';
+import { ProviderKeys } from '../http/auth.js';
+import { ApnsClient } from './client.js';
+import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
+import {
+  createMemoryApnsTokenRegistry,
+  openSqliteApnsTokenRegistry,
+  type ApnsTokenRegistry,
+} from './registry.js';
+import { registerApnsTokenRoutes } from './registry-routes.js';
+import { ApnsRouter, type ApnsSender, type RouterLogger } from './router.js';
+import { ProviderTokenVerifier, type ProviderKeyConfig } from './token-verifier.js';
+
+/** What {@link startApnsService} needs. */
+export interface ApnsServiceDeps {
+  readonly config: ServerConfig;
+  readonly engine: DeliveryEngineImpl;
+  readonly directory: Pick<DeviceDirectory, 'get'>;
+  /** The HTTP API: the token routes are added to it (before it listens). */
+  readonly api: FastifyInstance;
+  readonly identity: { readonly cert: string; readonly key: string };
+  /** The core's provider keys, also accepted as `authorization: bearer <key>` on the endpoint. */
+  readonly providerKeys: readonly string[];
+  readonly clock: Clock;
+  readonly logger: RouterLogger & { error(obj: object, msg?: string): void };
+  /** The fallback, injected (tests: an ApnsClient aimed at the test peer); overrides `config.apnsFallback`. */
+  readonly sender?: ApnsSender;
+  /** The registry, injected; default: SQLite next to the store (memory with `store: memory`). */
+  readonly registry?: ApnsTokenRegistry;
+}
+
+/** The running APNs side. */
+export interface ApnsService {
+  readonly registry: ApnsTokenRegistry;
+  readonly router: ApnsRouter;
+  readonly endpoint: ApnsEndpoint;
+  close(): Promise<void>;
+}
+
+/**
+ * Registers the token routes and starts the endpoint. Call only when `config.apnsPort` is set; the routes
+ * must be added before the API listens, the endpoint can start any time after.
+ */
+export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsService> {
+  const { config, clock } = deps;
+  const port = config.apnsPort;
+  if (port === null) throw new TypeError('startApnsService needs config.apnsPort');
+  const registry =
+    deps.registry ??
+    (config.store === 'sqlite'
+      ? openSqliteApnsTokenRegistry(join(config.dataDir, 'apns-tokens.db'))
+      : createMemoryApnsTokenRegistry());
+  let client: ApnsClient | undefined;
+  try {
+    registerApnsTokenRoutes(deps.api, { registry, directory: deps.directory, now: () => clock.now() });
+    const keys: ProviderKeyConfig[] = await Promise.all(
+      config.apnsKeys.map(async (k) => ({
+        teamId: k.teamId,
+        keyId: k.keyId,
+        pem: await readFile(k.path, 'utf8'),
+        ...(k.environments !== undefined ? { environments: k.environments } : {}),
+      })),
+    );
+    const verifier = new ProviderTokenVerifier({ keys, clock, environment: config.apnsEnvironment });
+    let sender = deps.sender;
+    const fallback = config.apnsFallback;
+    if (sender === undefined && fallback !== null) {
+      client = new ApnsClient({
+        credentials: {
+          teamId: fallback.teamId,
+          keyId: fallback.keyId,
+          privateKey: await readFile(fallback.privateKeyPath, 'utf8'),
+        },
+        environment: fallback.environment,
+        clock,
+        ...(fallback.endpoint !== undefined
+          ? { endpoints: { [fallback.environment]: fallback.endpoint } }
+          : {}),
+        ...(fallback.proxy !== undefined ? { proxy: fallback.proxy } : {}),
+        // The provider is waiting on the answer: don't spend its whole request timeout on back-off.
+        maxAttempts: 2,
+        connectTimeoutMs: 5_000,
+        requestTimeoutMs: 10_000,
+      });
+      sender = client;
+    }
+    const router = new ApnsRouter({
+      engine: deps.engine,
+      registry,
+      ...(sender !== undefined ? { apns: sender } : {}),
+      ackTimeoutMs: config.apnsAckTimeoutMs,
+      now: () => clock.now(),
+      logger: deps.logger,
+    });
+    const coreKeys = new ProviderKeys(deps.providerKeys);
+    const endpoint = await listenApnsEndpoint({
+      router,
+      verifier,
+      coreKey: (authorization) => coreKeys.verifyHeader(authorization),
+      host: config.host,
+      port,
+      h2cPort: config.apnsH2cPort,
+      tls: deps.identity,
+      logger: deps.logger,
+    });
+    return {
+      registry,
+      router,
+      endpoint,
+      async close() {
+        await endpoint.close();
+        await client?.close();
+        await registry.close();
+      },
+    };
+  } catch (error) {
+    await client?.close();
+    await registry.close();
+    throw error;
+  }
+}
