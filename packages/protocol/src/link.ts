@@ -134,6 +134,8 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
   readonly readyState: number;
+  /** WHATWG WebSockets deliver binary messages as Blob unless this is "arraybuffer"; `ws` accepts it too. */
+  binaryType?: string;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
   addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
   addEventListener(type: 'error', listener: (event: unknown) => void): void;
@@ -154,6 +156,8 @@ export function webSocketLink(
   let closed = false;
   return {
     start(h) {
+      // A Blob can only be read asynchronously, which would break frame order; ask for ArrayBuffers. [LP-2.6]
+      if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
       socket.addEventListener('message', (event) => {
         if (closed) return;
         const payload = toBytes(event.data);

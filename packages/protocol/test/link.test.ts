@@ -189,6 +189,7 @@ class FakeWebSocket implements WebSocketLike {
   readonly closeCalls: (number | undefined)[] = [];
   readyState = 1;
   bufferedAmount = 0;
+  binaryType: string | undefined;
   private readonly listeners = new Map<string, Listener[]>();
 
   addEventListener(type: 'message' | 'close' | 'error', listener: Listener): void {
@@ -214,6 +215,17 @@ function wsLink(options: Parameters<typeof webSocketLink>[1] = {}) {
 }
 
 describe('webSocketLink [LP-2.6]', () => {
+  it('switches a WHATWG socket from Blob to ArrayBuffer delivery, so binary frames stay in order', () => {
+    const socket = new FakeWebSocket();
+    socket.binaryType = 'blob';
+    webSocketLink(socket).start(new Recorder());
+    assert.equal(socket.binaryType, 'arraybuffer');
+    const nodeStyle = new FakeWebSocket();
+    nodeStyle.binaryType = 'nodebuffer';
+    webSocketLink(nodeStyle).start(new Recorder());
+    assert.equal(nodeStyle.binaryType, 'nodebuffer');
+  });
+
   it('reads one frame per message from text, bytes, Buffer, ArrayBuffer and Buffer[] fragments', () => {
     const { socket, rec } = wsLink();
     const json = '{"type":"heartbeat_ack","seq":1}';
