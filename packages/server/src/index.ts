@@ -2,7 +2,13 @@
  * @localpush/server — the localpush push server as a library: start it whole with {@link startServer},
  * or compose the parts (gateway, engine, stores, HTTP API) yourself.
  */
-export { startServer, type RunningServer, type StartOptions } from './server.js';
+export {
+  startServer,
+  type RunningServer,
+  type RunningSimplePush,
+  type ServerParts,
+  type StartOptions,
+} from './server.js';
 export { DEFAULT_CONFIG, resolveConfig, parseDuration, parseSize, type ServerConfig } from './config.js';
 export { LocalpushError, StoreError, ServerErrorCode } from './errors.js';
 export { Gateway, type GatewayOptions, type ShutdownOptions } from './gateway/gateway.js';
@@ -25,3 +31,6 @@ export { createMemoryStore, openSqliteStore } from './store/index.js';
 export type * from './store/types.js';
 export { buildHttpApi } from './http/api.js';
 export { loadOrCreateIdentity, loadOrCreateProviderKey, spkiPin } from './identity.js';
+export * from './simplepush/index.js';
+export * from './simplepush/bridge.js';
+export { registerChatRoutes, type ChatRouteDeps, type ChatSendBody } from './simplepush/bridge-routes.js';

@@ -1,7 +1,14 @@
 /** `localpush serve`: starts the server with zero configuration and tells the person how to use it. */
 import { join } from 'node:path';
-import { DEFAULT_CONFIG, parseDuration, parseSize, type ServerConfig } from '../config.js';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_SIMPLEPUSH_PORTS,
+  parseDuration,
+  parseSize,
+  type ServerConfig,
+} from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
+import { APNS_FLAGS, APNS_FLAGS_HELP, apnsConfigFromFlags } from '../apns/cli-flags.js';
 import { CliError, EXIT, dataDirFrom, parseFlags, requireInteger, type CliIo } from './common.js';
 
 export const SERVE_HELP = `Usage: localpush serve [options]
@@ -25,7 +32,10 @@ Options:
   --max-frame <size>          largest frame (default 64KiB)
   --ack-timeout <t>           a sent message not acknowledged by then counts as not delivered (default 30s)
   --log-level <level>         fatal|error|warn|info|debug|trace|silent (default info; logs go to stderr)
-  -h, --help                  show this help
+  --simplepush                serve Apple's SimplePush sample app too (TLS ports 5060 and 3000 on --host);
+                              prints the pin to paste into the app. See docs/simplepush.md
+  --simplepush-ports <c,n>    SimplePush control and notification ports (implies --simplepush)
+${APNS_FLAGS_HELP}  -h, --help                  show this help
 `;
 
 const FLAGS = {
@@ -45,6 +55,9 @@ const FLAGS = {
   'max-frame': { type: 'string' },
   'ack-timeout': { type: 'string' },
   'log-level': { type: 'string' },
+  ...APNS_FLAGS,
+  simplepush: { type: 'boolean' },
+  'simplepush-ports': { type: 'string' },
 } as const;
 
 function measure<T>(flag: string, value: string | undefined, parse: (text: string) => T): T | undefined {
@@ -54,6 +67,27 @@ function measure<T>(flag: string, value: string | undefined, parse: (text: strin
   } catch (error) {
     throw new CliError(`--${flag}: ${(error as Error).message}`, EXIT.usage);
   }
+}
+
+/** `--simplepush` and `--simplepush-ports c,n` → the `simplepush` config key (undefined: off). */
+function simplePushFromFlags(
+  on: boolean | undefined,
+  ports: string | undefined,
+): ServerConfig['simplepush'] | undefined {
+  if (ports === undefined) return on ? { ...DEFAULT_SIMPLEPUSH_PORTS } : undefined;
+  const [control = '', notification = '', extra] = ports.split(',').map((p) => p.trim());
+  if (extra !== undefined || control === '' || notification === '') {
+    throw new CliError(
+      `--simplepush-ports takes two ports, "control,notification", got "${ports}"`,
+      EXIT.usage,
+    );
+  }
+  return {
+    controlPort:
+      requireInteger('simplepush-ports', control, 0, 65535) ?? DEFAULT_SIMPLEPUSH_PORTS.controlPort,
+    notificationPort:
+      requireInteger('simplepush-ports', notification, 0, 65535) ?? DEFAULT_SIMPLEPUSH_PORTS.notificationPort,
+  };
 }
 
 /** Turns serve's flags into configuration overrides. Exported for tests. */
@@ -85,6 +119,8 @@ export function serveConfigFromFlags(args: string[], io: CliIo): Partial<ServerC
     maxFrameBytes: measure('max-frame', values['max-frame'], parseSize),
     ackTimeoutMs: measure('ack-timeout', values['ack-timeout'], parseDuration),
     logLevel: logLevel as ServerConfig['logLevel'] | undefined,
+    ...apnsConfigFromFlags(values),
+    simplepush: simplePushFromFlags(values.simplepush, values['simplepush-ports']),
   };
 }
 
@@ -105,9 +141,16 @@ export function describeServer(server: RunningServer): string {
       ? `  devices, plain TCP  tcp://${show(addresses.tcp)}  (no TLS: development only)`
       : undefined,
     `  HTTP API            http://${show(addresses.api)}  (OpenAPI at /openapi.json, metrics at /metrics)`,
+    addresses.apns
+      ? `  APNs-compatible     https://${local(addresses.apns)}/3/device/<token>  (h2 + HTTP/1.1${addresses.apnsH2c ? `; h2c on ${show(addresses.apnsH2c)}` : ''}; APNs fallback ${config.apnsFallback ? 'on' : 'off: undelivered stays queued'})`
+      : undefined,
     `  data directory      ${config.dataDir}  (${config.store} store)`,
     `  certificate pin     ${identity.spkiPin}  (SHA-256 of the public key, base64)`,
     `  provider key        ${server.providerKey}  (${join(config.dataDir, 'provider.key')})`,
+    server.simplepush
+      ? `  SimplePush          control tls://${show(server.simplepush.listener.control)}, notification tls://${show(server.simplepush.listener.notification)}\n` +
+        `  SimplePush pin      ${server.simplepush.pin}  (paste into the sample's app and extension)`
+      : undefined,
     `  heartbeats          every ${config.heartbeatIntervalMs / 1000} s, answered within ${config.heartbeatGraceMs / 1000} s`,
     '',
     'Try the whole loop from a second terminal in this directory:',

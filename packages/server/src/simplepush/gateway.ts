@@ -78,6 +78,15 @@ export interface SimplePushHooks {
   onTextDelivery?(text: SimplePushText, delivered: boolean): void;
   /** A call was created, became active, or ended. */
   onCallChange?(call: Readonly<SimplePushCall>): void;
+  /**
+   * An app sent an Invite or a CallAction. Return true to claim it (a call with a bridged user): the
+   * gateway then neither answers nor tracks it, and the claimer answers with {@link
+   * SimplePushGateway.sendInvite} and {@link SimplePushGateway.sendCallActionTo}.
+   */
+  onCallMessage?(
+    from: SpUser,
+    message: Extract<SpMessage, { type: 'invite' | 'callAction' }>,
+  ): boolean | void;
 }
 
 export interface SimplePushGatewayOptions {
@@ -185,16 +194,49 @@ export class SimplePushGateway {
    * Returns false when the user has no notification channel connected; throws a RangeError when
    * `from.uuid` is not a UUID.
    */
-  sendText(toUserUuid: string, from: SpUser, text: string): boolean {
+  sendText(
+    toUserUuid: string,
+    from: SpUser,
+    text: string,
+    onOutcome?: (outcome: SpRequestOutcome) => void,
+  ): boolean {
     checkUser(from);
     const entry = this.users.get(toUserUuid.toUpperCase());
     const session = entry?.notification;
     if (!entry || !session) return false;
     const sender = { uuid: from.uuid.toUpperCase(), deviceName: from.deviceName };
-    session.endpoint.request({
-      type: 'textMessage',
-      routing: { sender, receiver: { ...entry.user } },
-      message: text,
+    session.endpoint.request(
+      { type: 'textMessage', routing: { sender, receiver: { ...entry.user } }, message: text },
+      onOutcome,
+    );
+    return true;
+  }
+
+  /**
+   * Sends an Invite from `from` (a bridged caller) to a user's notification channel, so the extension
+   * rings. Returns false when the user has no notification channel. The claimer tracks the call.
+   */
+  sendInvite(toUserUuid: string, from: SpUser, onOutcome?: (outcome: SpRequestOutcome) => void): boolean {
+    checkUser(from);
+    const entry = this.users.get(toUserUuid.toUpperCase());
+    const session = entry?.notification;
+    if (!entry || !session) return false;
+    const sender = { uuid: from.uuid.toUpperCase(), deviceName: from.deviceName };
+    session.endpoint.request({ type: 'invite', routing: { sender, receiver: { ...entry.user } } }, onOutcome);
+    return true;
+  }
+
+  /**
+   * Sends a CallAction to a user's app (control channel) about a call the embedder claimed; `counterpart`
+   * is the other participant. Returns false when the user has no control channel.
+   */
+  sendCallActionTo(toUserUuid: string, action: SpCallActionKind, counterpart: SpUser): boolean {
+    checkUser(counterpart);
+    const uuid = toUserUuid.toUpperCase();
+    if (this.users.get(uuid)?.control === undefined) return false;
+    this.sendCallAction(uuid, action, {
+      uuid: counterpart.uuid.toUpperCase(),
+      deviceName: counterpart.deviceName,
     });
     return true;
   }
@@ -293,9 +335,11 @@ export class SimplePushGateway {
         });
         return;
       case 'invite':
+        if (this.hooks.onCallMessage?.({ ...entry.user }, message) === true) return;
         this.onInvite(entry, message.routing.receiver);
         return;
       case 'callAction':
+        if (this.hooks.onCallMessage?.({ ...entry.user }, message) === true) return;
         this.onCallAction(entry, session, message.action, message.receiver);
         return;
       case 'heartbeat':
