@@ -139,6 +139,11 @@ describe('bad frames [LP-2, LP-3]', () => {
       'LP_MESSAGE_UNEXPECTED',
     ],
     [
+      'a hello without a credential',
+      (p) => p.send({ type: 'hello', version: 1, deviceId: 'd1', capabilities: [] }),
+      'LP_MESSAGE_INVALID',
+    ],
+    [
       'a hello with a bad device id',
       (p) => p.send({ type: 'hello', version: 1, deviceId: 'a b', credential: 'x' }),
       'LP_MESSAGE_INVALID',
