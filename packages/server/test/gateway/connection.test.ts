@@ -8,7 +8,8 @@ import { ManualClock, type Ack, type Push } from '@localpush/protocol';
 import { streamLink } from '@localpush/protocol/link';
 import { Gateway } from '../../src/gateway/gateway.js';
 import type { DeviceSession, SessionListener } from '../../src/engine/types.js';
-import { duplexPair } from '../helpers/duplex-pair.js';
+// One in-memory socket pair for the whole repository: the protocol package's test helper.
+import { duplexPair } from '../../../protocol/test/duplex-pair.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
 class RecordingListener implements SessionListener {
