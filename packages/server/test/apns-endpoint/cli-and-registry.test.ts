@@ -1,0 +1,128 @@
+// The serve flags of the APNs endpoint, and the token registry's two backends behaving alike.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { serveConfigFromFlags } from '../../src/cli/serve.js';
+import type { CliIo } from '../../src/cli/common.js';
+import {
+  createMemoryApnsTokenRegistry,
+  openSqliteApnsTokenRegistry,
+  type ApnsTokenRegistry,
+} from '../../src/apns/registry.js';
+import { kindOfPushType, registrationBundleId } from '../../src/apns/router.js';
+
+const io: CliIo = {
+  stdout: () => undefined,
+  stderr: () => undefined,
+  env: {},
+  untilInterrupted: () => new Promise(() => undefined),
+};
+
+describe('serve: APNs flags', () => {
+  it('turns --apns-* flags into configuration', () => {
+    const config = serveConfigFromFlags(
+      [
+        '--apns-port',
+        '8443',
+        '--apns-h2c-port',
+        '8080',
+        '--apns-ack-timeout',
+        '1500ms',
+        '--apns-key',
+        'TEAM123456:KEY1234567:/keys/AuthKey_KEY1234567.p8',
+        '--apns-key',
+        'TEAM654321:KEY7654321:/keys/other.p8',
+        '--apns-environment',
+        'production',
+        '--apns-fallback',
+        'TEAM123456:KEY1234567:/keys/AuthKey_KEY1234567.p8',
+        '--apns-proxy',
+        'http://proxy:3128',
+      ],
+      io,
+    );
+    assert.notEqual(config, 'help');
+    if (config === 'help') return;
+    assert.equal(config.apnsPort, 8443);
+    assert.equal(config.apnsH2cPort, 8080);
+    assert.equal(config.apnsAckTimeoutMs, 1500);
+    assert.equal(config.apnsEnvironment, 'production');
+    assert.deepEqual(config.apnsKeys, [
+      { teamId: 'TEAM123456', keyId: 'KEY1234567', path: '/keys/AuthKey_KEY1234567.p8' },
+      { teamId: 'TEAM654321', keyId: 'KEY7654321', path: '/keys/other.p8' },
+    ]);
+    assert.deepEqual(config.apnsFallback, {
+      teamId: 'TEAM123456',
+      keyId: 'KEY1234567',
+      privateKeyPath: '/keys/AuthKey_KEY1234567.p8',
+      environment: 'production',
+      proxy: 'http://proxy:3128',
+    });
+  });
+
+  it('refuses malformed key specs and a proxy without a fallback', () => {
+    assert.throws(() => serveConfigFromFlags(['--apns-key', 'TEAM:only'], io), /--apns-key takes/);
+    assert.throws(() => serveConfigFromFlags(['--apns-proxy', 'http://p:1'], io), /needs --apns-fallback/);
+    assert.throws(
+      () => serveConfigFromFlags(['--apns-environment', 'staging'], io),
+      /production or development/,
+    );
+  });
+});
+
+describe('APNs token registry', () => {
+  const backends: [string, () => Promise<{ registry: ApnsTokenRegistry; cleanup: () => Promise<void> }>][] = [
+    [
+      'memory',
+      () => Promise.resolve({ registry: createMemoryApnsTokenRegistry(), cleanup: () => Promise.resolve() }),
+    ],
+    [
+      'sqlite',
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'lp-apns-registry-'));
+        return {
+          registry: openSqliteApnsTokenRegistry(join(dir, 'apns-tokens.db')),
+          cleanup: () => rm(dir, { recursive: true, force: true }),
+        };
+      },
+    ],
+  ];
+  for (const [name, open] of backends) {
+    it(`${name}: maps tokens case-insensitively, moves a token, forgets a removed device`, async () => {
+      const { registry, cleanup } = await open();
+      try {
+        const base = { bundleId: 'com.example.app', environment: 'development' as const, updatedAt: 1 };
+        await registry.register({ ...base, token: 'AB'.repeat(32), deviceId: 'd1' });
+        await registry.register({ ...base, token: 'cd'.repeat(32), deviceId: 'd1' });
+        assert.equal((await registry.lookup('ab'.repeat(32)))?.deviceId, 'd1');
+        // An app reinstall on another device can bring the token along.
+        await registry.register({ ...base, token: 'ab'.repeat(32), deviceId: 'd2', updatedAt: 2 });
+        assert.equal((await registry.lookup('AB'.repeat(32)))?.deviceId, 'd2');
+        assert.deepEqual(
+          (await registry.tokensOf('d1')).map((r) => r.token),
+          ['cd'.repeat(32)],
+        );
+        assert.equal(await registry.removeDevice('d1'), 1);
+        assert.equal(await registry.lookup('cd'.repeat(32)), undefined);
+        assert.equal(await registry.unregister('ab'.repeat(32)), true);
+        assert.equal(await registry.unregister('ab'.repeat(32)), false);
+      } finally {
+        await registry.close();
+        await cleanup();
+      }
+    });
+  }
+
+  it('records the bundle id without push-type suffixes and maps push types to kinds', () => {
+    assert.equal(registrationBundleId('com.example.app'), 'com.example.app');
+    assert.equal(registrationBundleId('com.example.app.voip'), 'com.example.app');
+    assert.equal(registrationBundleId('com.example.app.voip-ptt'), 'com.example.app');
+    assert.equal(kindOfPushType('alert'), 'alert');
+    assert.equal(kindOfPushType('voip'), 'call');
+    assert.equal(kindOfPushType('pushtotalk'), 'push-to-talk');
+    assert.equal(kindOfPushType('background'), 'message');
+    assert.equal(kindOfPushType('liveactivity'), 'message');
+  });
+});
