@@ -13,7 +13,7 @@ import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DeviceClient } from '@localpush/client';
+import { DeliveryTracker, DeviceClient, type Arrival } from '@localpush/client';
 import type { Push } from '@localpush/protocol';
 import type { ServerConfig } from '../../src/config.js';
 import {
@@ -32,14 +32,6 @@ const DEVICE = 'crash-device';
 const TOTAL = 2_000;
 const CONCURRENCY = 8;
 
-/** One message as the application layer saw it. */
-interface Arrival {
-  id: string;
-  seq: number;
-  /** 0 until the device is connected to the restarted server, 1 from then on. */
-  epoch: number;
-}
-
 interface MessageView {
   message: { id: string; seq: number; state: string };
   receipts: Array<{ event: string; at: number }>;
@@ -51,7 +43,18 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
   let client: DeviceClient | undefined;
   let sender: Sender | undefined;
 
+  // A spy on the client's delivery bookkeeping (behaviour unchanged): the only place that sees a push
+  // arrive again on the wire, which the client then drops instead of handing it to the app.
+  const arrive = Object.getOwnPropertyDescriptor(DeliveryTracker.prototype, 'arrive');
+  const arrivalKinds = new Map<Arrival, number>();
+  DeliveryTracker.prototype.arrive = function (this: DeliveryTracker, id: string, seq: number): Arrival {
+    const kind = (arrive?.value as DeliveryTracker['arrive']).call(this, id, seq);
+    arrivalKinds.set(kind, (arrivalKinds.get(kind) ?? 0) + 1);
+    return kind;
+  };
+
   after(async () => {
+    if (arrive !== undefined) Object.defineProperty(DeliveryTracker.prototype, 'arrive', arrive);
     sender?.stop();
     await client?.stop();
     for (const child of children) await stopServer(child);
@@ -65,7 +68,8 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
       const seed = Number(process.env.LOCALPUSH_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
       const random = seededRandom(seed);
       const killAfter = 200 + Math.floor(random() * 1_200);
-      const context = `seed ${seed}, kill after ${killAfter} accepted`;
+      const stallApp = random() < 0.5;
+      const context = `seed ${seed}, kill after ${killAfter} accepted${stallApp ? ', app stalled' : ''}`;
       t.diagnostic(context);
 
       dataDir = await mkdtemp(join(tmpdir(), 'localpush-crash-'));
@@ -96,16 +100,16 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
       // What the kill found; set at the kill.
       const killed = deferred<void>();
       let killAt = 0;
-      let killWallClock = 0;
       let inFlightAtKill = 0;
       let acceptedAtKill = 0;
       let backlogCountAtKill = 0;
-      const arrivals: Arrival[] = [];
       const seen = new Map<string, number>();
       /** The seq each id first reached the app with, to compare with the seq the API answered. */
       const seqOf = new Map<string, number>();
       const problems: string[] = [];
-      let epoch = 0;
+      /** Set at the kill in half of the runs: the app hangs until the device is back (see onPush). */
+      let stall: Promise<void> | undefined;
+      const release = deferred<void>();
       let lastSeq = 0;
       /** Accepted ids the app does not have yet; the run is complete when this is empty and sending ended. */
       const waiting = new Set<string>();
@@ -122,7 +126,11 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
       // before the ack may go out; the write also makes the app slower than the wire, so pushes are
       // written but unprocessed, processed but unacked, and queued when the kill comes.
       const inbox = join(dataDir, 'inbox.log');
+      // A stalled app (half of the runs, chosen by the seed) still has the old process's last pushes
+      // unhandled when the device reconnects: its resume cursor stops short of them, the new process
+      // writes them again, and the client must hand each to the app once — the wire duplicates.
       const onPush = async (push: Push): Promise<void> => {
+        if (stall !== undefined) await stall;
         await appendFile(inbox, `${push.seq} ${push.id}\n`);
         const count = (seen.get(push.id) ?? 0) + 1;
         seen.set(push.id, count);
@@ -131,7 +139,6 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
         if ((push.payload as { id?: unknown } | null)?.id !== push.id)
           problems.push(`${push.id}: wrong payload`);
         lastSeq = Math.max(lastSeq, push.seq);
-        arrivals.push({ id: push.id, seq: push.seq, epoch });
         if (!seqOf.has(push.id)) seqOf.set(push.id, push.seq);
         waiting.delete(push.id);
         if (backlogAtKill?.delete(push.id) === true && backlogAtKill.size === 0)
@@ -156,10 +163,7 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
       client.on('state', (state) => {
         if (state !== 'connected') return;
         connected.resolve();
-        // Pushes the old process wrote before it died are read and handled within milliseconds of the
-        // kill, long before the restarted process (about a second) lets the device in: from here on,
-        // everything the app gets came from the new process.
-        if (killAt !== 0) epoch = 1;
+        if (killAt !== 0) release.resolve();
         reconnected.resolve(performance.now());
       });
       client.start();
@@ -185,9 +189,9 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
           acceptedAtKill = sender.accepted.size;
           backlogAtKill = new Set(waiting);
           backlogCountAtKill = backlogAtKill.size;
+          if (stallApp) stall = release.promise;
           if (backlogAtKill.size === 0) backlogDrainedAt = performance.now();
           reconnected = deferred<number>();
-          killWallClock = Date.now();
           killAt = performance.now();
           server.process.kill('SIGKILL');
           killed.resolve();
@@ -202,6 +206,9 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
       await Promise.race([killed.promise, senderFailed]);
 
       await killServer(server);
+      // Taken once the old process is reaped (it may commit up to the signal's delivery): every receipt
+      // at or after this time is the new process's.
+      const restartWallClock = Date.now();
       server = await spawnServer({ ...config, tlsPort, apiPort });
       children.push(server);
       const readyAt = performance.now();
@@ -246,14 +253,12 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
       }
       assert.ok(inFlightAtKill > 0, 'the kill landed while requests were on the wire');
 
-      // A push the app had from the old process that the new one wrote again reached the wire twice; the
-      // client's dedupe dropped it (the app saw each id once, asserted above).
-      const sentAfterKill = (id: string): boolean =>
-        views.get(id)?.receipts.some((r) => r.event === 'sent' && r.at >= killWallClock) ?? false;
-      const firstArrival = new Map(arrivals.map((a) => [a.id, a]));
-      const wireDuplicates = [...firstArrival.values()].filter(
-        (a) => a.epoch === 0 && sentAfterKill(a.id),
-      ).length;
+      // Recorded as sent by both processes: written to the device twice. The old copy either died with
+      // the process or reached the client, which then dropped the repeat (counted by the spy above).
+      const sentByNew = (id: string): boolean =>
+        views.get(id)?.receipts.some((r) => r.event === 'sent' && r.at >= restartWallClock) ?? false;
+      const sentByOld = (id: string): boolean =>
+        views.get(id)?.receipts.some((r) => r.event === 'sent' && r.at < restartWallClock) ?? false;
       const figures = {
         seed,
         killAfter,
@@ -266,7 +271,12 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
         committedWithoutAnswer: sender.committedWithoutAnswer.size,
         received: seen.size,
         appDuplicates: 0,
-        wireDuplicates,
+        appStalled: stallApp,
+        // Pushes that arrived again while the app was still handling them, or after it had: dropped.
+        wireDuplicates: (arrivalKinds.get('in-flight') ?? 0) + (arrivalKinds.get('processed') ?? 0),
+        wireDuplicatesInFlight: arrivalKinds.get('in-flight') ?? 0,
+        wireDuplicatesProcessed: arrivalKinds.get('processed') ?? 0,
+        resentAfterRestart: [...views.keys()].filter((id) => sentByOld(id) && sentByNew(id)).length,
         resumeClamped: server.stderr.join('').split('resume cursor beyond').length - 1,
         failures: Object.fromEntries(sender.failures),
         clientErrors: Object.fromEntries(clientErrors),
