@@ -73,10 +73,12 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     });
     req.on('error', () => undefined);
     req.on('end', () => {
-      handle(req, res, Buffer.concat(chunks)).catch((error: unknown) => {
+      // Settled by handle once validation chose it, so that even a failure answers with the request's id.
+      const settled = { apnsId: '' };
+      handle(req, res, Buffer.concat(chunks), settled).catch((error: unknown) => {
         options.logger?.error({ err: error }, 'APNs endpoint request failed');
         const shuttingDown = (error as Error | undefined)?.name === 'EngineClosedError';
-        answer(res, '', {
+        answer(res, settled.apnsId, {
           status: shuttingDown ? 503 : 500,
           reason: shuttingDown ? 'Shutdown' : 'InternalServerError',
           path: 'refused',
@@ -85,7 +87,12 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     });
   };
 
-  async function handle(req: AnyRequest, res: AnyResponse, body: Buffer): Promise<void> {
+  async function handle(
+    req: AnyRequest,
+    res: AnyResponse,
+    body: Buffer,
+    settled: { apnsId: string },
+  ): Promise<void> {
     // The token rule is per connection: the HTTP/2 session, or the socket of an HTTP/1.1 connection.
     const session = 'stream' in req ? (req.stream.session as ServerHttp2Session | undefined) : undefined;
     const connection: object = session ?? req.socket;
@@ -111,6 +118,7 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
       body,
       auth,
     });
+    settled.apnsId = result.ok ? result.request.apnsId : result.apnsId;
     if (!result.ok) {
       answer(res, result.apnsId, {
         status: result.error.status,
