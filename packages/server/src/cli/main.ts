@@ -20,6 +20,7 @@ Commands:
   send           push a message to devices and wait for their acknowledgement
   listen         connect as a device and print what arrives
   agent          run the client SDK's provider host from a preferences file (a device daemon)
+  demo           chat and call from the browser (and Apple's SimplePush sample): one command
 
 Run "localpush <command> --help" for a command's options.
 `;
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   send,
   listen,
   agent: async (args, io) => (await import('./agent.js')).agent(args, io),
+  demo: async (args, io) => (await import('./demo.js')).demo(args, io),
 };
 
 /** Runs one command line; returns the exit code. Never throws for a person's mistake. */
