@@ -246,7 +246,8 @@ export class SimplePushBridge {
   // ── SimplePush users as devices ───────────────────────────────────────────────────────────────────
 
   private spOpened(user: SpUser, channel: string): void {
-    void this.ensureDevice(user).catch((error: unknown) =>
+    const enrolled = this.ensureDevice(user);
+    enrolled.catch((error: unknown) =>
       this.logger?.warn({ err: error, uuid: user.uuid }, 'cannot register the SimplePush user as a device'),
     );
     if (channel !== 'notification') return;
@@ -255,7 +256,7 @@ export class SimplePushBridge {
     const session = new BridgeSession(simplePushDeviceId(user.uuid), user.uuid, (s, p) => this.deliver(s, p));
     this.sessions.set(user.uuid, session);
     // The device must exist before the engine feeds it (submit checks the store, not sessions).
-    void this.ensureDevice(user).then(
+    enrolled.then(
       () => {
         if (session.isOpen) this.engine.sessionOpened(session, undefined);
       },
@@ -368,7 +369,7 @@ export class SimplePushBridge {
     }
     const deviceId = this.byUuid.get(receiver.uuid) ?? '';
     const peerBusy = [...this.calls.values()].some((c) => c.peer.deviceId === deviceId);
-    if (!this.online.has(deviceId) || peerBusy) {
+    if (!this.online.has(deviceId) || peerBusy || this.inSimplePushCall(from.uuid)) {
       this.gateway.sendCallActionTo(from.uuid, 'unavailable', receiver);
       return true;
     }
@@ -392,9 +393,7 @@ export class SimplePushBridge {
       deviceName: uuid,
     };
     if (action === 'invite') {
-      const busy =
-        call !== undefined ||
-        this.gateway.activeCalls().some((c) => [c.caller.uuid, c.receiver.uuid].includes(uuid));
+      const busy = call !== undefined || this.inSimplePushCall(uuid);
       const created: BridgeCall = { callId, sp, peer, spIsCaller: false, state: 'pending' };
       if (busy || !this.gateway.isAvailable(uuid) || !this.gateway.sendInvite(uuid, peer.user)) {
         this.pushCall(created, 'unavailable');
@@ -411,6 +410,11 @@ export class SimplePushBridge {
       return;
     }
     this.endCall(call, action, 'peer');
+  }
+
+  /** Whether the user is in a call the gateway keeps (one between two SimplePush users). */
+  private inSimplePushCall(uuid: string): boolean {
+    return this.gateway.activeCalls().some((c) => c.caller.uuid === uuid || c.receiver.uuid === uuid);
   }
 
   /** Ends a bridged call that `by` ended, telling the other side `action`. */

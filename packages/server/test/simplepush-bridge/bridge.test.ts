@@ -180,6 +180,32 @@ describe('SimplePush bridge: one world', () => {
     assert.equal((await alice.app.take('callAction')).action, 'hangup');
   });
 
+  it('answers unavailable both ways while a SimplePush user is in a call with another', async () => {
+    const daveUser: SpUser = { uuid: randomUUID().toUpperCase(), deviceName: 'Dave iPhone' };
+    const dave = await simplePushUser(world, daveUser);
+    try {
+      await alice.app.untilDirectory((users) => users.some((u) => u.uuid === daveUser.uuid));
+      await alice.app.call(daveUser);
+      await dave.ext.take('invite');
+      await dave.app.callAction('connect', aliceUser);
+      await alice.app.take('callAction', (m) => m.action === 'connect');
+      // A device calling Alice hears she is busy…
+      const callId = randomUUID();
+      await chat(world, phone, '/v1/chat/send', { to: aliceId, call: { callId, action: 'invite' } });
+      const busy = await phone.next((p) => p.kind === 'call');
+      assert.equal(payloadOf(busy).action, 'unavailable');
+      assert.equal(alice.ext.inbox.filter((m) => m.type === 'invite').length, 0);
+      // …and Alice cannot ring the device from inside her call.
+      await alice.app.callAction('connect', phoneUser());
+      const refused = await alice.app.take('callAction', (m) => m.action === 'unavailable');
+      assert.equal(refused.receiver?.uuid, phoneUser().uuid);
+      await alice.app.callAction('hangup', daveUser);
+      await dave.app.take('callAction', (m) => m.action === 'hangup');
+    } finally {
+      dave.close();
+    }
+  });
+
   it('relays texts between two localpush devices through the chat route', async () => {
     const sent = await chat(world, phone, '/v1/chat/send', { to: 'browser', text: 'ping', waitMs: 5000 });
     assert.equal(sent.json.status, 'delivered');
