@@ -33,6 +33,8 @@ interface Figures {
   appDuplicates: number;
   appStalled: boolean;
   wireDuplicates: number;
+  wireDuplicatesInFlight: number;
+  wireDuplicatesProcessed: number;
   resentAfterRestart: number;
   resumeClamped: number;
   restartMs: number;
@@ -123,7 +125,15 @@ try {
     );
     console.log(`duplicates at the app        ${col((f) => f.appDuplicates)}`);
     console.log(`written by both processes    ${col((f) => f.resentAfterRestart)}`);
-    console.log(`wire duplicates (deduped)    ${col((f) => f.wireDuplicates)}  (the app had it already)`);
+    console.log(
+      `wire duplicates dropped      ${col((f) => f.wireDuplicates)}  (by the client, never shown to the app)`,
+    );
+    console.log(
+      `  … still being handled      ${col((f) => f.wireDuplicatesInFlight)}  (its ack follows the handler)`,
+    );
+    console.log(
+      `  … already handled          ${col((f) => f.wireDuplicatesProcessed)}  (in the dedupe window: acked again)`,
+    );
     console.log(`resume cursor clamped        ${col((f) => f.resumeClamped)}`);
     console.log(`kill → server ready, ms      ${col((f) => f.restartMs)}`);
     console.log(`kill → device reconnected    ${col((f) => f.reconnectMs)}`);

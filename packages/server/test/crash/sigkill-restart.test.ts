@@ -198,12 +198,14 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
         },
       });
       const sending = sender.run();
-      // A sender failure must fail the test now, not after the restart below times out.
-      const senderFailed = sending.then(
-        () => new Promise<never>(() => {}),
+      // The sender ends only after the kill (killAfter is below what it sends); if it fails or ends
+      // first, the test must fail now rather than wait for a kill that never comes.
+      const endedFirst = sending.then(
+        () => Promise.reject(new Error(`every request was answered before the kill point; ${context}`)),
         (error: unknown) => Promise.reject(error instanceof Error ? error : new Error(String(error))),
       );
-      await Promise.race([killed.promise, senderFailed]);
+      await Promise.race([killed.promise, endedFirst]);
+      endedFirst.catch(() => {}); // after the kill its outcome is seen through `await sending` below
 
       await killServer(server);
       // Taken once the old process is reaped (it may commit up to the signal's delivery): every receipt
