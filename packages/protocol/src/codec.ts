@@ -4,6 +4,9 @@
  */
 import { ProtocolError, ProtocolErrorCode, isProtocolErrorCode } from './errors.js';
 import {
+  APNS_ENVIRONMENTS,
+  APNS_TOKEN_PATTERN,
+  APNS_TOPIC_PATTERN,
   DEVICE_ID_PATTERN,
   GOAWAY_REASONS,
   LIMITS,
@@ -13,6 +16,7 @@ import {
   PUSH_KINDS,
   PUSH_PRIORITIES,
   type Ack,
+  type ApnsToken,
   type ClientMessage,
   type ErrorMessage,
   type Goaway,
@@ -110,6 +114,13 @@ export function validateMessage(value: Record<string, unknown>): Message {
       return readPush(v);
     case 'ack':
       return readAck(v);
+    case 'apns_token':
+      return {
+        type: 'apns_token',
+        token: v.pattern('token', APNS_TOKEN_PATTERN),
+        topic: v.pattern('topic', APNS_TOPIC_PATTERN),
+        environment: v.oneOf('environment', APNS_ENVIRONMENTS),
+      } satisfies ApnsToken;
     case 'error':
       return readError(v);
     case 'goaway':

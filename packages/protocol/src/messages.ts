@@ -35,6 +35,10 @@ export type GoawayReason = (typeof GOAWAY_REASONS)[number];
 export const NOTICE_CODES = ['queue_overflow', 'expired'] as const;
 export type NoticeCode = (typeof NOTICE_CODES)[number];
 
+/** Which APNs environment issued a device token. [LP-6.9] */
+export const APNS_ENVIRONMENTS = ['development', 'production'] as const;
+export type ApnsEnvironment = (typeof APNS_ENVIRONMENTS)[number];
+
 /** Any value JSON can carry. Push payloads are opaque JSON to the protocol. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -106,6 +110,19 @@ export interface Ack {
   through?: number;
 }
 
+/**
+ * Client → server: the device's APNs token for one app, so that a push addressed to that token through
+ * the server's APNs-compatible endpoint reaches this device locally. Sent again after every welcome. [LP-6.9]
+ */
+export interface ApnsToken {
+  type: 'apns_token';
+  /** The device token, hex (any case; the server keeps it lower-case). */
+  token: string;
+  /** The app's bundle id, or an APNs topic (a push-type suffix is ignored). */
+  topic: string;
+  environment: ApnsEnvironment;
+}
+
 /** Either direction: a stable code and a human text. A fatal error is followed by close. [LP-9.1] */
 export interface ErrorMessage {
   type: 'error';
@@ -133,7 +150,7 @@ export interface Notice {
   message: string;
 }
 
-export type ClientMessage = Hello | HeartbeatAck | Ack | ErrorMessage;
+export type ClientMessage = Hello | HeartbeatAck | Ack | ApnsToken | ErrorMessage;
 export type ServerMessage = Welcome | Heartbeat | Push | ErrorMessage | Goaway | Notice;
 export type Message = ClientMessage | ServerMessage;
 export type MessageType = Message['type'];
@@ -146,6 +163,7 @@ export const MESSAGE_SENDERS = {
   heartbeat_ack: 'client',
   push: 'server',
   ack: 'client',
+  apns_token: 'client',
   error: 'both',
   goaway: 'server',
   notice: 'server',
@@ -162,6 +180,12 @@ export const LIMITS = {
   ackIdsMaxCount: 1024,
   textMaxLength: 1024,
 } as const;
+
+/** APNs device tokens: an even number (2–400) of hex digits; APNs says not to assume a length. [LP-6.9] */
+export const APNS_TOKEN_PATTERN = /^(?:[0-9A-Fa-f]{2}){1,200}$/;
+
+/** APNs topics: a bundle id of at most 255 characters, optionally with a push-type suffix. [LP-6.9] */
+export const APNS_TOPIC_PATTERN = /^(?=.{1,255}$)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/;
 
 /** Device ids: 1–128 characters of letters, digits, `.`, `_`, `-`, `:` and `@`. [LP-4.4] */
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;

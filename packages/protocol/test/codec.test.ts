@@ -69,6 +69,12 @@ const examples: Record<MessageType, Message> = {
     collapseId: 'c',
   },
   ack: { type: 'ack', ids: ['m-1'], through: 1 },
+  apns_token: {
+    type: 'apns_token',
+    token: '0a1B2c3D',
+    topic: 'com.example.app.voip',
+    environment: 'production',
+  },
   error: { type: 'error', code: 'LP_SLOW_CONSUMER', message: 'too slow' },
   goaway: { type: 'goaway', reason: 'redirect', message: 'm', redirect: 'tls://h:1', reconnectAfterMs: 5 },
   notice: { type: 'notice', code: 'queue_overflow', count: 2, message: 'dropped 2' },

@@ -220,6 +220,12 @@ export function frameCases(): FrameCase[] {
     plain('ack-through', 'client', { type: 'ack', through: 4 }),
     plain('ack-both', 'client', { type: 'ack', ids: ['m9'], through: 7 }),
     plain('ack-through-zero', 'client', { type: 'ack', through: 0 }),
+    plain('apns-token', 'client', {
+      type: 'apns_token',
+      token: '5f1a3c9e0b7d4e2f8a6c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f',
+      topic: 'com.example.pager.voip',
+      environment: 'development',
+    }),
     plain('error-from-server', 'server', {
       type: 'error',
       code: 'LP_HEARTBEAT_TIMEOUT',
@@ -549,6 +555,31 @@ export function invalidCases(): InvalidCase[] {
     field('ack-through-negative', { type: 'ack', through: -1 }),
     field('ack-through-string', { type: 'ack', through: '5' }),
     field('ack-through-null', { type: 'ack', through: null }),
+    // apns_token [LP-6.9]
+    field('apns-token-odd-length', {
+      type: 'apns_token',
+      token: 'abc',
+      topic: 'com.a',
+      environment: 'production',
+    }),
+    field('apns-token-not-hex', {
+      type: 'apns_token',
+      token: 'zz',
+      topic: 'com.a',
+      environment: 'production',
+    }),
+    field('apns-token-bad-topic', {
+      type: 'apns_token',
+      token: 'ab',
+      topic: 'com..a',
+      environment: 'production',
+    }),
+    field('apns-token-bad-environment', {
+      type: 'apns_token',
+      token: 'ab',
+      topic: 'com.a',
+      environment: 'staging',
+    }),
     // error [LP-9]
     field('error-code-missing', { type: 'error', message: 'x' }),
     field('error-code-number', { type: 'error', code: 500, message: 'x' }),
@@ -577,6 +608,12 @@ export function invalidCases(): InvalidCase[] {
     wrongWay('client-receives-hello', 'client', hello),
     wrongWay('client-receives-heartbeat-ack', 'client', { type: 'heartbeat_ack', seq: 1 }),
     wrongWay('client-receives-ack', 'client', { type: 'ack', through: 1 }),
+    wrongWay('client-receives-apns-token', 'client', {
+      type: 'apns_token',
+      token: 'ab',
+      topic: 'com.a',
+      environment: 'production',
+    }),
   ];
 }
 

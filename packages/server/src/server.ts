@@ -19,7 +19,7 @@ import {
   type Listener,
 } from './gateway/listeners.js';
 import { buildHttpApi } from './http/api.js';
-import type { ApnsSender } from './apns/router.js';
+import { registrationBundleId, type ApnsSender } from './apns/router.js';
 import { startApnsService, type ApnsService } from './apns/service.js';
 import {
   ensureDataDir,
@@ -136,6 +136,22 @@ export async function startServer(
       authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
       clock,
       logger,
+      // [LP-6.9] Devices register their APNs tokens over their own connection; `apns` is read when a token
+      // arrives, so the service can start after the gateway.
+      onApnsToken: (deviceId, token) => {
+        if (apns === null) return;
+        apns.registry
+          .register({
+            token: token.token.toLowerCase(),
+            deviceId,
+            bundleId: registrationBundleId(token.topic),
+            environment: token.environment,
+            updatedAt: clock.now(),
+          })
+          .catch((error: unknown) =>
+            logger.warn({ err: error, device: deviceId }, 'could not record an APNs token'),
+          );
+      },
       connection: {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         heartbeatGraceMs: config.heartbeatGraceMs,

@@ -7,6 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  APNS_TOKEN_PATTERN,
+  APNS_TOPIC_PATTERN,
   DEFAULT_MAX_FRAME_BYTES,
   DEVICE_ID_PATTERN,
   LIMITS,
@@ -17,6 +19,7 @@ import {
   decodeServerMessage,
   encodeMessage,
   systemClock,
+  type ApnsToken,
   type ClientMessage,
   type Clock,
   type Goaway,
@@ -87,6 +90,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private retryTimer: TimerHandle | undefined;
   private userStopped = false;
   private _sessionId: string | undefined;
+  /** APNs tokens to tell every session about, by token. [LP-6.9] */
+  private readonly apnsTokens = new Map<string, ApnsToken>();
   private _lastHeartbeatAt: number | undefined;
   /** When the client last left `connected` (or started); drives staleness while disconnected. */
   private notConnectedSince: number | undefined;
@@ -162,6 +167,33 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       return;
     }
     if (this._state !== 'stopped') this.enterStopped({ kind: 'user' });
+  }
+
+  /**
+   * Tells the server this device's APNs token for one app, so that pushes an application server sends to
+   * that token through the server's APNs-compatible endpoint come over this connection (and through APNs
+   * only when it is not viable). Sent now when connected, and again after every welcome. [LP-6.9]
+   */
+  registerApnsToken(registration: {
+    token: string;
+    topic: string;
+    environment?: ApnsToken['environment'];
+  }): void {
+    if (!APNS_TOKEN_PATTERN.test(registration.token)) {
+      throw new RangeError('an APNs token is an even number (2–400) of hex digits');
+    }
+    if (!APNS_TOPIC_PATTERN.test(registration.topic)) {
+      throw new RangeError(`"${registration.topic}" is not a bundle id or APNs topic`);
+    }
+    const message: ApnsToken = {
+      type: 'apns_token',
+      token: registration.token.toLowerCase(),
+      topic: registration.topic,
+      environment: registration.environment ?? 'production',
+    };
+    this.apnsTokens.set(message.token, message);
+    const attempt = this.current;
+    if (this._state === 'connected' && attempt !== undefined && !attempt.ended) this.send(attempt, message);
   }
 
   /**
@@ -379,6 +411,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     }, welcome.heartbeatIntervalMs);
     this.setState('connected');
     if (this.current !== attempt || attempt.ended) return;
+    for (const token of this.apnsTokens.values()) this.send(attempt, token);
     this.emit('connected', welcome);
   }
 

@@ -12,6 +12,7 @@ import {
   decodeClientMessage,
   encodeMessage,
   type Ack,
+  type ApnsToken,
   type Clock,
   type ClientMessage,
   type Goaway,
@@ -63,6 +64,8 @@ export interface ConnectionHooks {
   opened(connection: DeviceConnection, hello: Hello): void;
   /** The device acknowledged pushes. Return false when the ack names a seq never sent. [LP-6.5] */
   ack(connection: DeviceConnection, ack: Ack): boolean;
+  /** The device told its APNs token. [LP-6.9] */
+  apnsToken(connection: DeviceConnection, token: ApnsToken): void;
   /** The connection closed; called once, for connections that were opened or not. */
   closed(connection: DeviceConnection, reason: CloseReason): void;
 }
@@ -196,6 +199,9 @@ export class DeviceConnection implements DeviceSession {
         if (!this.hooks.ack(this, message)) {
           this.fail(ProtocolErrorCode.ACK_INVALID, 'ack names a sequence number never sent [LP-6.5]');
         }
+        return;
+      case 'apns_token':
+        this.hooks.apnsToken(this, message);
         return;
       case 'error':
         // [LP-9.1] The device reports a problem with what we sent; it will close. Nothing to answer.

@@ -2,7 +2,7 @@
  * The device gateway: accepts links from any transport, authenticates devices, keeps one authoritative
  * session per device (the newest), and reports sessions and acks to the delivery engine.
  */
-import { ProtocolErrorCode, type Clock, type Hello } from '@localpush/protocol';
+import { ProtocolErrorCode, type ApnsToken, type Clock, type Hello } from '@localpush/protocol';
 import type { FrameLink } from '@localpush/protocol/link';
 import type { SessionListener } from '../engine/types.js';
 import {
@@ -33,6 +33,11 @@ export interface GatewayOptions {
   logger?: GatewayLogger;
   metrics?: GatewayMetrics;
   connection?: Partial<ConnectionOptions>;
+  /**
+   * A device told its APNs token [LP-6.9]. Absent when the server has no APNs endpoint: the message is
+   * then ignored, as the rule allows.
+   */
+  onApnsToken?: (deviceId: string, token: ApnsToken) => void;
 }
 
 export interface ShutdownOptions {
@@ -87,6 +92,9 @@ export class Gateway {
         ack: (c, ack) => {
           if (this.sessions.get(c.deviceId) !== c) return true;
           return this.options.listener.ackReceived(c, ack);
+        },
+        apnsToken: (c, token) => {
+          if (this.sessions.get(c.deviceId) === c) this.options.onApnsToken?.(c.deviceId, token);
         },
         closed: (c, reason) => this.onClosed(c, reason),
       },

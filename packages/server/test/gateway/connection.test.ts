@@ -204,6 +204,17 @@ describe('heartbeats and dead peers [LP-5]', () => {
     assert.deepEqual(listener.events, ['open d1 -', 'close d1']);
   });
 
+  it('ignores an apns_token when the server has no APNs endpoint [LP-6.9]', async () => {
+    const { clock, connect, gateway } = setup();
+    const peer = connect();
+    await peer.hello('d1', 'secret-d1');
+    peer.send({ type: 'apns_token', token: 'ab12', topic: 'com.example.app', environment: 'production' });
+    clock.advance(20_000);
+    assert.equal((await peer.next('heartbeat')).seq, 1);
+    assert.equal(gateway.isOnline('d1'), true);
+    assert.equal(peer.received.filter((m) => m.type === 'error').length, 0);
+  });
+
   it('ignores an ack for a heartbeat that is not outstanding', async () => {
     const { clock, connect } = setup();
     const peer = connect();
