@@ -6,101 +6,52 @@
  * Concurrency: every store operation of a device runs in that device's chain (KeyedChain), so one
  * device's submits, acks and feeding never interleave; devices proceed in parallel. The expiry sweep is
  * global and only settles messages, which the chains tolerate (they re-check state after every await).
+ *
+ * Throughput (each awaited store call costs a group commit on SQLite, so the chain is kept short): the
+ * submits queued for a device are taken by one chain operation whose store calls all join one commit;
+ * there are no reads before enqueue; a device that is caught up gets new messages written straight from
+ * the enqueue results, without a deliverable() read, and their markSent is not waited for; acks that
+ * queue up behind a busy chain are merged into one acknowledge. The store runs operations in call
+ * order, which is what keeps every later read of the device consistent with all of this.
  */
 import { randomUUID } from 'node:crypto';
 import type { Ack, Clock, TimerHandle } from '@localpush/protocol';
-import type { ListOptions, NewMessage, Receipt, ReceiptEvent, Store, StoredMessage } from '../store/types.js';
+import { isExpiredAt } from '../store/rules.js';
+import type { ListOptions, Receipt, ReceiptEvent, Store, StoredMessage } from '../store/types.js';
 import { KeyedChain } from './chain.js';
+import {
+  EngineClosedError,
+  type DeliveryEngineDeps,
+  type DeliveryEngineImpl,
+  type EngineLogger,
+} from './contracts.js';
 import { expiredNotice, outcomeOf, overflowNotice, statusOfState, toPush } from './convert.js';
 import { validateOptions, type DeliveryEngineOptions } from './options.js';
-import type {
-  DeliveryEngine,
-  DeviceSession,
-  MessageStatus,
-  SendOutcome,
-  SendRequest,
-  SessionListener,
-} from './types.js';
+import {
+  newDeviceState,
+  seed,
+  tellExpired,
+  tellOverflow,
+  type DeviceState,
+  type PendingAck,
+  type PendingSubmit,
+} from './state.js';
+import { issueGroup } from './submit-group.js';
+import type { DeviceSession, MessageStatus, SendOutcome, SendRequest } from './types.js';
 import { AckWaiters } from './waiters.js';
 
 export { DEFAULT_ENGINE_OPTIONS, type DeliveryEngineOptions } from './options.js';
+export {
+  EngineClosedError,
+  type DeliveryEngineDeps,
+  type DeliveryEngineImpl,
+  type EngineLogger,
+} from './contracts.js';
 export { statusOfState, toPush } from './convert.js';
-
-/** Minimal logger shape (pino satisfies it). */
-export interface EngineLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/** What {@link createDeliveryEngine} needs. */
-export interface DeliveryEngineDeps {
-  store: Store;
-  clock: Clock;
-  logger?: EngineLogger;
-  options?: Partial<DeliveryEngineOptions>;
-  /** Called for every sent message that was not acked within ackTimeoutMs (the APNs fallback's hook). */
-  onAckTimeout?: (message: StoredMessage) => void;
-}
-
-/** Thrown by submit and friends once {@link DeliveryEngineImpl.close} was called. */
-export class EngineClosedError extends Error {
-  override readonly name = 'EngineClosedError';
-  constructor() {
-    super('the delivery engine is closed');
-  }
-}
-
-/** The engine as the server wires it: the DeliveryEngine and SessionListener contracts plus extras. */
-export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
-  /**
-   * Follows sent messages that were not acked within ackTimeoutMs. The message stays stored and is
-   * redelivered when the device reconnects; the listener may hand it to APNs with {@link fallBack}.
-   */
-  onAckTimeout(listener: (message: StoredMessage) => void): () => void;
-  /** Settles an undelivered message as `fallen_back` (handed to another path). Undefined when not undelivered. */
-  fallBack(messageId: string, detail: string): Promise<StoredMessage | undefined>;
-  /** A device's messages, newest first. */
-  listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]>;
-  /** Whether the engine has a live session for the device. */
-  isOnline(deviceId: string): boolean;
-  /** Number of pending ack waiters (submitAndWait); for tests and metrics. */
-  readonly waiterCount: number;
-  /** Resolves when no device operation or sweep is queued or running (for tests). */
-  idle(): Promise<void>;
-  /** Stops the sweep and ack timers, settles every waiter with `timeout`, waits for running operations. */
-  close(): Promise<void>;
-}
 
 /** Creates the delivery engine. Starts its expiry sweep on the injected clock; stop it with close(). */
 export function createDeliveryEngine(deps: DeliveryEngineDeps): DeliveryEngineImpl {
   return new Engine(deps);
-}
-
-/** How many of a device's newest messages are scanned to learn the highest seq ever sent to it. */
-const SEED_SCAN_LIMIT = 4096;
-
-/** Per-device state, kept in memory for the process's life. */
-interface DeviceState {
-  readonly deviceId: string;
-  /** The newest session; events from any other session are ignored. */
-  session: DeviceSession | undefined;
-  /** True once the session's resume cursor was applied; feeding waits for it. */
-  ready: boolean;
-  /** Pushes written on the current session and not yet acked or settled: seq → message id. */
-  inFlight: Map<number, string>;
-  /** Highest seq written on the current session (or the resume cursor): the feed continues after it. */
-  cursor: number;
-  /** Highest seq ever written to the device (this process, plus what the store says was sent before). */
-  highestSent: number;
-  /** True once highestSent is known to be complete, so that larger ack cursors are invalid. */
-  bounded: boolean;
-  seeded: boolean;
-  /** Messages dropped by overflow while the device was offline; told on its next connect. */
-  pendingOverflow: number;
-  /** Messages that expired unsent while the device was offline; told on its next connect. */
-  pendingExpired: number;
 }
 
 class Engine implements DeliveryEngineImpl {
@@ -110,6 +61,10 @@ class Engine implements DeliveryEngineImpl {
   private readonly options: DeliveryEngineOptions;
   private readonly chain = new KeyedChain();
   private readonly devices = new Map<string, DeviceState>();
+  /** Submits waiting for their device's next submit group (see submit). */
+  private readonly submitGroups = new Map<string, PendingSubmit[]>();
+  /** markSent calls not waited for by anyone (see markSentLater); idle() and close() wait for them. */
+  private readonly marking = new Set<Promise<void>>();
   private readonly waiters: AckWaiters;
   private readonly receiptListeners = new Set<(receipt: Receipt) => void>();
   private readonly ackTimeoutListeners = new Set<(message: StoredMessage) => void>();
@@ -135,10 +90,30 @@ class Engine implements DeliveryEngineImpl {
 
   // ── DeliveryEngine ────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Submits join their device's next submit group: one chain operation that takes every submit queued
+   * for the device by the time it runs (an HTTP batch queues all of its messages in one turn). Call
+   * order is kept: a group holds submits in call order and groups run in the device's chain in order.
+   */
   submit(request: SendRequest): Promise<SendOutcome> {
     if (this.closed) return Promise.reject(new EngineClosedError());
     const id = request.id ?? randomUUID();
-    return this.chain.run(request.deviceId, () => this.submitInChain(request, id));
+    const deviceId = request.deviceId;
+    return new Promise<SendOutcome>((resolve, reject) => {
+      let group = this.submitGroups.get(deviceId);
+      if (group === undefined) {
+        const items: PendingSubmit[] = [];
+        group = items;
+        this.submitGroups.set(deviceId, items);
+        this.chain
+          .run(deviceId, () => this.submitGroup(deviceId, items))
+          .catch((error: unknown) => {
+            // Settling a promise twice is a no-op, so submits that already have an outcome keep it.
+            for (const item of items) item.reject(error);
+          });
+      }
+      group.push({ request, id, resolve, reject });
+    });
   }
 
   /**
@@ -197,9 +172,10 @@ class Engine implements DeliveryEngineImpl {
   }
 
   async idle(): Promise<void> {
-    while (this.sweeping !== undefined || this.chain.activeKeys > 0) {
+    while (this.sweeping !== undefined || this.chain.activeKeys > 0 || this.marking.size > 0) {
       await this.sweeping;
       await this.chain.idle();
+      await Promise.all(this.marking);
     }
   }
 
@@ -212,6 +188,7 @@ class Engine implements DeliveryEngineImpl {
     this.ackTimers.clear();
     this.waiters.settleAll('timeout');
     await Promise.allSettled([this.chain.idle(), this.sweeping]);
+    await Promise.allSettled(this.marking);
     // A submitAndWait that raced with close may have registered its waiter meanwhile; settle it too.
     this.waiters.settleAll('timeout');
   }
@@ -225,9 +202,10 @@ class Engine implements DeliveryEngineImpl {
     state.ready = false;
     state.inFlight = new Map();
     state.cursor = 0;
+    state.caughtUp = false;
     this.background(session.deviceId, 'session open', async () => {
       if (state.session !== session) return;
-      await this.seed(state);
+      await seed(this.store, state);
       if (state.session !== session) return;
       if (resumeThrough !== undefined && resumeThrough > 0) {
         // [LP-4.5] The resume cursor is a cumulative ack, but never of more than was ever sent: a cursor
@@ -265,6 +243,7 @@ class Engine implements DeliveryEngineImpl {
     state.ready = false;
     state.inFlight = new Map();
     state.cursor = 0;
+    state.caughtUp = false;
   }
 
   /**
@@ -276,8 +255,19 @@ class Engine implements DeliveryEngineImpl {
     const state = this.devices.get(session.deviceId);
     if (state === undefined || state.session !== session || this.closed) return true;
     if (ack.through !== undefined && state.bounded && ack.through > state.highestSent) return false;
+    // Acks that arrive while the device's chain is busy are merged into the one already waiting there:
+    // acknowledging is a union (ids, and the largest cumulative cursor), so one store call does for all.
+    const waiting = state.pendingAck;
+    if (waiting !== undefined && waiting.session === session) {
+      if (ack.ids !== undefined) waiting.ids.push(...ack.ids);
+      if (ack.through !== undefined) waiting.through = Math.max(waiting.through ?? 0, ack.through);
+      return true;
+    }
+    const merged: PendingAck = { session, ids: [...(ack.ids ?? [])], through: ack.through };
+    state.pendingAck = merged;
     this.background(state.deviceId, 'ack', async () => {
-      await this.applyAck(state, ack);
+      if (state.pendingAck === merged) state.pendingAck = undefined;
+      await this.applyAck(state, merged);
       if (state.session === session) await this.pump(state);
     });
     return true;
@@ -285,75 +275,101 @@ class Engine implements DeliveryEngineImpl {
 
   // ── submit ────────────────────────────────────────────────────────────────────────────────────────
 
-  /** A submit, inside the device's chain. */
-  private async submitInChain(request: SendRequest, id: string): Promise<SendOutcome> {
+  /**
+   * A submit group, inside the device's chain. Every store call of the group is issued at once, in call
+   * order, so they share one group commit, take consecutive seqs in call order, and each runs against
+   * the state the previous one left — as if they had run one after another. There is no getMessage or
+   * getDevice first: enqueue reports duplicates itself and rejects an unknown device, which is then
+   * confirmed with one getDevice. Pushes are written only after their enqueue committed.
+   */
+  private async submitGroup(deviceId: string, items: readonly PendingSubmit[]): Promise<void> {
+    if (this.submitGroups.get(deviceId) === items) this.submitGroups.delete(deviceId);
     this.assertOpen();
     const now = this.clock.now();
-    const existing = await this.store.getMessage(id);
-    if (existing !== undefined) return outcomeOf(existing, true);
-    const device = await this.store.getDevice(request.deviceId);
-    if (device === undefined) {
-      return { deviceId: request.deviceId, id, status: 'unknown_device', duplicate: false };
-    }
-    const message: NewMessage = {
-      id,
-      deviceId: request.deviceId,
-      kind: request.kind,
-      payload: request.payload,
-      priority: request.priority,
-      expiration: request.expiration ?? Math.floor(now / 1000) + this.options.defaultTtlSeconds,
-      collapseId: request.collapseId ?? null,
-      acceptedAt: now,
-    };
-    const state = this.stateOf(request.deviceId);
-    const online = state.session?.isOpen ?? false;
-    const pastExpiration = message.expiration > 0 && message.expiration * 1000 <= now;
-    if (pastExpiration || (message.expiration === 0 && !online)) {
-      const stored = await this.store.recordExpired(message, now);
+    const online = this.devices.get(deviceId)?.session?.isOpen ?? false;
+    const results = await issueGroup(this.store, items, now, online, this.options);
+
+    const outcomes = new Map<PendingSubmit, SendOutcome>();
+    const failures = new Map<PendingSubmit, unknown>();
+    const accepted: { item: PendingSubmit; message: StoredMessage }[] = [];
+    /** Messages of this group that a later one of the group collapsed or overflowed: never written. */
+    const superseded = new Set<string>();
+    let state: DeviceState | undefined;
+    items.forEach((item, index) => {
+      const settled = results[index];
+      if (settled === undefined) return;
+      if (settled.status === 'rejected') {
+        failures.set(item, settled.reason);
+        return;
+      }
+      const value = settled.value;
+      if (value.kind === 'expired') {
+        if (value.existing !== undefined) {
+          outcomes.set(item, outcomeOf(value.existing, true));
+          return;
+        }
+        const stored = value.stored;
+        this.emit(stored, 'accepted', stored.acceptedAt, null);
+        this.emit(stored, 'expired', now, null);
+        this.waiters.settle(stored.id, 'expired');
+        outcomes.set(item, outcomeOf(stored, false));
+        return;
+      }
+      const result = value.result;
+      // A duplicate: the id was submitted before, or raced in through another device's chain.
+      if (result.duplicate) {
+        outcomes.set(item, outcomeOf(result.message, true));
+        return;
+      }
+      state ??= this.stateOf(deviceId);
+      const stored = result.message;
       this.emit(stored, 'accepted', stored.acceptedAt, null);
-      this.emit(stored, 'expired', now, null);
-      this.waiters.settle(id, 'expired');
-      return outcomeOf(stored, false);
+      for (const older of result.collapsed) {
+        superseded.add(older.id);
+        this.settled(older, 'collapsed', stored.id);
+      }
+      for (const older of result.overflowed) {
+        superseded.add(older.id);
+        this.settled(older, 'overflowed', stored.id);
+      }
+      if (result.overflowed.length > 0) tellOverflow(state, result.overflowed.length, this.logger);
+      accepted.push({ item, message: stored });
+    });
+
+    if (state !== undefined) {
+      const device = state;
+      const fresh = accepted.map((a) => a.message).filter((m) => !superseded.has(m.id));
+      const writeNow = this.clock.now();
+      const written = this.writeDirect(device, fresh, writeNow);
+      if (written.length < fresh.length) device.caughtUp = false;
+      this.markSentLater(device, written, writeNow);
+      await this.pump(device);
+      for (const { item, message } of accepted) {
+        const sent = device.inFlight.get(message.seq) === message.id;
+        outcomes.set(item, {
+          deviceId: message.deviceId,
+          id: message.id,
+          status: sent ? 'sent' : 'queued',
+          duplicate: false,
+          seq: message.seq,
+        });
+      }
     }
 
-    const result = await this.store.enqueue(message, { maxQueuePerDevice: this.options.maxQueuePerDevice });
-    // A duplicate here means the same id raced in through another device's chain.
-    if (result.duplicate) return outcomeOf(result.message, true);
-    const stored = result.message;
-    this.emit(stored, 'accepted', stored.acceptedAt, null);
-    for (const older of result.collapsed) this.settled(older, 'collapsed', stored.id);
-    for (const older of result.overflowed) this.settled(older, 'overflowed', stored.id);
-    if (result.overflowed.length > 0) this.tellOverflow(state, result.overflowed.length);
-
-    await this.pump(state);
-    return {
-      deviceId: stored.deviceId,
-      id: stored.id,
-      status: state.inFlight.get(stored.seq) === stored.id ? 'sent' : 'queued',
-      duplicate: false,
-      seq: stored.seq,
-    };
-  }
-
-  /** Sends a queue_overflow notice now when the device is connected, else on its next connect. [LP-6.7] */
-  private tellOverflow(state: DeviceState, count: number): void {
-    const session = state.session;
-    if (session?.isOpen === true && state.ready) {
-      session.sendNotice(overflowNotice(count, 'because the queue is full'));
-    } else {
-      state.pendingOverflow += count;
+    if (failures.size > 0) {
+      // enqueue and recordExpired reject an unknown device before writing anything.
+      const known = (await this.store.getDevice(deviceId)) !== undefined;
+      if (!known) {
+        for (const item of failures.keys()) {
+          outcomes.set(item, { deviceId, id: item.id, status: 'unknown_device', duplicate: false });
+        }
+      }
     }
-    this.logger?.warn(
-      { device: state.deviceId, dropped: count },
-      'device queue overflowed; oldest messages dropped',
-    );
-  }
-
-  /** Sends an `expired` notice now when the device is connected, else on its next connect. [LP-6.7] */
-  private tellExpired(state: DeviceState, count: number): void {
-    const session = state.session;
-    if (session?.isOpen === true && state.ready) session.sendNotice(expiredNotice(count));
-    else state.pendingExpired += count;
+    for (const item of items) {
+      const outcome = outcomes.get(item);
+      if (outcome !== undefined) item.resolve(outcome);
+      else item.reject(failures.get(item) ?? new Error('internal error: a submit had no outcome'));
+    }
   }
 
   // ── feeding and acks ──────────────────────────────────────────────────────────────────────────────
@@ -366,21 +382,75 @@ class Engine implements DeliveryEngineImpl {
     const session = state.session;
     if (session === undefined || !session.isOpen || !state.ready || this.closed) return;
     const room = this.options.maxInFlightPerDevice - state.inFlight.size;
-    if (room <= 0) return;
+    // Caught up: the store holds nothing deliverable after the cursor, so there is nothing to read.
+    if (room <= 0 || state.caughtUp) return;
     const now = this.clock.now();
     const batch = await this.store.deliverable(state.deviceId, state.cursor, now, room);
-    if (state.session !== session || !session.isOpen || batch.length === 0) return;
+    if (state.session !== session || !session.isOpen) return;
     const written: StoredMessage[] = [];
     for (const message of batch) {
-      if (!session.sendPush(toPush(message))) break;
-      state.inFlight.set(message.seq, message.id);
-      state.cursor = Math.max(state.cursor, message.seq);
-      state.highestSent = Math.max(state.highestSent, message.seq);
+      if (!this.write(state, session, message, now)) break;
       written.push(message);
-      this.startAckTimer(message);
-      // Emitted as the push is written, so that a settle racing with markSent (the sweep) comes after it.
-      this.emit(message, 'sent', now, null);
     }
+    // A short read saw the whole backlog (no enqueue of this device can run meanwhile: same chain).
+    if (written.length === batch.length && batch.length < room) state.caughtUp = true;
+    await this.markSent(state, written, now);
+  }
+
+  /**
+   * Writes the messages just enqueued straight from their enqueue results, in seq order, when the device
+   * is caught up (so nothing older is waiting) and while the window has room. Returns those written; the
+   * caller leaves the rest to the pump.
+   */
+  private writeDirect(state: DeviceState, messages: readonly StoredMessage[], now: number): StoredMessage[] {
+    const written: StoredMessage[] = [];
+    const session = state.session;
+    if (session === undefined || !session.isOpen || !state.ready || !state.caughtUp || this.closed) {
+      return written;
+    }
+    for (const message of messages) {
+      if (state.inFlight.size >= this.options.maxInFlightPerDevice) break;
+      // deliverable() would skip it; the pump then does, and the order stays that of the store.
+      if (isExpiredAt(message, now)) break;
+      if (!this.write(state, session, message, now)) break;
+      written.push(message);
+    }
+    return written;
+  }
+
+  /** Writes one push and does its bookkeeping. False when the session refused it (it is then closed). */
+  private write(state: DeviceState, session: DeviceSession, message: StoredMessage, now: number): boolean {
+    if (!session.sendPush(toPush(message))) return false;
+    state.inFlight.set(message.seq, message.id);
+    state.cursor = Math.max(state.cursor, message.seq);
+    state.highestSent = Math.max(state.highestSent, message.seq);
+    this.startAckTimer(message);
+    // Emitted as the push is written, so that a settle racing with markSent (the sweep) comes after it.
+    this.emit(message, 'sent', now, null);
+    return true;
+  }
+
+  /**
+   * Records directly written pushes as sent without holding up the submits or the device's chain. Safe
+   * because the store runs operations in call order: every later read or ack of the device is queued
+   * behind this markSent and sees it. What a submit promises holds without it — the message was
+   * committed before it was written — and the push was on the wire before markSent even began (as it
+   * always was), so a crash loses nothing a durable markSent would have kept. idle() and close() wait
+   * for it; a failure is logged (the message then stays queued and is redelivered on reconnect).
+   */
+  private markSentLater(state: DeviceState, written: readonly StoredMessage[], now: number): void {
+    if (written.length === 0) return;
+    const marking: Promise<void> = this.markSent(state, written, now)
+      .catch((error: unknown) => {
+        if (!this.closed)
+          this.logger?.error({ err: error, device: state.deviceId }, 'engine markSent failed');
+      })
+      .finally(() => this.marking.delete(marking));
+    this.marking.add(marking);
+  }
+
+  /** Records written pushes as sent, in one store call. */
+  private async markSent(state: DeviceState, written: readonly StoredMessage[], now: number): Promise<void> {
     if (written.length === 0) return;
     await this.store.markSent(
       state.deviceId,
@@ -390,7 +460,10 @@ class Engine implements DeliveryEngineImpl {
   }
 
   /** Acknowledges in the store, then settles waiters, timers and window slots. Runs inside the chain. */
-  private async applyAck(state: DeviceState, ack: { ids?: string[]; through?: number }): Promise<void> {
+  private async applyAck(
+    state: DeviceState,
+    ack: { ids?: string[] | undefined; through?: number | undefined },
+  ): Promise<void> {
     let through = ack.through;
     if (through !== undefined && state.bounded && through > state.highestSent) through = state.highestSent;
     const input: { ids?: string[]; through?: number } = {};
@@ -406,20 +479,6 @@ class Engine implements DeliveryEngineImpl {
       const ids = new Set(input.ids);
       for (const [seq, id] of [...state.inFlight]) if (ids.has(id)) state.inFlight.delete(seq);
     }
-  }
-
-  /**
-   * Learns the highest seq ever sent to the device from the store, once per process, so that acks after
-   * a server restart are validated against what the previous process sent. Runs inside the chain.
-   */
-  private async seed(state: DeviceState): Promise<void> {
-    if (state.seeded) return;
-    const recent = await this.store.listMessages(state.deviceId, { limit: SEED_SCAN_LIMIT });
-    const lastSent = recent.find((m) => m.sentAt !== null);
-    if (lastSent !== undefined) state.highestSent = Math.max(state.highestSent, lastSent.seq);
-    // Without a sent message in a full page the bound is unknown: stay lenient rather than reject acks.
-    state.bounded = lastSent !== undefined || recent.length < SEED_SCAN_LIMIT;
-    state.seeded = true;
   }
 
   /** Bookkeeping for a message that reached a terminal state: receipt, ack timer, window slot, waiters. */
@@ -486,7 +545,7 @@ class Engine implements DeliveryEngineImpl {
         );
       }
       for (const [deviceId, unsent] of touched) {
-        if (unsent > 0) this.tellExpired(this.stateOf(deviceId), unsent);
+        if (unsent > 0) tellExpired(this.stateOf(deviceId), unsent);
         this.schedulePump(deviceId);
       }
     } catch (error) {
@@ -499,18 +558,7 @@ class Engine implements DeliveryEngineImpl {
   private stateOf(deviceId: string): DeviceState {
     let state = this.devices.get(deviceId);
     if (state === undefined) {
-      state = {
-        deviceId,
-        session: undefined,
-        ready: false,
-        inFlight: new Map(),
-        cursor: 0,
-        highestSent: 0,
-        bounded: false,
-        seeded: false,
-        pendingOverflow: 0,
-        pendingExpired: 0,
-      };
+      state = newDeviceState(deviceId);
       this.devices.set(deviceId, state);
     }
     return state;

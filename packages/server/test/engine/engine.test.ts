@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EngineClosedError, toPush } from '../../src/engine/engine.js';
+import type { EnqueueOptions, NewMessage } from '../../src/store/types.js';
 import { FakeSession } from '../helpers/fake-session.js';
 import { request, setup } from './helpers.js';
 
@@ -520,10 +521,10 @@ void describe('chains', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const store = new Proxy(t.store, {
       get(target, key, receiver) {
-        if (key === 'getDevice') {
-          return async (id: string) => {
-            if (id === 'slow') await gate;
-            return target.getDevice(id);
+        if (key === 'enqueue') {
+          return async (message: NewMessage, options: EnqueueOptions) => {
+            if (message.deviceId === 'slow') await gate;
+            return target.enqueue(message, options);
           };
         }
         const value: unknown = Reflect.get(target, key, receiver);

@@ -1,0 +1,52 @@
+/** The engine's outward contracts beyond types.ts: its dependencies, its closed error, its full surface. */
+import type { Clock } from '@localpush/protocol';
+import type { ListOptions, Store, StoredMessage } from '../store/types.js';
+import type { DeliveryEngineOptions } from './options.js';
+import type { DeliveryEngine, SessionListener } from './types.js';
+
+/** Minimal logger shape (pino satisfies it). */
+export interface EngineLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What {@link createDeliveryEngine} needs. */
+export interface DeliveryEngineDeps {
+  store: Store;
+  clock: Clock;
+  logger?: EngineLogger;
+  options?: Partial<DeliveryEngineOptions>;
+  /** Called for every sent message that was not acked within ackTimeoutMs (the APNs fallback's hook). */
+  onAckTimeout?: (message: StoredMessage) => void;
+}
+
+/** Thrown by submit and friends once {@link DeliveryEngineImpl.close} was called. */
+export class EngineClosedError extends Error {
+  override readonly name = 'EngineClosedError';
+  constructor() {
+    super('the delivery engine is closed');
+  }
+}
+
+/** The engine as the server wires it: the DeliveryEngine and SessionListener contracts plus extras. */
+export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
+  /**
+   * Follows sent messages that were not acked within ackTimeoutMs. The message stays stored and is
+   * redelivered when the device reconnects; the listener may hand it to APNs with {@link fallBack}.
+   */
+  onAckTimeout(listener: (message: StoredMessage) => void): () => void;
+  /** Settles an undelivered message as `fallen_back` (handed to another path). Undefined when not undelivered. */
+  fallBack(messageId: string, detail: string): Promise<StoredMessage | undefined>;
+  /** A device's messages, newest first. */
+  listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]>;
+  /** Whether the engine has a live session for the device. */
+  isOnline(deviceId: string): boolean;
+  /** Number of pending ack waiters (submitAndWait); for tests and metrics. */
+  readonly waiterCount: number;
+  /** Resolves when no device operation or sweep is queued or running (for tests). */
+  idle(): Promise<void>;
+  /** Stops the sweep and ack timers, settles every waiter with `timeout`, waits for running operations. */
+  close(): Promise<void>;
+}

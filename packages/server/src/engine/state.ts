@@ -1,0 +1,110 @@
+/** The engine's in-memory bookkeeping per device, and the shape of a submit waiting for its group. */
+import type { Store } from '../store/types.js';
+import type { EngineLogger } from './contracts.js';
+import { expiredNotice, overflowNotice } from './convert.js';
+import type { DeviceSession, SendOutcome, SendRequest } from './types.js';
+
+/** How many of a device's newest messages are scanned to learn the highest seq ever sent to it. */
+const SEED_SCAN_LIMIT = 4096;
+
+/** Per-device state, kept in memory for the process's life. */
+export interface DeviceState {
+  readonly deviceId: string;
+  /** The newest session; events from any other session are ignored. */
+  session: DeviceSession | undefined;
+  /** True once the session's resume cursor was applied; feeding waits for it. */
+  ready: boolean;
+  /** Pushes written on the current session and not yet acked or settled: seq → message id. */
+  inFlight: Map<number, string>;
+  /** Highest seq written on the current session (or the resume cursor): the feed continues after it. */
+  cursor: number;
+  /**
+   * True when every message the store holds for the device after `cursor` that deliverable() would
+   * return has been written on the current session — so a message enqueued next can be written straight
+   * from its enqueue result, and a pump has nothing to read. Set only by a pump whose deliverable() read
+   * came back short of the window (it saw the whole backlog, in the device's chain, so no enqueue raced
+   * it) and kept while every new message is written directly; cleared whenever one is not (window full,
+   * write refused) and on every session change. Settling (ack, expiry, collapse, fall-back) only removes
+   * messages from the backlog, so it never invalidates the flag.
+   */
+  caughtUp: boolean;
+  /** Highest seq ever written to the device (this process, plus what the store says was sent before). */
+  highestSent: number;
+  /** True once highestSent is known to be complete, so that larger ack cursors are invalid. */
+  bounded: boolean;
+  seeded: boolean;
+  /** Messages dropped by overflow while the device was offline; told on its next connect. */
+  pendingOverflow: number;
+  /** Messages that expired unsent while the device was offline; told on its next connect. */
+  pendingExpired: number;
+  /** The ack waiting in the device's chain, into which later acks of the same session are merged. */
+  pendingAck: PendingAck | undefined;
+}
+
+/** Acks of one session, merged, waiting to be applied. */
+export interface PendingAck {
+  readonly session: DeviceSession;
+  ids: string[];
+  through: number | undefined;
+}
+
+/** A fresh, offline device state. */
+export function newDeviceState(deviceId: string): DeviceState {
+  return {
+    deviceId,
+    session: undefined,
+    ready: false,
+    inFlight: new Map(),
+    cursor: 0,
+    caughtUp: false,
+    highestSent: 0,
+    bounded: false,
+    seeded: false,
+    pendingOverflow: 0,
+    pendingExpired: 0,
+    pendingAck: undefined,
+  };
+}
+
+/** A submit queued for its device's next submit group. */
+export interface PendingSubmit {
+  readonly request: SendRequest;
+  readonly id: string;
+  resolve(outcome: SendOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Learns the highest seq ever sent to the device from the store, once per process, so that acks after
+ * a server restart are validated against what the previous process sent. Runs inside the chain.
+ */
+export async function seed(store: Store, state: DeviceState): Promise<void> {
+  if (state.seeded) return;
+  const recent = await store.listMessages(state.deviceId, { limit: SEED_SCAN_LIMIT });
+  const lastSent = recent.find((m) => m.sentAt !== null);
+  if (lastSent !== undefined) state.highestSent = Math.max(state.highestSent, lastSent.seq);
+  // Without a sent message in a full page the bound is unknown: stay lenient rather than reject acks.
+  state.bounded = lastSent !== undefined || recent.length < SEED_SCAN_LIMIT;
+  state.seeded = true;
+}
+
+/** Sends a queue_overflow notice now when the device is connected, else on its next connect. [LP-6.7] */
+export function tellOverflow(state: DeviceState, count: number, logger: EngineLogger | undefined): void {
+  const session = state.session;
+  if (session?.isOpen === true && state.ready) {
+    session.sendNotice(overflowNotice(count, 'because the queue is full'));
+  } else {
+    state.pendingOverflow += count;
+  }
+  logger?.warn(
+    { device: state.deviceId, dropped: count },
+    'device queue overflowed; oldest messages dropped',
+  );
+}
+
+/** Sends an `expired` notice now when the device is connected, else on its next connect. [LP-6.7] */
+export function tellExpired(state: DeviceState, count: number): void {
+  const session = state.session;
+  if (session?.isOpen === true && state.ready) session.sendNotice(expiredNotice(count));
+  else state.pendingExpired += count;
+}
