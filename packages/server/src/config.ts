@@ -67,6 +67,11 @@ export const serverConfigSchema = z
     apiHost: z.string().min(1),
     apiPort: port,
     store: z.enum(['sqlite', 'memory']),
+    /**
+     * SQLite durability: `normal` survives a crash of the process (the WAL is on disk before a 2xx);
+     * `full` also survives power loss and OS crashes, at the cost of an fsync per group commit.
+     */
+    durability: z.enum(['normal', 'full']),
     heartbeatIntervalMs: z.number().int().min(1_000).max(3_600_000),
     heartbeatGraceMs: z.number().int().min(500).max(600_000),
     helloTimeoutMs: z.number().int().min(500).max(120_000),
@@ -121,6 +126,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   apiHost: '127.0.0.1',
   apiPort: 7700,
   store: 'sqlite',
+  durability: 'normal',
   heartbeatIntervalMs: 20_000,
   heartbeatGraceMs: 10_000,
   helloTimeoutMs: 10_000,

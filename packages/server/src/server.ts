@@ -101,7 +101,7 @@ export async function startServer(
   const provider = await loadOrCreateProviderKey(config.dataDir);
   const store =
     config.store === 'sqlite'
-      ? await openSqliteStore({ path: join(config.dataDir, 'localpush.db') })
+      ? await openSqliteStore({ path: join(config.dataDir, 'localpush.db'), synchronous: config.durability })
       : createMemoryStore();
 
   const listeners: Listener[] = [];

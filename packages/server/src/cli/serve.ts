@@ -26,6 +26,7 @@ Options:
   --api-host <addr>           address for the HTTP API (default ${DEFAULT_CONFIG.apiHost})
   --api-port <n>              HTTP API port (default ${DEFAULT_CONFIG.apiPort})
   --store <sqlite|memory>     message store (default sqlite; memory loses everything on restart)
+  --durability <normal|full>  normal survives a crash of the process; full also power loss (default normal)
   --heartbeat-interval <t>    heartbeat interval (default 20s)
   --heartbeat-grace <t>       time a device has to answer a heartbeat (default 10s)
   --max-queue <n>             undelivered messages kept per device (default ${DEFAULT_CONFIG.maxQueuePerDevice})
@@ -49,6 +50,7 @@ const FLAGS = {
   'api-host': { type: 'string' },
   'api-port': { type: 'string' },
   store: { type: 'string' },
+  durability: { type: 'string' },
   'heartbeat-interval': { type: 'string' },
   'heartbeat-grace': { type: 'string' },
   'max-queue': { type: 'string' },
@@ -98,6 +100,10 @@ export function serveConfigFromFlags(args: string[], io: CliIo): Partial<ServerC
   if (store !== undefined && store !== 'sqlite' && store !== 'memory') {
     throw new CliError(`--store must be sqlite or memory, got "${store}"`, EXIT.usage);
   }
+  const durability = values.durability;
+  if (durability !== undefined && durability !== 'normal' && durability !== 'full') {
+    throw new CliError(`--durability must be normal or full, got "${durability}"`, EXIT.usage);
+  }
   const logLevel = values['log-level'];
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
   if (logLevel !== undefined && !(levels as readonly string[]).includes(logLevel)) {
@@ -113,6 +119,7 @@ export function serveConfigFromFlags(args: string[], io: CliIo): Partial<ServerC
     apiHost: values['api-host'],
     apiPort: requireInteger('api-port', values['api-port'], 0, 65535),
     store,
+    durability,
     heartbeatIntervalMs: measure('heartbeat-interval', values['heartbeat-interval'], parseDuration),
     heartbeatGraceMs: measure('heartbeat-grace', values['heartbeat-grace'], parseDuration),
     maxQueuePerDevice: requireInteger('max-queue', values['max-queue'], 1, 1_000_000),

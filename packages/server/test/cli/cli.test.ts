@@ -52,6 +52,7 @@ describe('localpush CLI', () => {
     [['serve', '--heartbeat-interval', 'soon'], /--heartbeat-interval: "soon" is not a duration/],
     [['serve', '--max-frame', 'big'], /--max-frame: "big" is not a size/],
     [['serve', '--log-level', 'loud'], /--log-level must be one of/],
+    [['serve', '--durability', 'eventual'], /--durability must be normal or full/],
     [['device', 'frobnicate'], /unknown subcommand "device frobnicate"/],
     [['device', 'remove'], /exactly one device id/],
     [['send', 'hello'], /at least one --to/],
@@ -95,6 +96,8 @@ describe('localpush CLI', () => {
         '128KiB',
         '--no-ws',
         '--ws-plain',
+        '--durability',
+        'full',
       ],
       io,
     );
@@ -105,6 +108,7 @@ describe('localpush CLI', () => {
     assert.equal(config.maxFrameBytes, 128 * 1024);
     assert.equal(config.wsPort, null);
     assert.equal(config.wsTls, false);
+    assert.equal(config.durability, 'full');
   });
 
   it('sends JSON as JSON and anything else as {"text": …}', () => {
