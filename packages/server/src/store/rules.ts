@@ -42,7 +42,10 @@ export function closedError(kind: string): Error {
   return new Error(`the ${kind} store is closed`);
 }
 
-/** The error for enqueueing to an unregistered device; the engine checks first, so this is a programming error. */
+/**
+ * The error for enqueueing to an unregistered device. The engine does not read the device first: it
+ * takes this rejection (thrown before anything is written) and confirms it with getDevice.
+ */
 export function unknownDeviceError(deviceId: string): Error {
   return new Error(`cannot store a message for unknown device "${deviceId}": register the device first`);
 }

@@ -228,6 +228,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.recordExpired(m, T0 + 9), stored);
         assert.equal((await store.enqueue(m, BOUND)).duplicate, true);
       });
+
+      // The engine relies on this instead of reading the device first.
+      void it('rejects a message for an unknown device and stores nothing', async () => {
+        const m = message('ghost', { expiration: 0 });
+        await assert.rejects(store.recordExpired(m, T0));
+        assert.equal(await store.getMessage(m.id), undefined);
+      });
     });
 
     void describe('deliverable', () => {
