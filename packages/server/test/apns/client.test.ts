@@ -52,7 +52,7 @@ async function setup(clock: Clock, extra: Partial<ApnsClientOptions> = {}) {
 
 const payload = (text: string): Buffer => Buffer.from(`{"aps":{"alert":${JSON.stringify(text)}},  "x" : 1 }`);
 
-void test('happy path: payload bytes identical, apns-id echoed, headers passed through', async () => {
+test('happy path: payload bytes identical, apns-id echoed, headers passed through', async () => {
   await using t = await setup(new RecordingClock());
   const body = payload('héllo');
   const id = '0b2e5a3c-1d4f-4e6a-9b8c-7d6e5f4a3b2c';
@@ -80,7 +80,7 @@ void test('happy path: payload bytes identical, apns-id echoed, headers passed t
   assert.equal(n.headers['apns-expiration'], '0');
 });
 
-void test('absent expiration and priority are omitted, not defaulted', async () => {
+test('absent expiration and priority are omitted, not defaulted', async () => {
   await using t = await setup(new RecordingClock());
   const result = await t.client.send({
     deviceToken: DEVICE,
@@ -96,7 +96,7 @@ void test('absent expiration and priority are omitted, not defaulted', async () 
   assert.equal(n.headers['apns-priority'], undefined);
 });
 
-void test('provider token: reused for 50 minutes, replaced after, on the same connection', async () => {
+test('provider token: reused for 50 minutes, replaced after, on the same connection', async () => {
   const clock = new ManualClock();
   await using t = await setup(clock);
   const send = () =>
@@ -121,7 +121,7 @@ void test('provider token: reused for 50 minutes, replaced after, on the same co
   assert.equal(t.peer.responses.filter((r) => r.status !== 200).length, 0, 'no TooManyProviderTokenUpdates');
 });
 
-void test('ExpiredProviderToken: the token is re-signed once and the request retried', async () => {
+test('ExpiredProviderToken: the token is re-signed once and the request retried', async () => {
   const clientClock = new ManualClock();
   // The peer's clock runs 61 minutes ahead: the client's token looks expired to it.
   const peerClock = new ManualClock(clientClock.now() + 61 * 60_000);
@@ -167,7 +167,7 @@ for (const [label, code] of [
   ['NO_ERROR', 0],
   ['INTERNAL_ERROR', 2],
 ] as const) {
-  void test(`GOAWAY (${label}): the refused request is retried on a new session and succeeds`, async () => {
+  test(`GOAWAY (${label}): the refused request is retried on a new session and succeeds`, async () => {
     const goaways: ApnsGoawayEvent[] = [];
     await using t = await setup(new RecordingClock(), { onGoaway: (e) => goaways.push(e) });
     const send = (n: number) =>
@@ -199,7 +199,7 @@ for (const [label, code] of [
   });
 }
 
-void test('concurrent sends on a fresh connection (peer allows one stream until authenticated)', async () => {
+test('concurrent sends on a fresh connection (peer allows one stream until authenticated)', async () => {
   await using t = await setup(new RecordingClock());
   const results = await Promise.all(
     Array.from({ length: 25 }, (_, i) =>
@@ -216,7 +216,7 @@ void test('concurrent sends on a fresh connection (peer allows one stream until 
   assert.equal(t.peer.connectionCount, 1);
 });
 
-void test('a proxy refusing CONNECT fails with CONNECT_FAILED after the bounded attempts', async () => {
+test('a proxy refusing CONNECT fails with CONNECT_FAILED after the bounded attempts', async () => {
   await using t = await setup(new RecordingClock());
   const proxy: Server = createServer();
   proxy.on('connect', (_req, socket: Socket) => {
@@ -253,7 +253,7 @@ void test('a proxy refusing CONNECT fails with CONNECT_FAILED after the bounded 
   }
 });
 
-void test('503 and 429: capped exponential back-off, then success', async () => {
+test('503 and 429: capped exponential back-off, then success', async () => {
   const clock = new RecordingClock();
   await using t = await setup(clock, {
     maxAttempts: 4,
@@ -274,7 +274,7 @@ void test('503 and 429: capped exponential back-off, then success', async () => 
   assert.equal(t.peer.notifications.length, 1);
 });
 
-void test('500 beyond maxAttempts: the last error is returned', async () => {
+test('500 beyond maxAttempts: the last error is returned', async () => {
   const clock = new RecordingClock();
   await using t = await setup(clock, { maxAttempts: 2, backoffMaxMs: 1500, random: () => 0 });
   t.peer.script.fail('InternalServerError', 5);
@@ -290,7 +290,7 @@ void test('500 beyond maxAttempts: the last error is returned', async () => {
   assert.deepEqual(clock.delays, [500]);
 });
 
-void test('410 Unregistered: not retried, timestamp relayed', async () => {
+test('410 Unregistered: not retried, timestamp relayed', async () => {
   const clock = new RecordingClock();
   await using t = await setup(clock);
   t.peer.script.unregister(DEVICE, 1_699_999_999_123);
@@ -313,7 +313,7 @@ void test('410 Unregistered: not retried, timestamp relayed', async () => {
   assert.deepEqual(clock.delays, []);
 });
 
-void test('400 BadDeviceToken-class errors are final', async () => {
+test('400 BadDeviceToken-class errors are final', async () => {
   await using t = await setup(new RecordingClock());
   const result = await t.client.send({
     deviceToken: DEVICE,
@@ -327,7 +327,7 @@ void test('400 BadDeviceToken-class errors are final', async () => {
   assert.equal(t.peer.responses.length, 1);
 });
 
-void test('HTTP CONNECT proxy: the client reaches the peer through a tunnel', async () => {
+test('HTTP CONNECT proxy: the client reaches the peer through a tunnel', async () => {
   await using t = await setup(new RecordingClock());
   const tunnels: string[] = [];
   const sockets = new Set<Socket>();
@@ -373,7 +373,7 @@ void test('HTTP CONNECT proxy: the client reaches the peer through a tunnel', as
   }
 });
 
-void test('PING when idle keeps the session; a session whose PING goes unanswered is dropped', async () => {
+test('PING when idle keeps the session; a session whose PING goes unanswered is dropped', async () => {
   const clock = new ManualClock();
   await using t = await setup(clock);
   const relay = await startRelay(t.peer.port);

@@ -63,7 +63,7 @@ function request(
 const token = async (iatSec = Math.floor(clock.now() / 1000)) => `bearer ${await signToken(key, { iatSec })}`;
 const BODY = '{"aps":{"alert":"x"}}';
 
-void test('one stream at a time until a valid token, then the configured concurrency', async () => {
+test('one stream at a time until a valid token, then the configured concurrency', async () => {
   const session = await open();
   try {
     assert.equal(session.remoteSettings.maxConcurrentStreams, 1);
@@ -91,7 +91,7 @@ void test('one stream at a time until a valid token, then the configured concurr
   }
 });
 
-void test('a header sent twice on the wire is DuplicateHeaders', async () => {
+test('a header sent twice on the wire is DuplicateHeaders', async () => {
   const session = await open();
   try {
     const answer = await request(
@@ -106,7 +106,7 @@ void test('a header sent twice on the wire is DuplicateHeaders', async () => {
   }
 });
 
-void test('oversized body: 413 PayloadTooLarge; empty body: PayloadEmpty', async () => {
+test('oversized body: 413 PayloadTooLarge; empty body: PayloadEmpty', async () => {
   const session = await open();
   try {
     const auth = await token();
@@ -124,7 +124,7 @@ void test('oversized body: 413 PayloadTooLarge; empty body: PayloadEmpty', async
   }
 });
 
-void test('a second token switch within 20 minutes on one connection: 429 TooManyProviderTokenUpdates', async () => {
+test('a second token switch within 20 minutes on one connection: 429 TooManyProviderTokenUpdates', async () => {
   const session = await open();
   try {
     const send = async (auth: string) => {
@@ -140,7 +140,7 @@ void test('a second token switch within 20 minutes on one connection: 429 TooMan
   }
 });
 
-void test('scripted answers: reason with its status, 410 with timestamp', async () => {
+test('scripted answers: reason with its status, 410 with timestamp', async () => {
   const session = await open();
   try {
     const auth = await token();

@@ -17,7 +17,7 @@ after(async () => {
   await peer.close();
 });
 
-void test('@parse/node-apn sends to the peer (address/port/ca options, no patching)', async () => {
+test('@parse/node-apn sends to the peer (address/port/ca options, no patching)', async () => {
   const provider = new apn.Provider({
     token: { key: key.privatePem, keyId: key.keyId, teamId: key.teamId },
     address: '127.0.0.1',
@@ -54,7 +54,7 @@ void test('@parse/node-apn sends to the peer (address/port/ca options, no patchi
   }
 });
 
-void test('apns2 sends to the peer once its undici Pool points there (it cannot be configured to)', async () => {
+test('apns2 sends to the peer once its undici Pool points there (it cannot be configured to)', async () => {
   const client = new Apns2Client({
     team: key.teamId,
     keyId: key.keyId,

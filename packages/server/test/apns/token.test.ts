@@ -34,7 +34,7 @@ function setup(environment?: 'production' | 'development') {
 const ok = (k = key): ProviderAuth => ({ ok: true, teamId: k.teamId, keyId: k.keyId });
 const no = (reason: Extract<ProviderAuth, { ok: false }>['reason']): ProviderAuth => ({ ok: false, reason });
 
-void test('a valid token from a private-key or public-key configuration verifies', async () => {
+test('a valid token from a private-key or public-key configuration verifies', async () => {
   const { verifier, nowSec } = setup('production');
   assert.deepEqual(await verifier.verify(`bearer ${await signToken(key, { iatSec: nowSec() })}`), ok());
   assert.deepEqual(
@@ -43,7 +43,7 @@ void test('a valid token from a private-key or public-key configuration verifies
   );
 });
 
-void test('malformed or missing authorization', async () => {
+test('malformed or missing authorization', async () => {
   const { verifier, nowSec } = setup();
   assert.deepEqual(await verifier.verify(undefined), no('MissingProviderToken'));
   assert.deepEqual(await verifier.verify(''), no('MissingProviderToken'));
@@ -53,7 +53,7 @@ void test('malformed or missing authorization', async () => {
   assert.deepEqual(await verifier.verify('bearer abc'), no('InvalidProviderToken'));
 });
 
-void test('unknown kid, wrong signature, alg none, missing claims: InvalidProviderToken', async () => {
+test('unknown kid, wrong signature, alg none, missing claims: InvalidProviderToken', async () => {
   const { verifier, nowSec } = setup();
   const iatSec = nowSec();
   assert.deepEqual(
@@ -76,19 +76,19 @@ void test('unknown kid, wrong signature, alg none, missing claims: InvalidProvid
   );
 });
 
-void test('iss of another team than the key: UnrelatedKeyIdInToken', async () => {
+test('iss of another team than the key: UnrelatedKeyIdInToken', async () => {
   const { verifier, nowSec } = setup();
   const token = await signToken(key, { iatSec: nowSec(), iss: other.teamId });
   assert.deepEqual(await verifier.verify(`bearer ${token}`), no('UnrelatedKeyIdInToken'));
 });
 
-void test('key restricted to another environment: BadEnvironmentKeyIdInToken', async () => {
+test('key restricted to another environment: BadEnvironmentKeyIdInToken', async () => {
   const { verifier, nowSec } = setup('development');
   const token = await signToken(other, { iatSec: nowSec() });
   assert.deepEqual(await verifier.verify(`bearer ${token}`), no('BadEnvironmentKeyIdInToken'));
 });
 
-void test('age: valid for exactly one hour, then ExpiredProviderToken (also when cached)', async () => {
+test('age: valid for exactly one hour, then ExpiredProviderToken (also when cached)', async () => {
   const { verifier, clock, nowSec } = setup();
   const token = `bearer ${await signToken(key, { iatSec: nowSec() })}`;
   assert.deepEqual(await verifier.verify(token), ok());
@@ -100,7 +100,7 @@ void test('age: valid for exactly one hour, then ExpiredProviderToken (also when
   assert.deepEqual(await verifier.verify(old), no('ExpiredProviderToken'), 'not cached');
 });
 
-void test('iat far in the future is rejected; small skew is tolerated', async () => {
+test('iat far in the future is rejected; small skew is tolerated', async () => {
   const { verifier, nowSec } = setup();
   assert.deepEqual(await verifier.verify(`bearer ${await signToken(key, { iatSec: nowSec() + 60 })}`), ok());
   assert.deepEqual(
@@ -109,7 +109,7 @@ void test('iat far in the future is rejected; small skew is tolerated', async ()
   );
 });
 
-void test('a non-P-256 key is refused at configuration time', () => {
+test('a non-P-256 key is refused at configuration time', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({
     type: 'spki',
     format: 'pem',
@@ -124,7 +124,7 @@ void test('a non-P-256 key is refused at configuration time', () => {
   );
 });
 
-void test('per connection: one token switch per 20 minutes, else TooManyProviderTokenUpdates', async () => {
+test('per connection: one token switch per 20 minutes, else TooManyProviderTokenUpdates', async () => {
   const { verifier, clock, nowSec } = setup();
   const connection = new ConnectionTokenTracker();
   const a = `bearer ${await signToken(key, { iatSec: nowSec() })}`;
@@ -145,7 +145,7 @@ void test('per connection: one token switch per 20 minutes, else TooManyProvider
   assert.deepEqual(await verifier.verify(c, connection), ok(), '20 minutes after the last switch');
 });
 
-void test('signer: ES256 token with kid, iss, iat; reused until 50 minutes, then re-signed', async () => {
+test('signer: ES256 token with kid, iss, iat; reused until 50 minutes, then re-signed', async () => {
   const clock = new ManualClock();
   const signer = new ProviderTokenSigner(
     { teamId: key.teamId, keyId: key.keyId, privateKey: key.privatePem },
@@ -165,7 +165,7 @@ void test('signer: ES256 token with kid, iss, iat; reused until 50 minutes, then
   assert.deepEqual(await verifier.verify(`bearer ${second}`), ok());
 });
 
-void test('signer: refresh after rejection only for the current token and not within 20 minutes', async () => {
+test('signer: refresh after rejection only for the current token and not within 20 minutes', async () => {
   const clock = new ManualClock();
   const signer = new ProviderTokenSigner(
     { teamId: key.teamId, keyId: key.keyId, privateKey: key.privatePem },

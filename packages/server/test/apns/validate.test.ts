@@ -170,7 +170,7 @@ function jsonOfSize(bytes: number): Buffer {
 }
 
 for (const [cause, reason, request] of cases) {
-  void test(`${reason} (${APNS_REASON_STATUS[reason]}) for ${cause}`, () => {
+  test(`${reason} (${APNS_REASON_STATUS[reason]}) for ${cause}`, () => {
     const result = validateApnsRequest(request, { generateId: () => 'generated' });
     assert.equal(result.ok, false);
     if (result.ok) return;
@@ -178,7 +178,7 @@ for (const [cause, reason, request] of cases) {
   });
 }
 
-void test('the reason table is complete and every status is the documented one', () => {
+test('the reason table is complete and every status is the documented one', () => {
   assert.equal(Object.keys(APNS_REASON_STATUS).length, 32);
   const byStatus = new Map<number, string[]>();
   for (const [reason, status] of Object.entries(APNS_REASON_STATUS)) {
@@ -189,7 +189,7 @@ void test('the reason table is complete and every status is the documented one',
   assert.deepEqual(byStatus.get(503), ['ServiceUnavailable', 'Shutdown']);
 });
 
-void test('an error echoes a well-formed apns-id and generates one otherwise', () => {
+test('an error echoes a well-formed apns-id and generates one otherwise', () => {
   const id = '0b2e5a3c-1d4f-4e6a-9b8c-7d6e5f4a3b2c';
   const withId = validateApnsRequest(input({ headers: { 'apns-id': id, 'apns-topic': undefined } }));
   assert.equal(!withId.ok && withId.apnsId, id);
@@ -197,7 +197,7 @@ void test('an error echoes a well-formed apns-id and generates one otherwise', (
   assert.equal(!bad.ok && bad.apnsId, 'g-1');
 });
 
-void test('valid request: fields parsed, payload untouched, 0 and absent expiration distinct', () => {
+test('valid request: fields parsed, payload untouched, 0 and absent expiration distinct', () => {
   const id = '0B2E5A3C-1D4F-4E6A-9B8C-7D6E5F4A3B2C';
   const result = validateApnsRequest(
     input({
@@ -232,7 +232,7 @@ void test('valid request: fields parsed, payload untouched, 0 and absent expirat
   assert.equal(absent.request.apnsIdGenerated, true);
 });
 
-void test('every push type is accepted with its topic suffix; limits at the boundary pass', () => {
+test('every push type is accepted with its topic suffix; limits at the boundary pass', () => {
   for (const pushType of APNS_PUSH_TYPES) {
     const headers: Record<string, string> = {
       'apns-push-type': pushType,
@@ -247,7 +247,7 @@ void test('every push type is accepted with its topic suffix; limits at the boun
   }
 });
 
-void test('background defaults to priority 5; a missing push type is inferred from the topic', () => {
+test('background defaults to priority 5; a missing push type is inferred from the topic', () => {
   const bg = validateApnsRequest(input({ headers: { 'apns-push-type': 'background' } }));
   assert.ok(bg.ok);
   assert.equal(bg.request.priority, 5);
@@ -261,7 +261,7 @@ void test('background defaults to priority 5; a missing push type is inferred fr
   assert.equal(alert.request.pushType, 'alert');
 });
 
-void test('checkTokenTopic: DeviceTokenNotForTopic when the token belongs to another app', () => {
+test('checkTokenTopic: DeviceTokenNotForTopic when the token belongs to another app', () => {
   assert.equal(
     checkTokenTopic('com.example.app', { topic: 'com.example.app.voip', pushType: 'voip' }),
     undefined,

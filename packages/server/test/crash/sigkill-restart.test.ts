@@ -37,7 +37,7 @@ interface MessageView {
   receipts: Array<{ event: string; at: number }>;
 }
 
-void describe('crash safety: SIGKILL while pushes are in flight', () => {
+describe('crash safety: SIGKILL while pushes are in flight', () => {
   const children: ServerChild[] = [];
   let dataDir: string | undefined;
   let client: DeviceClient | undefined;
@@ -61,7 +61,7 @@ void describe('crash safety: SIGKILL while pushes are in flight', () => {
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
 
-  void it(
+  it(
     'delivers every accepted message to the app exactly once across a kill and restart',
     { timeout: 60_000 },
     async (t) => {

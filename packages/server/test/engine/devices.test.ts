@@ -21,7 +21,7 @@ function directory(online: string[] = []) {
   };
 }
 
-void test('add generates an id and a credential, and stores only the credential hash', async () => {
+test('add generates an id and a credential, and stores only the credential hash', async () => {
   const { store, clock, dir } = directory();
   const { device, credential } = await dir.add({ label: 'kiosk' });
   assert.match(device.id, /^dev-[a-z2-7]{10}$/);
@@ -33,7 +33,7 @@ void test('add generates an id and a credential, and stores only the credential 
   assert.equal(JSON.stringify(stored).includes(credential), false);
 });
 
-void test('add takes a chosen id, refuses an invalid one and a taken one', async () => {
+test('add takes a chosen id, refuses an invalid one and a taken one', async () => {
   const { dir } = directory();
   const { device } = await dir.add({ id: 'ipad-7@ward:3' });
   assert.equal(device.id, 'ipad-7@ward:3');
@@ -46,7 +46,7 @@ void test('add takes a chosen id, refuses an invalid one and a taken one', async
   );
 });
 
-void test('get, list, remove and isOnline', async () => {
+test('get, list, remove and isOnline', async () => {
   const { dir } = directory(['a']);
   await dir.add({ id: 'b' });
   await dir.add({ id: 'a' });
@@ -62,7 +62,7 @@ void test('get, list, remove and isOnline', async () => {
   assert.equal(await dir.get('a'), undefined);
 });
 
-void test('verifyCredential accepts the right credential only, and says the same for unknown devices', async () => {
+test('verifyCredential accepts the right credential only, and says the same for unknown devices', async () => {
   const { store, dir } = directory();
   const { device, credential } = await dir.add({});
   assert.equal(await verifyCredential(store, device.id, credential), true);
@@ -71,6 +71,6 @@ void test('verifyCredential accepts the right credential only, and says the same
   assert.equal(await verifyCredential(store, 'nobody', credential), false);
 });
 
-void test('generated ids match the protocol pattern', () => {
+test('generated ids match the protocol pattern', () => {
   for (let i = 0; i < 200; i++) assert.match(generateDeviceId(), DEVICE_ID_PATTERN);
 });

@@ -5,8 +5,8 @@ import type { EnqueueOptions, NewMessage } from '../../src/store/types.js';
 import { FakeSession } from '../helpers/fake-session.js';
 import { request, setup } from './helpers.js';
 
-void describe('submit', () => {
-  void test('an unknown device stores nothing', async () => {
+describe('submit', () => {
+  test('an unknown device stores nothing', async () => {
     const t = await setup();
     const outcome = await t.engine.submit(request('nobody', { id: 'm1' }));
     assert.deepEqual(outcome, { deviceId: 'nobody', id: 'm1', status: 'unknown_device', duplicate: false });
@@ -15,7 +15,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('an offline device gets it queued with a generated id and the default time to live', async () => {
+  test('an offline device gets it queued with a generated id and the default time to live', async () => {
     const t = await setup({ defaultTtlSeconds: 60 });
     const outcome = await t.engine.submit(request('d1'));
     assert.equal(outcome.status, 'queued');
@@ -27,7 +27,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('an online device gets the push written at once', async () => {
+  test('an online device gets the push written at once', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -52,7 +52,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('expiration 0 to an offline device is recorded as expired, never queued', async () => {
+  test('expiration 0 to an offline device is recorded as expired, never queued', async () => {
     const t = await setup();
     const outcome = await t.engine.submit(request('d1', { id: 'm0', expiration: 0 }));
     assert.equal(outcome.status, 'expired');
@@ -62,7 +62,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('an expiration already past is expired', async () => {
+  test('an expiration already past is expired', async () => {
     const t = await setup();
     const past = Math.floor(t.clock.now() / 1000) - 1;
     const outcome = await t.engine.submit(request('d1', { id: 'old', expiration: past }));
@@ -70,7 +70,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('expiration 0 to an online device is sent once and not redelivered after a reconnect', async () => {
+  test('expiration 0 to an online device is sent once and not redelivered after a reconnect', async () => {
     const t = await setup();
     const first = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -83,7 +83,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('the same id again is a duplicate describing the existing message', async () => {
+  test('the same id again is a duplicate describing the existing message', async () => {
     const t = await setup();
     const first = await t.engine.submit(request('d1', { id: 'same' }));
     const again = await t.engine.submit(request('d1', { id: 'same', payload: 'other' }));
@@ -92,7 +92,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('concurrent submits to one device keep their call order in seq and on the wire', async () => {
+  test('concurrent submits to one device keep their call order in seq and on the wire', async () => {
     const t = await setup({ maxInFlightPerDevice: 1000 });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -110,7 +110,7 @@ void describe('submit', () => {
     await t.engine.close();
   });
 
-  void test('a session that cannot take the push leaves the message queued', async () => {
+  test('a session that cannot take the push leaves the message queued', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -122,8 +122,8 @@ void describe('submit', () => {
   });
 });
 
-void describe('sessions and the window', () => {
-  void test('the backlog is delivered in seq order on connect', async () => {
+describe('sessions and the window', () => {
+  test('the backlog is delivered in seq order on connect', async () => {
     const t = await setup();
     for (let i = 1; i <= 3; i++) await t.engine.submit(request('d1', { id: `m${i}` }));
     const session = new FakeSession('d1').connect(t.engine);
@@ -134,7 +134,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('the in-flight window bounds writes and acks refill it', async () => {
+  test('the in-flight window bounds writes and acks refill it', async () => {
     const t = await setup({ maxInFlightPerDevice: 2 });
     for (let i = 1; i <= 5; i++) await t.engine.submit(request('d1', { id: `m${i}` }));
     const session = new FakeSession('d1').connect(t.engine);
@@ -155,7 +155,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('the resume cursor acknowledges cumulatively and delivery continues after it', async () => {
+  test('the resume cursor acknowledges cumulatively and delivery continues after it', async () => {
     const t = await setup();
     const first = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -169,7 +169,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('a resume cursor beyond anything sent acknowledges nothing that was never sent', async () => {
+  test('a resume cursor beyond anything sent acknowledges nothing that was never sent', async () => {
     const t = await setup();
     for (let i = 1; i <= 3; i++) await t.engine.submit(request('d1', { id: `m${i}` }));
     const session = new FakeSession('d1').connect(t.engine, 99);
@@ -179,7 +179,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('an ack beyond the highest seq sent is invalid and changes nothing', async () => {
+  test('an ack beyond the highest seq sent is invalid and changes nothing', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -194,7 +194,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('after a restart the highest sent seq is learnt from the store', async () => {
+  test('after a restart the highest sent seq is learnt from the store', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -213,7 +213,7 @@ void describe('sessions and the window', () => {
     await restarted.close();
   });
 
-  void test('a newer session replaces the old one; events of the stale session are ignored', async () => {
+  test('a newer session replaces the old one; events of the stale session are ignored', async () => {
     const t = await setup();
     const old = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -232,7 +232,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('unacked pushes stay stored when the session closes and are redelivered on reconnect', async () => {
+  test('unacked pushes stay stored when the session closes and are redelivered on reconnect', async () => {
     const t = await setup();
     const first = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -249,7 +249,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('collapse replaces an undelivered message with the same collapse id', async () => {
+  test('collapse replaces an undelivered message with the same collapse id', async () => {
     const t = await setup();
     await t.engine.submit(request('d1', { id: 'a', collapseId: 'score' }));
     await t.engine.submit(request('d1', { id: 'b', collapseId: 'score' }));
@@ -267,7 +267,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('a collapsed in-flight message frees its window slot', async () => {
+  test('a collapsed in-flight message frees its window slot', async () => {
     const t = await setup({ maxInFlightPerDevice: 1 });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -280,7 +280,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('overflow while offline is told in a notice on the next connect, before the backlog', async () => {
+  test('overflow while offline is told in a notice on the next connect, before the backlog', async () => {
     const t = await setup({ maxQueuePerDevice: 2 });
     for (let i = 1; i <= 5; i++) await t.engine.submit(request('d1', { id: `m${i}` }));
     assert.equal(t.receipts.filter((r) => r.event === 'overflowed').length, 3);
@@ -293,7 +293,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('overflow while online is told on the live session at once', async () => {
+  test('overflow while online is told on the live session at once', async () => {
     const t = await setup({ maxQueuePerDevice: 2, maxInFlightPerDevice: 1 });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -311,7 +311,7 @@ void describe('sessions and the window', () => {
     await t.engine.close();
   });
 
-  void test('toPush leaves out a null collapse id', () => {
+  test('toPush leaves out a null collapse id', () => {
     const push = toPush({
       id: 'x',
       deviceId: 'd',
@@ -330,8 +330,8 @@ void describe('sessions and the window', () => {
   });
 });
 
-void describe('timers', () => {
-  void test('the expiry sweep settles expired messages and emits their receipts', async () => {
+describe('timers', () => {
+  test('the expiry sweep settles expired messages and emits their receipts', async () => {
     const t = await setup({ expirySweepMs: 1000 });
     const expiration = Math.floor(t.clock.now() / 1000) + 5;
     await t.engine.submit(request('d1', { id: 'soon', expiration }));
@@ -343,7 +343,7 @@ void describe('timers', () => {
     await t.engine.close();
   });
 
-  void test('messages that expire unsent are told in an expired notice, on the next connect if offline', async () => {
+  test('messages that expire unsent are told in an expired notice, on the next connect if offline', async () => {
     const t = await setup();
     const soon = Math.floor(t.clock.now() / 1000) + 1;
     await t.engine.submit(request('d1', { id: 'a', expiration: soon }));
@@ -363,7 +363,7 @@ void describe('timers', () => {
     await t.engine.close();
   });
 
-  void test('an expired in-flight message frees its slot for the next one', async () => {
+  test('an expired in-flight message frees its slot for the next one', async () => {
     const t = await setup({ maxInFlightPerDevice: 1 });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -376,7 +376,7 @@ void describe('timers', () => {
     await t.engine.close();
   });
 
-  void test('a sent message not acked in time goes to the ack-timeout hook and stays stored', async () => {
+  test('a sent message not acked in time goes to the ack-timeout hook and stays stored', async () => {
     const t = await setup({ ackTimeoutMs: 500 });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -398,7 +398,7 @@ void describe('timers', () => {
     await t.engine.close();
   });
 
-  void test('fallBack settles a message as fallen_back and frees its slot', async () => {
+  test('fallBack settles a message as fallen_back and frees its slot', async () => {
     const t = await setup({ maxInFlightPerDevice: 1 });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -414,8 +414,8 @@ void describe('timers', () => {
   });
 });
 
-void describe('submitAndWait', () => {
-  void test('resolves delivered when the ack arrives, leaving no waiter behind', async () => {
+describe('submitAndWait', () => {
+  test('resolves delivered when the ack arrives, leaving no waiter behind', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -434,7 +434,7 @@ void describe('submitAndWait', () => {
     await t.engine.close();
   });
 
-  void test('a device that connects while we wait still counts', async () => {
+  test('a device that connects while we wait still counts', async () => {
     const t = await setup();
     const pending = t.engine.submitAndWait(request('d1', { id: 'w' }), 5000);
     const session = new FakeSession('d1');
@@ -447,7 +447,7 @@ void describe('submitAndWait', () => {
     await t.engine.close();
   });
 
-  void test('resolves timeout when no ack comes; the message stays for redelivery', async () => {
+  test('resolves timeout when no ack comes; the message stays for redelivery', async () => {
     const t = await setup();
     const pending = t.engine.submitAndWait(request('d1', { id: 'w' }), 3000);
     while (t.engine.waiterCount === 0) await t.engine.idle();
@@ -458,7 +458,7 @@ void describe('submitAndWait', () => {
     await t.engine.close();
   });
 
-  void test('an already acked duplicate is delivered at once; outcomes that cannot be delivered do not wait', async () => {
+  test('an already acked duplicate is delivered at once; outcomes that cannot be delivered do not wait', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -474,7 +474,7 @@ void describe('submitAndWait', () => {
     await t.engine.close();
   });
 
-  void test('a message that expires while waited for resolves expired', async () => {
+  test('a message that expires while waited for resolves expired', async () => {
     const t = await setup();
     const expiration = Math.floor(t.clock.now() / 1000) + 1;
     const pending = t.engine.submitAndWait(request('d1', { id: 'e', expiration }), 10_000);
@@ -486,8 +486,8 @@ void describe('submitAndWait', () => {
   });
 });
 
-void describe('close', () => {
-  void test('settles waiters with timeout, stops every timer and refuses new work', async () => {
+describe('close', () => {
+  test('settles waiters with timeout, stops every timer and refuses new work', async () => {
     const t = await setup();
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
@@ -502,7 +502,7 @@ void describe('close', () => {
     await t.engine.close();
   });
 
-  void test('rejects option values that are not positive integers', async () => {
+  test('rejects option values that are not positive integers', async () => {
     const { createDeliveryEngine } = await import('../../src/engine/engine.js');
     const t = await setup();
     assert.throws(
@@ -513,8 +513,8 @@ void describe('close', () => {
   });
 });
 
-void describe('chains', () => {
-  void test('a slow operation of one device does not hold up another device', async () => {
+describe('chains', () => {
+  test('a slow operation of one device does not hold up another device', async () => {
     const { createDeliveryEngine } = await import('../../src/engine/engine.js');
     const t = await setup({}, ['slow', 'fast']);
     let release!: () => void;

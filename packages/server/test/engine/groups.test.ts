@@ -64,8 +64,8 @@ async function setupOn(factory: StoreFactory, options: Partial<DeliveryEngineOpt
 const ids = (n: number, prefix = 'm') => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
 
 for (const [name, factory] of factories) {
-  void describe(`fast paths on the ${name} store`, () => {
-    void test('concurrent submits to an online device keep call order in seq, on the wire and in the store', async () => {
+  describe(`fast paths on the ${name} store`, () => {
+    test('concurrent submits to an online device keep call order in seq, on the wire and in the store', async () => {
       const t = await setupOn(factory, { maxInFlightPerDevice: 1000 });
       const session = new FakeSession('d1').connect(t.engine);
       await t.engine.idle();
@@ -87,7 +87,7 @@ for (const [name, factory] of factories) {
       await t.close();
     });
 
-    void test('a window that fills within a group queues the rest; acks release them in seq order', async () => {
+    test('a window that fills within a group queues the rest; acks release them in seq order', async () => {
       const t = await setupOn(factory, { maxInFlightPerDevice: 2 });
       const session = new FakeSession('d1').connect(t.engine);
       await t.engine.idle();
@@ -111,7 +111,7 @@ for (const [name, factory] of factories) {
       await t.close();
     });
 
-    void test('a message collapsed by a later one of the same group is never written', async () => {
+    test('a message collapsed by a later one of the same group is never written', async () => {
       const t = await setupOn(factory);
       const session = new FakeSession('d1').connect(t.engine);
       await t.engine.idle();
@@ -134,7 +134,7 @@ for (const [name, factory] of factories) {
       await t.close();
     });
 
-    void test('a group to an unknown device stores nothing; duplicates and expired ones keep their order', async () => {
+    test('a group to an unknown device stores nothing; duplicates and expired ones keep their order', async () => {
       const t = await setupOn(factory);
       const unknown = await Promise.all(ids(3).map((id) => t.engine.submit(request('nobody', { id }))));
       assert.deepEqual(
@@ -166,7 +166,7 @@ for (const [name, factory] of factories) {
       await t.close();
     });
 
-    void test('a reconnect during a group leaves nothing behind and nothing out of order', async () => {
+    test('a reconnect during a group leaves nothing behind and nothing out of order', async () => {
       const t = await setupOn(factory, { maxInFlightPerDevice: 1000 });
       const first = new FakeSession('d1').connect(t.engine);
       await t.engine.idle();

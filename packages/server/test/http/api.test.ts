@@ -27,8 +27,8 @@ const results = (response: { body: string }) => json<{ results: Result[] }>(resp
 const fields = (response: { body: string }) =>
   (json<Details>(response as never).error.details ?? []).map((d) => d.field);
 
-void describe('authentication', () => {
-  void test('/healthz is open; everything else needs a provider key', async () => {
+describe('authentication', () => {
+  test('/healthz is open; everything else needs a provider key', async () => {
     const t = await setupApi();
     const health = await t.request('GET', '/healthz', undefined, {});
     assert.equal(health.statusCode, 200);
@@ -54,7 +54,7 @@ void describe('authentication', () => {
     await t.close();
   });
 
-  void test('an unknown route is LP_API_NOT_FOUND', async () => {
+  test('an unknown route is LP_API_NOT_FOUND', async () => {
     const t = await setupApi();
     const response = await t.request('GET', '/v1/nowhere');
     assert.equal(response.statusCode, 404);
@@ -62,7 +62,7 @@ void describe('authentication', () => {
     await t.close();
   });
 
-  void test('buildHttpApi refuses to start without a provider key', () => {
+  test('buildHttpApi refuses to start without a provider key', () => {
     assert.throws(
       () => buildHttpApi({ engine: {} as never, directory: {} as never, providerKeys: [] }),
       /provider key/,
@@ -70,8 +70,8 @@ void describe('authentication', () => {
   });
 });
 
-void describe('POST /v1/push', () => {
-  void test('queues for an offline device and sends to an online one', async () => {
+describe('POST /v1/push', () => {
+  test('queues for an offline device and sends to an online one', async () => {
     const t = await setupApi();
     const session = await t.connect('d2');
     const response = await t.request(
@@ -102,7 +102,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('an id makes the submit idempotent', async () => {
+  test('an id makes the submit idempotent', async () => {
     const t = await setupApi();
     const first = results(await t.request('POST', '/v1/push', push({ id: 'order-1' })))[0];
     const again = results(await t.request('POST', '/v1/push', push({ id: 'order-1', to: ['d1'] })))[0];
@@ -115,14 +115,14 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('expiration 0 to an offline device is expired; a past expiration too', async () => {
+  test('expiration 0 to an offline device is expired; a past expiration too', async () => {
     const t = await setupApi();
     assert.equal(results(await t.request('POST', '/v1/push', push({ expiration: 0 })))[0]?.status, 'expired');
     assert.equal(results(await t.request('POST', '/v1/push', push({ expiration: 1 })))[0]?.status, 'expired');
     await t.close();
   });
 
-  void test('invalid bodies are LP_API_BAD_REQUEST naming the field', async () => {
+  test('invalid bodies are LP_API_BAD_REQUEST naming the field', async () => {
     const t = await setupApi();
     const cases: [Record<string, unknown>, string][] = [
       [{ to: 'd1', kind: 'alert' }, 'body.payload'],
@@ -154,7 +154,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('a payload over 60 KiB of JSON is LP_API_PAYLOAD_TOO_LARGE; one at the limit is fine', async () => {
+  test('a payload over 60 KiB of JSON is LP_API_PAYLOAD_TOO_LARGE; one at the limit is fine', async () => {
     const t = await setupApi();
     const fits = 'x'.repeat(DEFAULT_MAX_PAYLOAD_BYTES - 2);
     assert.equal((await t.request('POST', '/v1/push', push({ payload: fits }))).statusCode, 200);
@@ -165,7 +165,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('bad JSON, an empty body, a body too large and the wrong media type', async () => {
+  test('bad JSON, an empty body, a body too large and the wrong media type', async () => {
     const t = await setupApi({ api: { bodyLimitBytes: 100_000 } });
     const json400 = { ...AUTH, 'content-type': 'application/json' };
     const bad = await t.request('POST', '/v1/push', '{"to":', json400);
@@ -183,7 +183,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('wait: delivered when the device acks', async () => {
+  test('wait: delivered when the device acks', async () => {
     const t = await setupApi();
     const session = await t.connect('d1');
     const pending = t.request('POST', '/v1/push', push({ id: 'w1', wait: true }));
@@ -204,7 +204,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('wait: timeout for a device that does not ack, per device', async () => {
+  test('wait: timeout for a device that does not ack, per device', async () => {
     const t = await setupApi();
     const session = await t.connect('d1');
     const pending = t.request(
@@ -224,7 +224,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('a full queue drops the oldest and the device is told in a notice', async () => {
+  test('a full queue drops the oldest and the device is told in a notice', async () => {
     const t = await setupApi({ engineOptions: { maxQueuePerDevice: 2 } });
     for (let i = 1; i <= 3; i++) await t.request('POST', '/v1/push', push({ id: `m${i}` }));
     const status = json<{ message: { state: string }; receipts: { event: string; detail: string | null }[] }>(
@@ -241,7 +241,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('a collapse id replaces the undelivered older message', async () => {
+  test('a collapse id replaces the undelivered older message', async () => {
     const t = await setupApi();
     await t.request('POST', '/v1/push', push({ id: 'a', collapseId: 'score' }));
     await t.request('POST', '/v1/push', push({ id: 'b', collapseId: 'score' }));
@@ -255,7 +255,7 @@ void describe('POST /v1/push', () => {
     await t.close();
   });
 
-  void test('a closed engine is LP_API_SHUTTING_DOWN; an engine failure is LP_API_INTERNAL', async () => {
+  test('a closed engine is LP_API_SHUTTING_DOWN; an engine failure is LP_API_INTERNAL', async () => {
     const t = await setupApi({
       wrapEngine: (engine) => ({
         ...engine,
@@ -283,8 +283,8 @@ void describe('POST /v1/push', () => {
   });
 });
 
-void describe('POST /v1/push/batch', () => {
-  void test('answers per message, in order, with seqs in batch order per device', async () => {
+describe('POST /v1/push/batch', () => {
+  test('answers per message, in order, with seqs in batch order per device', async () => {
     const t = await setupApi();
     const response = await t.request('POST', '/v1/push/batch', {
       messages: [
@@ -310,7 +310,7 @@ void describe('POST /v1/push/batch', () => {
     await t.close();
   });
 
-  void test('validates every message', async () => {
+  test('validates every message', async () => {
     const t = await setupApi();
     const empty = await t.request('POST', '/v1/push/batch', { messages: [] });
     assert.equal(empty.statusCode, 400);
@@ -340,8 +340,8 @@ void describe('POST /v1/push/batch', () => {
   });
 });
 
-void describe('messages', () => {
-  void test('GET /v1/messages/:id shows the message and its receipts', async () => {
+describe('messages', () => {
+  test('GET /v1/messages/:id shows the message and its receipts', async () => {
     const t = await setupApi();
     const session = await t.connect('d1');
     await t.request('POST', '/v1/push', push({ id: 'm1', collapseId: 'c', priority: 5 }));
@@ -376,7 +376,7 @@ void describe('messages', () => {
     await t.close();
   });
 
-  void test("GET /v1/devices/:id/messages pages backwards through a device's history", async () => {
+  test("GET /v1/devices/:id/messages pages backwards through a device's history", async () => {
     const t = await setupApi();
     for (let i = 1; i <= 5; i++) await t.request('POST', '/v1/push', push({ id: `m${i}` }));
     type Page = { messages: { id: string; seq: number }[]; nextBeforeSeq: number | null };
@@ -407,8 +407,8 @@ void describe('messages', () => {
   });
 });
 
-void describe('devices', () => {
-  void test('POST /v1/devices registers a device and answers its credential once', async () => {
+describe('devices', () => {
+  test('POST /v1/devices registers a device and answers its credential once', async () => {
     const t = await setupApi({ devices: [] });
     const generated = await t.request('POST', '/v1/devices', {});
     assert.equal(generated.statusCode, 201);
@@ -446,7 +446,7 @@ void describe('devices', () => {
     await t.close();
   });
 
-  void test('GET, list with online state, DELETE', async () => {
+  test('GET, list with online state, DELETE', async () => {
     const t = await setupApi();
     await t.connect('d2');
     const list = json<{ devices: { id: string; online: boolean }[] }>(await t.request('GET', '/v1/devices'));
@@ -477,8 +477,8 @@ void describe('devices', () => {
   });
 });
 
-void describe('OpenAPI', () => {
-  void test('/openapi.json describes every route with bearer auth', async () => {
+describe('OpenAPI', () => {
+  test('/openapi.json describes every route with bearer auth', async () => {
     const t = await setupApi();
     const response = await t.request('GET', '/openapi.json');
     assert.equal(response.statusCode, 200);

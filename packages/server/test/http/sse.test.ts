@@ -105,7 +105,7 @@ async function listening(setup: Parameters<typeof setupApi>[0] = {}) {
   return { ...t, port, counter };
 }
 
-void test('streams receipts as they happen, with heartbeats on the injected clock', async () => {
+test('streams receipts as they happen, with heartbeats on the injected clock', async () => {
   const t = await listening();
   const response = await open(t.port, '/v1/receipts/stream');
   assert.equal(response.statusCode, 200);
@@ -137,7 +137,7 @@ void test('streams receipts as they happen, with heartbeats on the injected cloc
   await t.close();
 });
 
-void test('?device= filters the feed to one device', async () => {
+test('?device= filters the feed to one device', async () => {
   const t = await listening();
   const reader = new StreamReader(await open(t.port, '/v1/receipts/stream?device=d2'));
   await reader.waitFor(': connected');
@@ -155,7 +155,7 @@ void test('?device= filters the feed to one device', async () => {
   assert.equal(t.counter.active, 0);
 });
 
-void test('needs the provider key', async () => {
+test('needs the provider key', async () => {
   const t = await listening();
   const response = await open(t.port, '/v1/receipts/stream', {});
   assert.equal(response.statusCode, 401);
@@ -164,7 +164,7 @@ void test('needs the provider key', async () => {
   await t.close();
 });
 
-void test('closing the server ends open streams and removes their listeners', async () => {
+test('closing the server ends open streams and removes their listeners', async () => {
   const t = await listening();
   const response = await open(t.port, '/v1/receipts/stream');
   const reader = new StreamReader(response);
@@ -177,7 +177,7 @@ void test('closing the server ends open streams and removes their listeners', as
   assert.equal(t.clock.pending, 0, 'no heartbeat timer left behind');
 });
 
-void test('a client that stops reading is dropped', () => {
+test('a client that stops reading is dropped', () => {
   // A stand-in response whose unread byte count the test controls: the kernel's socket buffers make
   // this hard to reach deterministically over a real socket.
   class FakeResponse extends EventEmitter {

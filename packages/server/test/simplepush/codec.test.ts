@@ -37,13 +37,13 @@ function codeOf(fn: () => unknown): string {
   return 'no error';
 }
 
-void describe('framing', () => {
-  void it('prefixes a 4-byte little-endian length', () => {
+describe('framing', () => {
+  it('prefixes a 4-byte little-endian length', () => {
     const framed = encodeSpFrame(utf8('{}'));
     assert.deepEqual([...framed], [2, 0, 0, 0, 0x7b, 0x7d]);
   });
 
-  void it('reassembles frames fed one byte at a time', () => {
+  it('reassembles frames fed one byte at a time', () => {
     const payloads = [utf8('{"a":1}'), utf8('[]'), new Uint8Array(300).fill(0x20)];
     const stream = Buffer.concat(payloads.map(encodeSpFrame));
     const decoder = new SpFrameDecoder();
@@ -57,7 +57,7 @@ void describe('framing', () => {
     decoder.end();
   });
 
-  void it('splits arbitrary chunkings of any frames identically (fuzzed)', () => {
+  it('splits arbitrary chunkings of any frames identically (fuzzed)', () => {
     fc.assert(
       fc.property(
         fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 8 }),
@@ -83,7 +83,7 @@ void describe('framing', () => {
     );
   });
 
-  void it('rejects an oversize header before its body arrives', () => {
+  it('rejects an oversize header before its body arrives', () => {
     const decoder = new SpFrameDecoder(1000);
     assert.equal(
       codeOf(() => decoder.push(Uint8Array.of(0xe9, 0x03, 0, 0))),
@@ -93,7 +93,7 @@ void describe('framing', () => {
     assert.equal(ok.push(Uint8Array.of(0xe8, 0x03, 0, 0)).length, 0);
   });
 
-  void it('reads the length as little-endian, not network order', () => {
+  it('reads the length as little-endian, not network order', () => {
     // 00 00 00 01 is 16 MiB little-endian: over the limit, where big-endian would read 1.
     assert.equal(
       codeOf(() => new SpFrameDecoder(1024).push(Uint8Array.of(0, 0, 0, 1, 0x20))),
@@ -101,7 +101,7 @@ void describe('framing', () => {
     );
   });
 
-  void it('reports a stream that ends inside a frame', () => {
+  it('reports a stream that ends inside a frame', () => {
     const decoder = new SpFrameDecoder();
     decoder.push(Uint8Array.of(5, 0, 0, 0, 0x7b));
     assert.equal(
@@ -111,7 +111,7 @@ void describe('framing', () => {
   });
 });
 
-void describe('envelopes', () => {
+describe('envelopes', () => {
   const messages: SpMessage[] = [
     { type: 'invite', routing: { sender: ALICE, receiver: BOB } },
     { type: 'user', user: ALICE },
@@ -123,7 +123,7 @@ void describe('envelopes', () => {
   ];
 
   for (const message of messages) {
-    void it(`round-trips ${message.type} with its codingKey`, () => {
+    it(`round-trips ${message.type} with its codingKey`, () => {
       const bytes = encodeSpRequest(0xffff_ffff, message);
       const raw = JSON.parse(Buffer.from(bytes).toString()) as { payload: { codingKey: number } };
       assert.equal(raw.payload.codingKey, SP_CODING_KEY[message.type]);
@@ -135,14 +135,14 @@ void describe('envelopes', () => {
     });
   }
 
-  void it('round-trips an acknowledgement', () => {
+  it('round-trips an acknowledgement', () => {
     assert.deepEqual(decodeSpEnvelope(encodeSpAcknowledge(12345)), {
       command: 'acknowledge',
       requestIdentifier: 12345,
     });
   });
 
-  void it('reads what Swift JSONEncoder writes: escaped slashes, base64 Data, upper-case UUIDs, any key order', () => {
+  it('reads what Swift JSONEncoder writes: escaped slashes, base64 Data, upper-case UUIDs, any key order', () => {
     // JSONEncoder's default output escapes "/" as "\/"; base64 itself contains "/", so it comes escaped.
     const inner =
       '{"message":"a\\/b","routing":{"receiver":{"deviceName":"Bob","uuid":"' +
@@ -165,7 +165,7 @@ void describe('envelopes', () => {
     });
   });
 
-  void it('writes UUIDs upper-case and omits an absent receiver (as encodeIfPresent does)', () => {
+  it('writes UUIDs upper-case and omits an absent receiver (as encodeIfPresent does)', () => {
     const bytes = encodeSpRequest(1, { type: 'callAction', action: 'hangup' });
     const env = JSON.parse(Buffer.from(bytes).toString()) as { payload: { data: string } };
     assert.deepEqual(JSON.parse(Buffer.from(env.payload.data, 'base64').toString()), { action: 'hangup' });
@@ -177,7 +177,7 @@ void describe('envelopes', () => {
     assert.equal((JSON.parse(Buffer.from(u.payload.data, 'base64').toString()) as SpUser).uuid, ALICE.uuid);
   });
 
-  void it('normalizes lower-case UUIDs to upper case and accepts a null receiver', () => {
+  it('normalizes lower-case UUIDs to upper case and accepts a null receiver', () => {
     const env = decodeSpEnvelope(request(1, b64({ uuid: BOB.uuid.toLowerCase(), deviceName: 'Bob' })));
     assert.deepEqual(env, { command: 'request', requestIdentifier: 7, message: { type: 'user', user: BOB } });
     const call = decodeSpEnvelope(request(2, b64({ action: 'unavailable', receiver: null })));
@@ -189,7 +189,7 @@ void describe('envelopes', () => {
   });
 });
 
-void describe('bad input has stable codes', () => {
+describe('bad input has stable codes', () => {
   const user = b64(ALICE);
   const cases: [string, Uint8Array, SimplePushErrorCode][] = [
     ['an empty frame', new Uint8Array(0), SimplePushErrorCode.BAD_JSON],
@@ -256,14 +256,14 @@ void describe('bad input has stable codes', () => {
     ],
   ];
   for (const [name, bytes, code] of cases) {
-    void it(`${name} → ${code}`, () =>
+    it(`${name} → ${code}`, () =>
       assert.equal(
         codeOf(() => decodeSpEnvelope(bytes)),
         code,
       ));
   }
 
-  void it('never throws anything but a SimplePushError on arbitrary bytes or JSON (fuzzed)', () => {
+  it('never throws anything but a SimplePushError on arbitrary bytes or JSON (fuzzed)', () => {
     const check = (bytes: Uint8Array): void => {
       try {
         decodeSpEnvelope(bytes);
@@ -296,7 +296,7 @@ void describe('bad input has stable codes', () => {
     );
   });
 
-  void it('decodes every valid request it encodes (fuzzed)', () => {
+  it('decodes every valid request it encodes (fuzzed)', () => {
     // fast-check's records have a null prototype; plain objects compare with what the decoder returns.
     const user = fc
       .tuple(fc.uuid(), fc.string())

@@ -24,8 +24,8 @@ async function heartbeatRound(h: Harness, acked: string[]): Promise<void> {
   for (const line of acked) await h.log.until(`heartbeat ${line} acknowledged`);
 }
 
-void describe('directory', () => {
-  void it('lists a user once both channels are registered, and broadcasts each change to every app', async (t) => {
+describe('directory', () => {
+  it('lists a user once both channels are registered, and broadcasts each change to every app', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -39,7 +39,7 @@ void describe('directory', () => {
     await a.app.untilDirectory((us) => names(us) === 'Alice');
   });
 
-  void it('leaves out a user whose extension is not connected', async (t) => {
+  it('leaves out a user whose extension is not connected', async (t) => {
     const h = await harness(t);
     const a = await h.device(user('Alice'));
     const bobApp = await h.client('app', user('Bob'));
@@ -49,8 +49,8 @@ void describe('directory', () => {
   });
 });
 
-void describe('text messages', () => {
-  void it("delivers an app's text to the receiver's extension, from the registered sender", async (t) => {
+describe('text messages', () => {
+  it("delivers an app's text to the receiver's extension, from the registered sender", async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -74,7 +74,7 @@ void describe('text messages', () => {
     assert.equal(b.app.inbox.filter((m) => m.type === 'textMessage').length, 0);
   });
 
-  void it('acknowledges a text to an absent user and reports it undelivered', async (t) => {
+  it('acknowledges a text to an absent user and reports it undelivered', async (t) => {
     const h = await harness(t);
     const a = await h.device(user('Alice'));
     assert.equal(await a.app.sendText(user('Nobody'), 'hello?'), 'acknowledged');
@@ -82,8 +82,8 @@ void describe('text messages', () => {
   });
 });
 
-void describe('calls', () => {
-  void it('runs a full call: invite, pending, connect, active, hangup', async (t) => {
+describe('calls', () => {
+  it('runs a full call: invite, pending, connect, active, hangup', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -119,7 +119,7 @@ void describe('calls', () => {
     assert.equal(a.app.inbox.filter((m) => m.type === 'callAction').length, 0);
   });
 
-  void it('relays a decline (unavailable) from the receiver to the caller', async (t) => {
+  it('relays a decline (unavailable) from the receiver to the caller', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -136,7 +136,7 @@ void describe('calls', () => {
     await h.log.until('call Alice>Bob ended unavailable');
   });
 
-  void it('answers unavailable for an unknown user, oneself, and a user without an extension', async (t) => {
+  it('answers unavailable for an unknown user, oneself, and a user without an extension', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const a = await h.device(alice);
@@ -154,7 +154,7 @@ void describe('calls', () => {
     assert.equal(names(h.gateway.directory()), 'Alice');
   });
 
-  void it('answers unavailable for a busy receiver and a busy caller, and does not ring the busy receiver', async (t) => {
+  it('answers unavailable for a busy receiver and a busy caller, and does not ring the busy receiver', async (t) => {
     const h = await harness(t);
     const [alice, bob, carol] = [user('Alice'), user('Bob'), user('Carol')];
     const a = await h.device(alice);
@@ -187,7 +187,7 @@ void describe('calls', () => {
     assert.equal(h.gateway.activeCalls().length, 1);
   });
 
-  void it("ends the call when a participant's channel drops: the other gets hangup", async (t) => {
+  it("ends the call when a participant's channel drops: the other gets hangup", async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -204,7 +204,7 @@ void describe('calls', () => {
     assert.deepEqual(h.gateway.activeCalls(), []);
   });
 
-  void it('ends a pending call when the caller drops, telling the receiver hangup', async (t) => {
+  it('ends a pending call when the caller drops, telling the receiver hangup', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -222,8 +222,8 @@ void describe('calls', () => {
   });
 });
 
-void describe('heartbeats', () => {
-  void it('sends a heartbeat 10 s after the previous one completed, on both channels', async (t) => {
+describe('heartbeats', () => {
+  it('sends a heartbeat 10 s after the previous one completed, on both channels', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const peer = await h.raw('notification');
@@ -250,7 +250,7 @@ void describe('heartbeats', () => {
     assert.equal((await app.take('heartbeat')).count, 1);
   });
 
-  void it('marks a silent extension unavailable: out of the directory, its pending call unavailable, TCP kept', async (t) => {
+  it('marks a silent extension unavailable: out of the directory, its pending call unavailable, TCP kept', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -294,7 +294,7 @@ void describe('heartbeats', () => {
     await a.app.untilDirectory((us) => names(us) === 'Alice,Bob');
   });
 
-  void it('disconnects a control channel whose request goes unacknowledged', async (t) => {
+  it('disconnects a control channel whose request goes unacknowledged', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     await h.client('extension', alice);
@@ -309,8 +309,8 @@ void describe('heartbeats', () => {
   });
 });
 
-void describe('sessions', () => {
-  void it('replaces an older connection of the same user and channel with the newer one', async (t) => {
+describe('sessions', () => {
+  it('replaces an older connection of the same user and channel with the newer one', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const bob = user('Bob');
@@ -331,7 +331,7 @@ void describe('sessions', () => {
     assert.equal(ext1.inbox.filter((m) => m.type === 'textMessage').length, 0);
   });
 
-  void it('accepts a registration written one byte at a time', async (t) => {
+  it('accepts a registration written one byte at a time', async (t) => {
     const h = await harness(t);
     const peer = await h.raw('notification');
     peer.socket.setNoDelay(true);
@@ -344,7 +344,7 @@ void describe('sessions', () => {
     await h.log.until('directory Trickle');
   });
 
-  void it('closes a connection that ends inside a frame', async (t) => {
+  it('closes a connection that ends inside a frame', async (t) => {
     const h = await harness(t);
     const peer = await h.raw('notification');
     await peer.register(user('Mallory'));
@@ -354,7 +354,7 @@ void describe('sessions', () => {
     assert.deepEqual(h.gateway.directory(), []);
   });
 
-  void it('accepts a repeated registration of the same user, updating the device name', async (t) => {
+  it('accepts a repeated registration of the same user, updating the device name', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const a = await h.device(alice);
@@ -363,7 +363,7 @@ void describe('sessions', () => {
   });
 });
 
-void describe('bad input: a clear outcome, and the rest of the directory unaffected', () => {
+describe('bad input: a clear outcome, and the rest of the directory unaffected', () => {
   async function withBystander(
     t: TestContext,
     options: Parameters<typeof startHarness>[0] = {},
@@ -381,7 +381,7 @@ void describe('bad input: a clear outcome, and the rest of the directory unaffec
     await bystander.untilDirectory((us) => names(us) === 'Alice');
   }
 
-  void it('closes a connection whose first message is not a registration', async (t) => {
+  it('closes a connection whose first message is not a registration', async (t) => {
     const { h, bystander } = await withBystander(t);
     for (const channel of ['control', 'notification'] as const) {
       const peer = await h.raw(channel);
@@ -396,7 +396,7 @@ void describe('bad input: a clear outcome, and the rest of the directory unaffec
     await unaffected(h, bystander);
   });
 
-  void it('closes a connection that does not register in time', async (t) => {
+  it('closes a connection that does not register in time', async (t) => {
     // Shorter than a heartbeat interval, so the bystander's heartbeats stay out of the way.
     const { h, bystander } = await withBystander(t, { registrationTimeoutMs: 5_000 });
     const peer = await h.raw('notification');
@@ -432,7 +432,7 @@ void describe('bad input: a clear outcome, and the rest of the directory unaffec
     ],
   ];
   for (const [what, bytes, code] of bad) {
-    void it(`closes a registered connection that sends ${what} (${code}), dropping only that user`, async (t) => {
+    it(`closes a registered connection that sends ${what} (${code}), dropping only that user`, async (t) => {
       const { h, bystander } = await withBystander(t);
       const peer = await h.raw('notification');
       await peer.register(user('Mallory'));
@@ -445,7 +445,7 @@ void describe('bad input: a clear outcome, and the rest of the directory unaffec
     });
   }
 
-  void it('closes a connection that registers a second, different user', async (t) => {
+  it('closes a connection that registers a second, different user', async (t) => {
     const { h, bystander } = await withBystander(t);
     const peer = await h.raw('control');
     await peer.register(user('Mallory'));
@@ -456,8 +456,8 @@ void describe('bad input: a clear outcome, and the rest of the directory unaffec
   });
 });
 
-void describe('hooks for bridging', () => {
-  void it('lists bridged users, hands texts to them to the hook, and sends texts from them', async (t) => {
+describe('hooks for bridging', () => {
+  it('lists bridged users, hands texts to them to the hook, and sends texts from them', async (t) => {
     const h = await harness(t);
     const alice = user('Alice');
     const zed = user('Zed');

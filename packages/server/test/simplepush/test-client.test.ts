@@ -10,12 +10,12 @@ import { listenSimplePush, spkiPinBase64 } from '../../src/simplepush/listen.js'
 import { SimplePushTestClient, connectSimplePush } from '../../src/simplepush/test-client.js';
 import { startHarness, testIdentity, user } from './helpers.js';
 
-void describe('heartbeat watchdog', () => {
+describe('heartbeat watchdog', () => {
   for (const [role, timeoutMs] of [
     ['extension', 30_000],
     ['app', 20_000],
   ] as const) {
-    void it(`${role}: reconnects when no heartbeat arrives within ${timeoutMs / 1000} s`, async (t) => {
+    it(`${role}: reconnects when no heartbeat arrives within ${timeoutMs / 1000} s`, async (t) => {
       // Heartbeats far apart, so the client's watchdog fires first.
       const h = await startHarness({ heartbeatIntervalMs: 3_600_000 });
       t.after(() => h.close());
@@ -37,7 +37,7 @@ void describe('heartbeat watchdog', () => {
     });
   }
 
-  void it('stays connected while heartbeats keep arriving', async (t) => {
+  it('stays connected while heartbeats keep arriving', async (t) => {
     const h = await startHarness();
     t.after(() => h.close());
     const ext = await h.client('extension', user('Alice'));
@@ -49,8 +49,8 @@ void describe('heartbeat watchdog', () => {
   });
 });
 
-void describe('reconnecting', () => {
-  void it('retries a connection that cannot be made after 5 s', async (t) => {
+describe('reconnecting', () => {
+  it('retries a connection that cannot be made after 5 s', async (t) => {
     const h = await startHarness();
     t.after(() => h.close());
     let attempts = 0;
@@ -81,7 +81,7 @@ void describe('reconnecting', () => {
     assert.deepEqual(failures, ['ECONNREFUSED']);
   });
 
-  void it('reconnects at once when the server drops the connection', async (t) => {
+  it('reconnects at once when the server drops the connection', async (t) => {
     const h = await startHarness();
     t.after(() => h.close());
     const alice = user('Alice');
@@ -94,7 +94,7 @@ void describe('reconnecting', () => {
     await app.untilDirectory((users) => users.some((u) => u.uuid === alice.uuid));
   });
 
-  void it('stays closed after close()', async (t) => {
+  it('stays closed after close()', async (t) => {
     const h = await startHarness();
     t.after(() => h.close());
     const ext = await h.client('extension', user('Alice'));
@@ -106,15 +106,15 @@ void describe('reconnecting', () => {
   });
 });
 
-void describe('TLS identity', () => {
-  void it('spkiPinBase64 is the base64 SHA-256 of the SubjectPublicKeyInfo DER', async () => {
+describe('TLS identity', () => {
+  it('spkiPinBase64 is the base64 SHA-256 of the SubjectPublicKeyInfo DER', async () => {
     const id = await testIdentity();
     const spki = createPublicKey(id.key).export({ type: 'spki', format: 'der' });
     assert.equal(spkiPinBase64(id.cert), createHash('sha256').update(spki).digest('base64'));
     assert.match(spkiPinBase64(id.cert), /^[A-Za-z0-9+/]{43}=$/);
   });
 
-  void it('connects with the right pin and refuses a wrong one', async (t) => {
+  it('connects with the right pin and refuses a wrong one', async (t) => {
     const h = await startHarness();
     t.after(() => h.close());
     const port = h.listener.control.port;
@@ -124,7 +124,7 @@ void describe('TLS identity', () => {
     await assert.rejects(connectSimplePush({ host: '127.0.0.1', port, pin: wrong }), /does not match/);
   });
 
-  void it('reports a port in use and closes both listeners', async () => {
+  it('reports a port in use and closes both listeners', async () => {
     const id = await testIdentity();
     const tlsOptions = { key: id.key, cert: id.cert };
     const first = await listenSimplePush({

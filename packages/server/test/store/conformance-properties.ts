@@ -58,7 +58,7 @@ type Operation = typeof operation extends fc.Arbitrary<infer T> ? T : never;
 
 /** Registers the property tests; each run gets fresh stores from the factory. STORE_PROPERTY_RUNS=n for more. */
 export function runStoreProperties(factory: StoreFactory): void {
-  void it('keeps its invariants and agrees with the reference over random operation sequences', async () => {
+  it('keeps its invariants and agrees with the reference over random operation sequences', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 40 }), async (operations) => {
         const { store, cleanup } = await factory();

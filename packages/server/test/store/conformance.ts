@@ -27,7 +27,7 @@ export type { StoreFactory, StoreFixture } from './fixtures.js';
 
 /** Registers the conformance tests for one backend under `describe(name)`. */
 export function runStoreConformance(name: string, factory: StoreFactory): void {
-  void describe(`${name} store conformance`, () => {
+  describe(`${name} store conformance`, () => {
     let fixture: StoreFixture;
     let store: Store;
     beforeEach(async () => {
@@ -40,8 +40,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       await fixture.cleanup();
     });
 
-    void describe('devices', () => {
-      void it('adds, gets, lists (by id) and removes devices', async () => {
+    describe('devices', () => {
+      it('adds, gets, lists (by id) and removes devices', async () => {
         await store.addDevice(device('a0', { label: 'kitchen', credentialHash: 'cd'.repeat(32) }));
         assert.deepEqual(
           await store.getDevice('a0'),
@@ -57,14 +57,14 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal(await store.getDevice('a0'), undefined);
       });
 
-      void it('refuses a duplicate id with STORE_DEVICE_EXISTS and keeps the original', async () => {
+      it('refuses a duplicate id with STORE_DEVICE_EXISTS and keeps the original', async () => {
         await assert.rejects(store.addDevice(device('d1', { label: 'other' })), {
           code: ServerErrorCode.STORE_DEVICE_EXISTS,
         });
         assert.equal((await store.getDevice('d1'))?.label, null);
       });
 
-      void it('removing a device deletes its messages and receipts, not other devices’', async () => {
+      it('removing a device deletes its messages and receipts, not other devices’', async () => {
         const gone = await put(store, 'd1');
         const kept = await put(store, 'd2');
         await store.removeDevice('d1');
@@ -74,7 +74,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await events(store, kept.id), ['accepted']);
       });
 
-      void it('a re-added device continues after its old seqs (never reused)', async () => {
+      it('a re-added device continues after its old seqs (never reused)', async () => {
         await put(store, 'd1');
         await put(store, 'd1');
         await store.removeDevice('d1');
@@ -83,8 +83,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('enqueue', () => {
-      void it('assigns per-device seqs 1, 2, 3 and records accepted', async () => {
+    describe('enqueue', () => {
+      it('assigns per-device seqs 1, 2, 3 and records accepted', async () => {
         const a = await put(store, 'd1');
         const b = await put(store, 'd2');
         const c = await put(store, 'd1');
@@ -97,7 +97,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         ]);
       });
 
-      void it('keeps every field, including nested JSON and unicode', async () => {
+      it('keeps every field, including nested JSON and unicode', async () => {
         const input = message('d1', {
           kind: 'call',
           priority: 5,
@@ -112,7 +112,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.getMessage(input.id), expected);
       });
 
-      void it('is idempotent by id: the existing message, unchanged, no new receipt, no seq used', async () => {
+      it('is idempotent by id: the existing message, unchanged, no new receipt, no seq used', async () => {
         const first = await store.enqueue(message('d1', { id: 'same', payload: 1 }), BOUND);
         const again = await store.enqueue(
           message('d1', { id: 'same', payload: 2, acceptedAt: T0 + 5 }),
@@ -132,7 +132,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal(await store.pendingCount('d2'), 0);
       });
 
-      void it('collapses older undelivered messages (queued or sent) with the same collapse id, same device only', async () => {
+      it('collapses older undelivered messages (queued or sent) with the same collapse id, same device only', async () => {
         const acked = await put(store, 'd1', { collapseId: 'k' });
         await store.acknowledge('d1', { ids: [acked.id] }, T0 + 1);
         const queued = await put(store, 'd1', { collapseId: 'k' });
@@ -165,7 +165,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(ids(await store.deliverable('d1', 0, T0, 10)), [otherKey.id, noKey.id, 'new']);
       });
 
-      void it('overflows the oldest undelivered messages beyond the bound', async () => {
+      it('overflows the oldest undelivered messages beyond the bound', async () => {
         const bound = { maxQueuePerDevice: 3 };
         const first = await put(store, 'd1');
         await store.acknowledge('d1', { ids: [first.id] }, T0);
@@ -186,7 +186,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.getMessage(first.id))?.state, 'acked');
       });
 
-      void it('collapses before applying the bound, so a collapse makes room', async () => {
+      it('collapses before applying the bound, so a collapse makes room', async () => {
         const bound = { maxQueuePerDevice: 2 };
         const a = (await store.enqueue(message('d1', { collapseId: 'k' }), bound)).message;
         const b = (await store.enqueue(message('d1'), bound)).message;
@@ -196,7 +196,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.getMessage(b.id))?.state, 'queued');
       });
 
-      void it('treats a bound below 1 as 1: the new message is never dropped', async () => {
+      it('treats a bound below 1 as 1: the new message is never dropped', async () => {
         const a = await put(store, 'd1');
         const result = await store.enqueue(message('d1'), { maxQueuePerDevice: 0 });
         assert.deepEqual(ids(result.overflowed), [a.id]);
@@ -204,15 +204,15 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal(await store.pendingCount('d1'), 1);
       });
 
-      void it('rejects a message for an unknown device and stores nothing', async () => {
+      it('rejects a message for an unknown device and stores nothing', async () => {
         const m = message('ghost');
         await assert.rejects(store.enqueue(m, BOUND));
         assert.equal(await store.getMessage(m.id), undefined);
       });
     });
 
-    void describe('recordExpired', () => {
-      void it('stores the message as expired with a seq and accepted + expired receipts', async () => {
+    describe('recordExpired', () => {
+      it('stores the message as expired with a seq and accepted + expired receipts', async () => {
         await put(store, 'd1');
         const m = message('d1', { expiration: 0, acceptedAt: T0 });
         const stored = await store.recordExpired(m, T0 + 2);
@@ -230,15 +230,15 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
 
       // The engine relies on this instead of reading the device first.
-      void it('rejects a message for an unknown device and stores nothing', async () => {
+      it('rejects a message for an unknown device and stores nothing', async () => {
         const m = message('ghost', { expiration: 0 });
         await assert.rejects(store.recordExpired(m, T0));
         assert.equal(await store.getMessage(m.id), undefined);
       });
     });
 
-    void describe('deliverable', () => {
-      void it('returns undelivered messages after a seq, ascending, limited', async () => {
+    describe('deliverable', () => {
+      it('returns undelivered messages after a seq, ascending, limited', async () => {
         const ms = [];
         for (let i = 0; i < 6; i++) ms.push(await put(store, 'd1'));
         await put(store, 'd2');
@@ -251,14 +251,14 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.deliverable('nobody', 0, T0, 10), []);
       });
 
-      void it('leaves out messages whose expiration passed (expiration*1000 <= now)', async () => {
+      it('leaves out messages whose expiration passed (expiration*1000 <= now)', async () => {
         const soon = await put(store, 'd1', { expiration: T0_S + 10 });
         const later = await put(store, 'd1', { expiration: T0_S + 20 });
         assert.deepEqual(ids(await store.deliverable('d1', 0, T0 + 9_999, 10)), [soon.id, later.id]);
         assert.deepEqual(ids(await store.deliverable('d1', 0, T0 + 10_000, 10)), [later.id]);
       });
 
-      void it('sends an expiration-0 message once, redelivers others', async () => {
+      it('sends an expiration-0 message once, redelivers others', async () => {
         const once = await put(store, 'd1', { expiration: 0 });
         const again = await put(store, 'd1');
         assert.deepEqual(ids(await store.deliverable('d1', 0, T0, 10)), [once.id, again.id]);
@@ -266,7 +266,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(ids(await store.deliverable('d1', 0, T0 + 2, 10)), [again.id]);
       });
 
-      void it('drops a still-queued expiration-0 message after the grace period', async () => {
+      it('drops a still-queued expiration-0 message after the grace period', async () => {
         const once = await put(store, 'd1', { expiration: 0 });
         const grace = T0 + ZERO_EXPIRATION_GRACE_MS;
         assert.deepEqual(ids(await store.deliverable('d1', 0, grace - 1, 10)), [once.id]);
@@ -274,8 +274,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('markSent', () => {
-      void it('moves queued to sent, keeps the first sentAt and records each send', async () => {
+    describe('markSent', () => {
+      it('moves queued to sent, keeps the first sentAt and records each send', async () => {
         const m = await put(store, 'd1');
         const other = await put(store, 'd2');
         await store.markSent('d1', [m.seq, 99], T0 + 1);
@@ -294,7 +294,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.getMessage(other.id))?.state, 'queued');
       });
 
-      void it('leaves settled messages alone', async () => {
+      it('leaves settled messages alone', async () => {
         const m = await put(store, 'd1');
         await store.acknowledge('d1', { through: 1 }, T0 + 1);
         await store.markSent('d1', [m.seq], T0 + 2);
@@ -303,8 +303,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('acknowledge', () => {
-      void it('acks by id, returns only newly acked, ignores other devices’ and unknown ids', async () => {
+    describe('acknowledge', () => {
+      it('acks by id, returns only newly acked, ignores other devices’ and unknown ids', async () => {
         const a = await put(store, 'd1');
         const b = await put(store, 'd1');
         const foreign = await put(store, 'd2');
@@ -324,7 +324,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal(await store.pendingCount('d1'), 0);
       });
 
-      void it('acks cumulatively through a seq, combined with ids, without touching settled ones', async () => {
+      it('acks cumulatively through a seq, combined with ids, without touching settled ones', async () => {
         const collapsedAway = await put(store, 'd1', { collapseId: 'k' });
         await put(store, 'd1', { collapseId: 'k' });
         await put(store, 'd1');
@@ -340,8 +340,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('expireDue', () => {
-      void it('expires queued and sent messages whose expiration passed, once, by device then seq', async () => {
+    describe('expireDue', () => {
+      it('expires queued and sent messages whose expiration passed, once, by device then seq', async () => {
         const queued = await put(store, 'd1', { expiration: T0_S + 1 });
         const sent = await put(store, 'd2', { expiration: T0_S + 1 });
         const acked = await put(store, 'd1', { expiration: T0_S + 1 });
@@ -358,7 +358,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.getMessage(later.id))?.state, 'queued');
       });
 
-      void it('settles expiration-0 messages (queued or sent) once the grace period is over', async () => {
+      it('settles expiration-0 messages (queued or sent) once the grace period is over', async () => {
         const sent = await put(store, 'd1', { expiration: 0 });
         const queued = await put(store, 'd1', { expiration: 0, acceptedAt: T0 + 10 });
         await store.markSent('d1', [sent.seq], T0 + 1);
@@ -368,7 +368,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(ids(await store.expireDue(T0 + ZERO_EXPIRATION_GRACE_MS + 10)), [queued.id]);
       });
 
-      void it('agrees with deliverable on what is expired', async () => {
+      it('agrees with deliverable on what is expired', async () => {
         for (const expiration of [0, T0_S, T0_S + 1, T0_S + 60, FAR]) await put(store, 'd1', { expiration });
         for (const now of [T0, T0 + 1000, T0 + ZERO_EXPIRATION_GRACE_MS]) {
           const deliverable = new Set(ids(await store.deliverable('d1', 0, now, 100)));
@@ -379,8 +379,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('markFallenBack', () => {
-      void it('settles an undelivered message with its detail, and only such a message', async () => {
+    describe('markFallenBack', () => {
+      it('settles an undelivered message with its detail, and only such a message', async () => {
         const m = await put(store, 'd1');
         const fallen = await store.markFallenBack(m.id, T0 + 3, 'apns');
         assert.deepEqual([fallen?.state, fallen?.settledAt], ['fallen_back', T0 + 3]);
@@ -391,8 +391,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('reading', () => {
-      void it('lists a device’s messages newest first, pages backwards with beforeSeq', async () => {
+    describe('reading', () => {
+      it('lists a device’s messages newest first, pages backwards with beforeSeq', async () => {
         for (let i = 0; i < 5; i++) await put(store, 'd1');
         await put(store, 'd2');
         assert.deepEqual(seqs(await store.listMessages('d1', { limit: 3 })), [5, 4, 3]);
@@ -400,7 +400,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.listMessages('nobody', { limit: 3 }), []);
       });
 
-      void it('returns receipts oldest first, same-time receipts in insertion order', async () => {
+      it('returns receipts oldest first, same-time receipts in insertion order', async () => {
         const m = await put(store, 'd1');
         await store.markSent('d1', [m.seq], T0);
         await store.markSent('d1', [m.seq], T0);
@@ -409,7 +409,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.receipts('unknown'), []);
       });
 
-      void it('hands out copies: changing a returned message changes nothing stored', async () => {
+      it('hands out copies: changing a returned message changes nothing stored', async () => {
         const m = await put(store, 'd1', { payload: { a: [1] } });
         try {
           m.state = 'acked';
@@ -423,8 +423,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       });
     });
 
-    void describe('concurrency', () => {
-      void it('gives concurrent enqueues in one tick distinct ascending seqs in call order', async () => {
+    describe('concurrency', () => {
+      it('gives concurrent enqueues in one tick distinct ascending seqs in call order', async () => {
         const inputs = Array.from({ length: 200 }, () => message('d1'));
         const results = await Promise.all(inputs.map((m) => store.enqueue(m, BOUND)));
         assert.deepEqual(
@@ -433,7 +433,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         );
       });
 
-      void it('keeps per-device order with many devices interleaved', async () => {
+      it('keeps per-device order with many devices interleaved', async () => {
         const devices = Array.from({ length: 20 }, (_, i) => `dev-${i}`);
         await Promise.all(devices.map((id) => store.addDevice(device(id))));
         const inputs = [];
@@ -454,7 +454,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         }
       });
 
-      void it('rejects operations after close', async () => {
+      it('rejects operations after close', async () => {
         await store.close();
         await assert.rejects(store.getDevice('d1'));
       });

@@ -35,8 +35,8 @@ function committedIds(): string[] {
   }
 }
 
-void describe('sqlite durability', () => {
-  void it('keeps devices, messages, receipts and seqs across a reopen', async () => {
+describe('sqlite durability', () => {
+  it('keeps devices, messages, receipts and seqs across a reopen', async () => {
     const first = await openSqliteStore({ path });
     await first.addDevice(device('d1', { label: 'phone' }));
     const a = await put(first, 'd1', { payload: { deep: ['x', 1] } });
@@ -62,7 +62,7 @@ void describe('sqlite durability', () => {
     await second.close();
   });
 
-  void it('keeps every acknowledged write when the process is killed with SIGKILL', async () => {
+  it('keeps every acknowledged write when the process is killed with SIGKILL', async () => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', fileURLToPath(new URL('./helpers/crash-child.ts', import.meta.url)), path, '500'],
@@ -92,7 +92,7 @@ void describe('sqlite durability', () => {
     await store.close();
   });
 
-  void it('commits a turn’s writes together, and a resolved promise means committed', async () => {
+  it('commits a turn’s writes together, and a resolved promise means committed', async () => {
     const store = await openSqliteStore({ path });
     await store.addDevice(device('d1'));
     const pending = [
@@ -105,7 +105,7 @@ void describe('sqlite durability', () => {
     await store.close();
   });
 
-  void it('flushes queued operations on close', async () => {
+  it('flushes queued operations on close', async () => {
     const store = await openSqliteStore({ path });
     await store.addDevice(device('d1'));
     const late = store.enqueue(message('d1', { id: 'late' }), BOUND);
@@ -114,7 +114,7 @@ void describe('sqlite durability', () => {
     assert.deepEqual(committedIds(), ['late']);
   });
 
-  void it('a refused operation does not undo the other operations of its batch', async () => {
+  it('a refused operation does not undo the other operations of its batch', async () => {
     const store = await openSqliteStore({ path });
     await store.addDevice(device('d1'));
     const [before, duplicate, ghost, after] = await Promise.allSettled([
@@ -134,7 +134,7 @@ void describe('sqlite durability', () => {
     await store.close();
   });
 
-  void it('fails with STORE_DISK_FULL when the database is full, keeping what was stored', async () => {
+  it('fails with STORE_DISK_FULL when the database is full, keeping what was stored', async () => {
     const store = await openSqliteStore({ path, maxSizeBytes: 96 * 1024 });
     await store.addDevice(device('d1'));
     const big = { blob: 'x'.repeat(3000) };
@@ -173,7 +173,7 @@ void describe('sqlite durability', () => {
     await reopened.close();
   });
 
-  void it('works with synchronous: full', async () => {
+  it('works with synchronous: full', async () => {
     const store = await openSqliteStore({ path, synchronous: 'full', busyTimeoutMs: 100 });
     await store.addDevice(device('d1'));
     await put(store, 'd1');

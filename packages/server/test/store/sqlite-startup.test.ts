@@ -39,20 +39,20 @@ async function refuses(path: string, code: string, fix: RegExp): Promise<void> {
   assert.deepEqual(await readdir(dir), siblings, 'no -wal, -shm or other file was created');
 }
 
-void describe('sqlite start-up errors', () => {
-  void it('refuses a file that is not a database (STORE_CORRUPT)', async () => {
+describe('sqlite start-up errors', () => {
+  it('refuses a file that is not a database (STORE_CORRUPT)', async () => {
     const path = join(dir, 'junk.db');
     await writeFile(path, Buffer.from('this is not a database, just some bytes\n'.repeat(200)));
     await refuses(path, ServerErrorCode.STORE_CORRUPT, /not a database.*backup/s);
   });
 
-  void it('refuses a file cut short inside the header (STORE_CORRUPT)', async () => {
+  it('refuses a file cut short inside the header (STORE_CORRUPT)', async () => {
     const path = join(dir, 'short.db');
     await writeFile(path, Buffer.from('SQLite format 3\0 but short', 'latin1'));
     await refuses(path, ServerErrorCode.STORE_CORRUPT, /move it aside/);
   });
 
-  void it('refuses a database whose schema page is damaged (STORE_CORRUPT)', async () => {
+  it('refuses a database whose schema page is damaged (STORE_CORRUPT)', async () => {
     const path = join(dir, 'damaged.db');
     const store = await openSqliteStore({ path });
     await store.addDevice({ id: 'd', credentialHash: '00', label: null, createdAt: 0 });
@@ -63,7 +63,7 @@ void describe('sqlite start-up errors', () => {
     await refuses(path, ServerErrorCode.STORE_CORRUPT, /malformed/);
   });
 
-  void it('refuses a schema newer than this build (STORE_SCHEMA_TOO_NEW)', async () => {
+  it('refuses a schema newer than this build (STORE_SCHEMA_TOO_NEW)', async () => {
     const path = join(dir, 'future.db');
     const db = new Database(path);
     db.exec('CREATE TABLE from_the_future (x)');
@@ -72,22 +72,22 @@ void describe('sqlite start-up errors', () => {
     await refuses(path, ServerErrorCode.STORE_SCHEMA_TOO_NEW, /newer localpush.*not changed/s);
   });
 
-  void it('refuses a path below a regular file (STORE_UNWRITABLE)', async () => {
+  it('refuses a path below a regular file (STORE_UNWRITABLE)', async () => {
     await writeFile(join(dir, 'plain-file'), 'x');
     await refuses(join(dir, 'plain-file', 'localpush.db'), ServerErrorCode.STORE_UNWRITABLE, /directory/);
   });
 
-  void it('refuses a path that is a directory (STORE_UNWRITABLE)', async () => {
+  it('refuses a path that is a directory (STORE_UNWRITABLE)', async () => {
     const path = join(dir, 'a-directory.db');
     await mkdir(path);
     await refuses(path, ServerErrorCode.STORE_UNWRITABLE, /not a regular file/);
   });
 
-  void it('refuses a missing directory instead of creating it (STORE_UNWRITABLE)', async () => {
+  it('refuses a missing directory instead of creating it (STORE_UNWRITABLE)', async () => {
     await refuses(join(dir, 'missing', 'localpush.db'), ServerErrorCode.STORE_UNWRITABLE, /does not exist/);
   });
 
-  void it(
+  it(
     'refuses a directory where even root cannot create files: sysfs (STORE_UNWRITABLE)',
     { skip: !existsSync('/sys/kernel') && 'no sysfs here' },
     async () => {
@@ -102,7 +102,7 @@ void describe('sqlite start-up errors', () => {
     },
   );
 
-  void it('opens an empty (0-byte) file as a new database', async () => {
+  it('opens an empty (0-byte) file as a new database', async () => {
     const path = join(dir, 'empty.db');
     await writeFile(path, '');
     const store = await openSqliteStore({ path });
