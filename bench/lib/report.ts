@@ -1,0 +1,74 @@
+/** Results as JSON and a markdown table, written to bench/results/ (gitignored) and printed. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { ConnectResult } from '../scenarios/connect.js';
+import type { DeliveryResult } from '../scenarios/delivery.js';
+import type { Machine } from './stats.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+
+export interface Report {
+  startedAt: string;
+  machine: Machine;
+  options: Record<string, unknown>;
+  connect?: ConnectResult[];
+  delivery?: DeliveryResult[];
+}
+
+const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => (Number.isNaN(n) ? '–' : String(n));
+
+export function markdown(report: Report): string {
+  const m = report.machine;
+  const lines = [
+    `# localpush bench, ${report.startedAt}`,
+    '',
+    `Node ${m.node}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB. Server in its own process; simulator and sender in the bench process.`,
+    '',
+  ];
+  if (report.connect !== undefined) {
+    lines.push(
+      '## a. Connect and hold',
+      '',
+      '| transport | devices | connect time (ms) | connections/s | server RSS before (MiB) | after (MiB) | RSS per connection (KiB) | failures |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of report.connect) {
+      lines.push(
+        `| ${r.transport} | ${int(r.devices)} | ${int(r.connectMs)} | ${int(r.connectionsPerSec)} | ` +
+          `${(r.rssBeforeBytes / 1024 ** 2).toFixed(1)} | ${(r.rssAfterBytes / 1024 ** 2).toFixed(1)} | ` +
+          `${kib(r.rssPerConnectionBytes)} | ${r.failures} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (report.delivery !== undefined) {
+    lines.push(
+      '## b. Delivery (accepted → acked at the server, receipt times, 1 ms resolution)',
+      '',
+      '| store | offered | devices | messages | acked | elapsed (ms) | acked/s | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of report.delivery) {
+      const offered = r.mode === 'full' ? 'full speed' : `${int(Number(r.mode))}/s`;
+      const l = r.latencyMs;
+      lines.push(
+        `| ${r.store} | ${offered} | ${int(r.devices)} | ${int(r.messages)} | ${int(r.acked)} | ${int(r.elapsedMs)} | ` +
+          `${int(r.throughputPerSec)} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.max)} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** Writes `<name>.json` and `<name>.md`; returns their paths. */
+export async function writeReport(report: Report, name: string): Promise<string[]> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const json = `${RESULTS_DIR}${name}.json`;
+  const md = `${RESULTS_DIR}${name}.md`;
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(md, markdown(report));
+  return [json, md];
+}

@@ -1,0 +1,121 @@
+/**
+ * The server under test, in its own process: its RSS is then the server's alone (the simulator and the
+ * sender live in the bench process), read from /proc/<pid>/status. Spawning reuses the crash test's
+ * child entry and harness so that there is one way of running a child server in this repository.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServerConfig } from '../../packages/server/src/config.js';
+import { spawnServer, stopServer, type ServerChild } from '../../packages/server/test/crash/harness.js';
+
+export type StoreKind = 'memory' | 'sqlite';
+
+export interface BenchServer {
+  readonly child: ServerChild;
+  readonly pid: number;
+  readonly tlsPort: number;
+  /** The plain TCP device port (same framing as TLS, no encryption). */
+  readonly tcpPort: number;
+  readonly apiPort: number;
+  readonly providerKey: string;
+  /** Resident set size of the server process, in bytes. */
+  rss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A port that was free a moment ago: the child entry reports only the TLS and API ports it bound. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port from the probe listener');
+  return address.port;
+}
+
+export async function readRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+export async function startBenchServer(store: StoreKind): Promise<BenchServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'localpush-bench-'));
+  const tcpPort = await freePort();
+  const config: Partial<ServerConfig> = {
+    dataDir,
+    store,
+    host: '127.0.0.1',
+    tlsPort: 0,
+    tcpPort,
+    wsPort: null,
+    apiHost: '127.0.0.1',
+    apiPort: 0,
+    logLevel: 'warn',
+    // The delivery scenario may queue thousands per device at full speed; overflow would drop messages.
+    maxQueuePerDevice: 100_000,
+  };
+  let child: ServerChild;
+  try {
+    child = await spawnServer(config);
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const { info } = child;
+  return {
+    child,
+    pid: info.pid,
+    tlsPort: info.tlsPort,
+    tcpPort,
+    apiPort: info.apiPort,
+    providerKey: info.providerKey,
+    rss: () => readRss(info.pid),
+    async stop() {
+      await stopServer(child);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Enrolled {
+  id: string;
+  credential: string;
+}
+
+/** Registers `count` devices through the API, a few requests at a time (there is no bulk route). */
+export async function enrolDevices(
+  server: BenchServer,
+  count: number,
+  onProgress?: (done: number) => void,
+): Promise<Enrolled[]> {
+  const devices: Enrolled[] = new Array<Enrolled>(count);
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const id = `bench-${i}`;
+      const response = await fetch(`http://127.0.0.1:${server.apiPort}/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.providerKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (response.status !== 201)
+        throw new Error(`enrol ${id}: ${response.status} ${await response.text()}`);
+      const body = (await response.json()) as { credential: string };
+      devices[i] = { id, credential: body.credential };
+      onProgress?.(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return devices;
+}

@@ -1,0 +1,178 @@
+/**
+ * A lean device simulator: the raw localpush protocol over TLS or plain TCP, one small object per device.
+ * DeviceClient carries back-off, pinning, dedupe windows and events per device — right for an app, too
+ * heavy for thousands in one process — so this speaks the wire directly with the protocol package's
+ * framing and encoder, answers heartbeats and acknowledges every push.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { FrameDecoder, PROTOCOL_VERSION, encodeMessage, frame } from '@localpush/protocol';
+import type { ClientMessage } from '@localpush/protocol';
+
+export type Transport = 'tls' | 'tcp';
+
+export interface DeviceSpec {
+  id: string;
+  credential: string;
+}
+
+export interface FleetOptions {
+  transport: Transport;
+  port: number;
+  /** How many connections may be opening at once, so the accept backlog is not overrun. */
+  concurrency?: number;
+  /** Called for every push received (before the ack is written), with the message id. */
+  onPush?: (id: string) => void;
+}
+
+interface Device {
+  readonly spec: DeviceSpec;
+  socket: Socket | null;
+  decoder: FrameDecoder;
+  /** Highest seq received and not yet acknowledged; 0 when nothing is pending. */
+  ackThrough: number;
+  ackScheduled: boolean;
+}
+
+function send(socket: Socket, message: ClientMessage): void {
+  socket.write(frame(encodeMessage(message)));
+}
+
+/** Devices that connect, hold their sessions, and count what they received. */
+export class Fleet {
+  private readonly devices: Device[] = [];
+  private readonly options: FleetOptions;
+  pushes = 0;
+  heartbeats = 0;
+  /** Connections closed by the peer or failed, after the welcome or before it. */
+  failures = 0;
+  lastError: string | undefined;
+  /** Set by close(), so that closes the bench asked for are not counted as failures. */
+  private closing = false;
+
+  constructor(options: FleetOptions) {
+    this.options = options;
+  }
+
+  get size(): number {
+    return this.devices.length;
+  }
+
+  /** Connects every device and resolves once all are welcomed; `onWelcome` reports progress. */
+  async connect(specs: readonly DeviceSpec[], onWelcome?: (welcomed: number) => void): Promise<void> {
+    let next = 0;
+    let welcomed = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const spec = specs[next++];
+        if (spec === undefined) return;
+        await this.open(spec);
+        onWelcome?.(++welcomed);
+      }
+    };
+    await Promise.all(Array.from({ length: this.options.concurrency ?? 100 }, worker));
+  }
+
+  private open(spec: DeviceSpec): Promise<void> {
+    const device: Device = {
+      spec,
+      socket: null,
+      decoder: new FrameDecoder(),
+      ackThrough: 0,
+      ackScheduled: false,
+    };
+    this.devices.push(device);
+    return new Promise<void>((resolve, reject) => {
+      const { port, transport } = this.options;
+      // The server's certificate is self-signed and pinned by real clients; on loopback, in a benchmark, the
+      // pin check is left out because it is per-handshake CPU spent in the simulator, not in the server.
+      const socket =
+        transport === 'tls'
+          ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+          : netConnect({ host: '127.0.0.1', port });
+      device.socket = socket;
+      socket.setNoDelay(true);
+      let welcomed = false;
+      socket.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
+        send(socket, {
+          type: 'hello',
+          version: PROTOCOL_VERSION,
+          deviceId: spec.id,
+          credential: spec.credential,
+          capabilities: [],
+          agent: 'localpush-bench',
+        });
+      });
+      socket.on('data', (chunk: Buffer) => {
+        let frames: Uint8Array[];
+        try {
+          frames = device.decoder.push(chunk);
+        } catch (error) {
+          socket.destroy(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        for (const payload of frames) {
+          // JSON.parse without the protocol validator: the server is trusted here and the simulator's CPU
+          // is shared with the server on this machine, so every microsecond spent here skews the figures.
+          const message = JSON.parse(Buffer.from(payload).toString('utf8')) as {
+            type: string;
+            seq?: number;
+            id?: string;
+            message?: string;
+          };
+          if (message.type === 'push' && message.seq !== undefined) {
+            this.pushes++;
+            if (message.id !== undefined) this.options.onPush?.(message.id);
+            this.scheduleAck(device, message.seq);
+          } else if (message.type === 'heartbeat' && message.seq !== undefined) {
+            this.heartbeats++;
+            send(socket, { type: 'heartbeat_ack', seq: message.seq });
+          } else if (message.type === 'welcome' && !welcomed) {
+            welcomed = true;
+            resolve();
+          } else if (message.type === 'error') {
+            this.lastError = `${spec.id}: ${message.message ?? 'error'}`;
+          }
+        }
+      });
+      socket.on('error', (error: Error) => {
+        this.lastError = `${spec.id}: ${error.message}`;
+      });
+      socket.on('close', () => {
+        if (device.socket === socket) device.socket = null;
+        if (welcomed && !this.closing) this.failures++;
+        if (!welcomed) reject(new Error(`device ${spec.id} closed before welcome: ${this.lastError ?? ''}`));
+      });
+    });
+  }
+
+  /**
+   * Acks are cumulative (`through`) and coalesced per device to one per turn of the event loop, as the
+   * protocol allows (LP-6.5): a burst of pushes in one read costs one ack frame, not one each.
+   */
+  private scheduleAck(device: Device, seq: number): void {
+    if (seq > device.ackThrough) device.ackThrough = seq;
+    if (device.ackScheduled) return;
+    device.ackScheduled = true;
+    setImmediate(() => {
+      device.ackScheduled = false;
+      const through = device.ackThrough;
+      device.ackThrough = 0;
+      if (through > 0 && device.socket !== null) send(device.socket, { type: 'ack', through });
+    });
+  }
+
+  /** Closes every connection and waits until all sockets are gone. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const closing: Promise<void>[] = [];
+    for (const device of this.devices) {
+      const socket = device.socket;
+      if (socket === null) continue;
+      device.socket = null;
+      closing.push(new Promise<void>((resolve) => socket.once('close', () => resolve())));
+      socket.destroy();
+    }
+    await Promise.all(closing);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Entry of the load harness (issue 7): `npm run bench -- <scenario> [options]`. Starts the server in its
+ * own process, drives it with the lean simulator from this one, and writes JSON + markdown to
+ * bench/results/. Every run targets 127.0.0.1, is bounded in count and time, and stops by itself.
+ */
+import { parseArgs } from 'node:util';
+import { writeReport, markdown, type Report } from './lib/report.js';
+import type { StoreKind } from './lib/server.js';
+import type { Transport } from './lib/simulator.js';
+import { machine } from './lib/stats.js';
+import { runConnect } from './scenarios/connect.js';
+import { runDelivery } from './scenarios/delivery.js';
+
+const HELP = `npm run bench -- <scenario> [options]
+
+Scenarios:
+  connect   (a) connect N devices over TLS and over plain TCP and hold them:
+            connections/s and server RSS per idle connection
+  delivery  (b) M pushes to random connected devices through POST /v1/push/batch, at full
+            speed and at fixed rates: acked/s and latency p50/p99/p99.9 from the message's
+            'accepted' receipt to its 'acked' receipt (the device's ack reaching the server)
+  stores    (d) delivery with the memory store and the durable (sqlite) store side by side
+  all       connect, then stores
+
+Options:
+  --devices N      devices to connect (default 2000; at most 15000, the open-files limit is 20000)
+  --messages M     messages of the full-speed delivery run (default 20000)
+  --rate LIST      comma-separated rates in msgs/s, 0 = full speed (default 0,2000)
+  --duration S     seconds of each fixed-rate run (default 5)
+  --batch B        messages per POST /v1/push/batch (default 500, at most 1000)
+  --store LIST     stores for delivery: memory, sqlite (default memory)
+  --transport T    transports for connect: tls, tcp (default tls,tcp); delivery uses the first
+  --hold S         seconds connections are held idle before RSS is read (default 3)
+  --seed X         seed of the random device choice (default 1)
+  --help           this text
+
+Not built yet: worker processes for the simulator, WebSocket devices, the reconnect storm (c),
+Mosquitto side by side, the SVG chart.`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    devices: { type: 'string', default: '2000' },
+    messages: { type: 'string', default: '20000' },
+    rate: { type: 'string', default: '0,2000' },
+    duration: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '500' },
+    store: { type: 'string', default: 'memory' },
+    transport: { type: 'string', default: 'tls,tcp' },
+    hold: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '1' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function int(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`--${name} must be an integer ${min}–${max}`);
+  return n;
+}
+
+function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
+  const items = text.split(',').map((s) => s.trim());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) throw new Error(`--${name}: unknown "${item}"`);
+  }
+  return items as T[];
+}
+
+const scenario = positionals[0];
+if (values.help || scenario === undefined) {
+  console.log(HELP);
+  process.exit(scenario === undefined && !values.help ? 1 : 0);
+}
+if (!['connect', 'delivery', 'stores', 'all'].includes(scenario)) {
+  console.error(`unknown scenario "${scenario}"\n\n${HELP}`);
+  process.exit(1);
+}
+
+const devices = int('devices', values.devices, 1, 15_000);
+const transports = list<Transport>('transport', values.transport, ['tls', 'tcp']);
+const rates = values.rate.split(',').map((r) => int('rate', r, 0, 1_000_000));
+const stores: StoreKind[] =
+  scenario === 'stores' || scenario === 'all'
+    ? ['memory', 'sqlite']
+    : list<StoreKind>('store', values.store, ['memory', 'sqlite']);
+const options = {
+  scenario,
+  devices,
+  messages: int('messages', values.messages, 1, 10_000_000),
+  rates,
+  durationMs: int('duration', values.duration, 1, 600) * 1000,
+  batch: int('batch', values.batch, 1, 1000),
+  stores,
+  transports,
+  holdMs: int('hold', values.hold, 0, 600) * 1000,
+  seed: int('seed', values.seed, 0, 2 ** 31),
+};
+
+const report: Report = { startedAt: new Date().toISOString(), machine: machine(), options };
+if (scenario === 'connect' || scenario === 'all') {
+  report.connect = await runConnect({ devices, transports, store: 'memory', holdMs: options.holdMs });
+}
+if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
+  const transport = transports[0] ?? 'tls';
+  report.delivery = await runDelivery({ ...options, transport });
+}
+const name = `${scenario}-${report.startedAt.replace(/[:.]/g, '-')}`;
+const files = await writeReport(report, name);
+console.log(markdown(report));
+console.log(`written: ${files.join(', ')}`);
