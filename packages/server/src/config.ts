@@ -32,6 +32,8 @@ const apnsKeySchema = z
     /** Path of the AuthKey_<keyId>.p8 file or of its public key (PEM). */
     path: z.string().min(1),
     environments: z.array(z.enum(['production', 'development'])).optional(),
+    /** Bundle ids this key may push to; absent = any. Others are refused with TopicDisallowed. */
+    topics: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -104,6 +106,12 @@ export const serverConfigSchema = z
     apnsH2cPort: optionalPort,
     /** How long the APNs endpoint waits for the local device's ack before falling back. */
     apnsAckTimeoutMs: z.number().int().min(50).max(60_000),
+    /** An endpoint connection idle this long is closed with GOAWAY {"reason":"IdleTimeout"}, as APNs does. */
+    apnsIdleTimeoutMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(24 * 3_600_000),
     /** The environment the APNs endpoint plays (for keys restricted to one environment). */
     apnsEnvironment: z.enum(['production', 'development']),
     /** Provider-token keys the APNs endpoint accepts, per team and key id (.p8 or its public key). */
@@ -140,6 +148,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   apnsPort: null,
   apnsH2cPort: null,
   apnsAckTimeoutMs: 2_000,
+  apnsIdleTimeoutMs: 3_600_000,
   apnsEnvironment: 'development',
   apnsKeys: [],
   apnsFallback: null,

@@ -264,17 +264,28 @@ export async function startServer(
       apns: liveApns,
       close(closeOptions = {}) {
         closing ??= (async () => {
+          // Every step runs even when an earlier one fails, so a failure never leaves ports open or the
+          // store unflushed; the first failure is rethrown at the end.
+          const failures: unknown[] = [];
+          const step = async (work: () => unknown): Promise<void> => {
+            try {
+              await work();
+            } catch (error) {
+              failures.push(error);
+            }
+          };
           // Stop accepting first, but don't wait: a listener finishes closing only once its connections
           // are gone, and they go when the gateway's goaway and drain are done.
-          const listenersClosed = Promise.all(listeners.map((l) => l.close()));
-          spGateway?.close();
-          await spListener?.close();
-          await liveGateway.shutdown({ drainTimeoutMs: closeOptions.drainTimeoutMs ?? 5_000 });
+          const listenersClosed = Promise.allSettled(listeners.map((l) => l.close()));
+          await step(() => spGateway?.close());
+          await step(() => spListener?.close());
+          await step(() => liveGateway.shutdown({ drainTimeoutMs: closeOptions.drainTimeoutMs ?? 5_000 }));
           await listenersClosed;
-          await liveApns?.close();
-          await api.close();
-          await engine.close();
-          await store.close();
+          await step(() => liveApns?.close());
+          await step(() => api.close());
+          await step(() => engine.close());
+          await step(() => store.close());
+          if (failures.length > 0) throw failures[0];
         })();
         return closing;
       },

@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { APNS_REASON_STATUS, isApnsReason } from './reasons.js';
 import { ConnectionTokenTracker, type ProviderTokenVerifier } from './token-verifier.js';
-import { validateApnsRequest, type ProviderAuth } from './validate.js';
+import { bundleIdOf, validateApnsRequest, type ProviderAuth } from './validate.js';
 import type { ApnsRouter, ApnsRouteResult } from './router.js';
 
 /** Options of {@link listenApnsEndpoint}. */
@@ -37,6 +37,13 @@ export interface ApnsEndpointOptions {
   readonly tls: { readonly cert: string; readonly key: string };
   /** Optional cleartext HTTP/2 (prior knowledge) port; null/undefined = none. */
   readonly h2cPort?: number | null;
+  /**
+   * Bundle ids a provider key may push to, by `teamId:keyId`; a key without an entry may push to any.
+   * A request for another app is refused with TopicDisallowed.
+   */
+  readonly allowedTopics?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** An HTTP/2 connection idle this long gets GOAWAY {"reason":"IdleTimeout"} and is closed. Default 1 h. */
+  readonly idleTimeoutMs?: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS once a connection showed a valid token. Default 1000. */
   readonly maxConcurrentStreams?: number;
   readonly logger?: { error(obj: object, msg?: string): void };
@@ -127,6 +134,11 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
       });
       return;
     }
+    const allowed = auth.ok ? options.allowedTopics?.get(`${auth.teamId}:${auth.keyId}`) : undefined;
+    if (allowed !== undefined && !allowed.has(bundleIdOf(result.request.topic, result.request.pushType))) {
+      answer(res, result.request.apnsId, { status: 400, reason: 'TopicDisallowed', path: 'refused' });
+      return;
+    }
     const routed = await options.router.route(result.request);
     answer(res, result.request.apnsId, routed);
   }
@@ -154,6 +166,12 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     });
     server.on('session', (session: ServerHttp2Session) => {
       sessions.add(session);
+      // APNs closes connections that stay idle, saying why in the GOAWAY; so does this endpoint.
+      session.setTimeout(options.idleTimeoutMs ?? 3_600_000, () => {
+        if (session.closed || session.destroyed) return;
+        session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"IdleTimeout"}'));
+        session.close();
+      });
       session.on('close', () => sessions.delete(session));
       session.on('error', () => undefined);
     });
@@ -174,8 +192,12 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     async close() {
       const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
       for (const session of sessions) {
-        // GOAWAY with APNs's JSON reason, so clients reconnect elsewhere instead of retrying here.
-        session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"Shutdown"}'));
+        // GOAWAY with APNs's JSON reason, so clients reconnect elsewhere instead of retrying here. A session
+        // that closed itself (idle timeout, the peer) stays in the set until its 'close' event, and goaway
+        // on it would throw and leave the endpoint half closed.
+        if (!session.destroyed && !session.closed) {
+          session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"Shutdown"}'));
+        }
         session.destroy();
       }
       for (const socket of sockets) socket.destroy();

@@ -110,6 +110,12 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
       host: config.host,
       port,
       h2cPort: config.apnsH2cPort,
+      idleTimeoutMs: config.apnsIdleTimeoutMs,
+      allowedTopics: new Map(
+        config.apnsKeys
+          .filter((k) => k.topics !== undefined)
+          .map((k) => [`${k.teamId}:${k.keyId}`, new Set(k.topics)] as const),
+      ),
       tls: deps.identity,
       logger: deps.logger,
     });
