@@ -22,7 +22,7 @@ function push(id: string, seq: number): Push {
   return { type: 'push', id, seq, kind: 'message', payload: { text: id }, priority: 10, expiration: 0 };
 }
 
-void test('hello carries identity, capabilities, agent and the resume cursor', async (t) => {
+test('hello carries identity, capabilities, agent and the resume cursor', async (t) => {
   const server = await tcpServer(t);
   const { client } = makeClient(t, server.url, { resumeFrom: 41, capabilities: ['voip'], agent: 'test/1' });
   const states = recordStates(client);
@@ -44,7 +44,7 @@ void test('hello carries identity, capabilities, agent and the resume cursor', a
   assert.deepEqual(states, ['connecting', 'handshaking', 'connected']);
 });
 
-void test('a first-time hello has no resume cursor', async (t) => {
+test('a first-time hello has no resume cursor', async (t) => {
   const server = await tcpServer(t);
   const { client } = makeClient(t, server.url);
   client.start();
@@ -53,7 +53,7 @@ void test('a first-time hello has no resume cursor', async (t) => {
   assert.deepEqual(hello.capabilities, []);
 });
 
-void test('every heartbeat is answered at once and recorded', async (t) => {
+test('every heartbeat is answered at once and recorded', async (t) => {
   const server = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
   client.start();
@@ -68,7 +68,7 @@ void test('every heartbeat is answered at once and recorded', async (t) => {
   assert.deepEqual(await conn.expect('heartbeat_ack'), { type: 'heartbeat_ack', seq: 8 });
 });
 
-void test('pushes are acked only after onPush resolved, in one batched ack with through', async (t) => {
+test('pushes are acked only after onPush resolved, in one batched ack with through', async (t) => {
   const server = await tcpServer(t);
   const gate = deferred();
   const firstCalled = deferred();
@@ -101,7 +101,7 @@ void test('pushes are acked only after onPush resolved, in one batched ack with 
   assert.equal(client.lastSeq, 3);
 });
 
-void test('a duplicate push is dropped but acked again', async (t) => {
+test('a duplicate push is dropped but acked again', async (t) => {
   const server = await tcpServer(t);
   const { client } = makeClient(t, server.url);
   const emitted: string[] = [];
@@ -116,7 +116,7 @@ void test('a duplicate push is dropped but acked again', async (t) => {
   assert.deepEqual(emitted, ['dup']);
 });
 
-void test('a failing handler leaves the push unacked; a redelivery retries it', async (t) => {
+test('a failing handler leaves the push unacked; a redelivery retries it', async (t) => {
   const server = await tcpServer(t);
   let fail = true;
   const { client, errors } = makeClient(t, server.url, {
@@ -138,7 +138,7 @@ void test('a failing handler leaves the push unacked; a redelivery retries it', 
   assert.equal(client.lastSeq, 2);
 });
 
-void test('notices are emitted', async (t) => {
+test('notices are emitted', async (t) => {
   const server = await tcpServer(t);
   const { client } = makeClient(t, server.url);
   client.start();
@@ -150,7 +150,7 @@ void test('notices are emitted', async (t) => {
   assert.deepEqual(n, { type: 'notice', code: 'queue_overflow', count: 3, message: 'dropped' });
 });
 
-void test('when the server closes, the client backs off, reconnects and resumes from its cursor', async (t) => {
+test('when the server closes, the client backs off, reconnects and resumes from its cursor', async (t) => {
   const server = await tcpServer(t);
   const { client, clock, errors } = makeClient(t, server.url);
   client.start();
@@ -171,7 +171,7 @@ void test('when the server closes, the client backs off, reconnects and resumes 
   assert.deepEqual(hello.resume, { lastSeq: 5 });
 });
 
-void test('the back-off window grows per failure and resets after a heartbeat', async (t) => {
+test('the back-off window grows per failure and resets after a heartbeat', async (t) => {
   const server = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
   client.start();
@@ -200,7 +200,7 @@ void test('the back-off window grows per failure and resets after a heartbeat', 
   assert.equal(client.state, 'connecting');
 });
 
-void test('a refused connection is reported and retried', async (t) => {
+test('a refused connection is reported and retried', async (t) => {
   const server = await FakeServer.start('tcp');
   const url = server.url;
   await server.close();
@@ -214,7 +214,7 @@ void test('a refused connection is reported and retried', async (t) => {
   assert.equal(errors.length, 2);
 });
 
-void test('no welcome within the connect timeout is a welcome timeout', async (t) => {
+test('no welcome within the connect timeout is a welcome timeout', async (t) => {
   const server = await tcpServer(t);
   const { client, clock, errors } = makeClient(t, server.url, { connectTimeoutMs: 3_000 });
   client.start();
@@ -228,7 +228,7 @@ void test('no welcome within the connect timeout is a welcome timeout', async (t
   await conn.closed;
 });
 
-void test('a transport that never completes is a connect timeout', async (t) => {
+test('a transport that never completes is a connect timeout', async (t) => {
   // A TLS client against a TCP server that accepts and never answers: the handshake hangs.
   const silent = createServer(() => {});
   silent.listen(0, '127.0.0.1');
@@ -247,7 +247,7 @@ void test('a transport that never completes is a connect timeout', async (t) => 
   await once(socket, 'close');
 });
 
-void test('goaway redirect: the client reconnects to the new URL after the hint', async (t) => {
+test('goaway redirect: the client reconnects to the new URL after the hint', async (t) => {
   const server = await tcpServer(t);
   const other = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
@@ -268,7 +268,7 @@ void test('goaway redirect: the client reconnects to the new URL after the hint'
   await moved.expect('hello');
 });
 
-void test('a redirect to a bad URL is reported and the old URL kept', async (t) => {
+test('a redirect to a bad URL is reported and the old URL kept', async (t) => {
   const server = await tcpServer(t);
   const { client, errors } = makeClient(t, server.url);
   client.start();
@@ -280,7 +280,7 @@ void test('a redirect to a bad URL is reported and the old URL kept', async (t) 
   assert.equal(client.currentUrl, server.url);
 });
 
-void test('goaway replaced stops the client instead of fighting the other connection', async (t) => {
+test('goaway replaced stops the client instead of fighting the other connection', async (t) => {
   const server = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
   client.start();
@@ -298,7 +298,7 @@ void test('goaway replaced stops the client instead of fighting the other connec
   await (await server.next()).expect('hello');
 });
 
-void test('auth failure stops for good; other server errors are retried', async (t) => {
+test('auth failure stops for good; other server errors are retried', async (t) => {
   const server = await tcpServer(t);
   const { client, clock, errors } = makeClient(t, server.url);
   client.start();
@@ -321,7 +321,7 @@ void test('auth failure stops for good; other server errors are retried', async 
   await conn.closed;
 });
 
-void test('a malformed frame from the server is answered with an error frame and a reconnect', async (t) => {
+test('a malformed frame from the server is answered with an error frame and a reconnect', async (t) => {
   const server = await tcpServer(t);
   const { client, errors } = makeClient(t, server.url);
   client.start();
@@ -337,7 +337,7 @@ void test('a malformed frame from the server is answered with an error frame and
   await conn.closed;
 });
 
-void test('a push before the welcome is a protocol error', async (t) => {
+test('a push before the welcome is a protocol error', async (t) => {
   const server = await tcpServer(t);
   const { client, errors } = makeClient(t, server.url);
   client.start();
@@ -349,7 +349,7 @@ void test('a push before the welcome is a protocol error', async (t) => {
   assert.equal(errors[0]?.code, 'LP_MESSAGE_UNEXPECTED');
 });
 
-void test('stop() closes, resolves once closed and never reconnects', async (t) => {
+test('stop() closes, resolves once closed and never reconnects', async (t) => {
   const server = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
   client.start();
@@ -366,7 +366,7 @@ void test('stop() closes, resolves once closed and never reconnects', async (t) 
   assert.equal(client.state, 'stopped');
 });
 
-void test('stop() during back-off cancels the retry', async (t) => {
+test('stop() during back-off cancels the retry', async (t) => {
   const server = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
   client.start();
@@ -379,7 +379,7 @@ void test('stop() during back-off cancels the retry', async (t) => {
   assert.equal(clock.pending, 0);
 });
 
-void test('reconnect() drops the connection and connects again at once', async (t) => {
+test('reconnect() drops the connection and connects again at once', async (t) => {
   const server = await tcpServer(t);
   const { client, errors } = makeClient(t, server.url);
   client.start();
@@ -395,7 +395,7 @@ void test('reconnect() drops the connection and connects again at once', async (
   assert.deepEqual(errors, []);
 });
 
-void test('a connection that stays up one heartbeat interval also resets the back-off', async (t) => {
+test('a connection that stays up one heartbeat interval also resets the back-off', async (t) => {
   const server = await tcpServer(t);
   const { client, clock } = makeClient(t, server.url);
   client.start();
@@ -417,7 +417,7 @@ void test('a connection that stays up one heartbeat interval also resets the bac
   assert.equal(client.state, 'connecting');
 });
 
-void test('listeners may stop the client from inside connectionError', async (t) => {
+test('listeners may stop the client from inside connectionError', async (t) => {
   const server = await FakeServer.start('tcp');
   const url = server.url;
   await server.close();

@@ -14,7 +14,7 @@ function push(id: string, seq: number): Push {
   return { type: 'push', id, seq, kind: 'alert', payload: {}, priority: 10, expiration: 0 };
 }
 
-void test('the tracker classifies arrivals and moves the cursor over the finished prefix only', () => {
+test('the tracker classifies arrivals and moves the cursor over the finished prefix only', () => {
   const tracker = new DeliveryTracker(16, 10);
   assert.equal(tracker.lastSeq, 10);
   assert.equal(tracker.arrive('a', 11), 'new');
@@ -30,7 +30,7 @@ void test('the tracker classifies arrivals and moves the cursor over the finishe
   assert.equal(tracker.arrive('b', 12), 'processed');
 });
 
-void test('a push in flight across a reconnect is emitted once and acked on the new connection', async (t) => {
+test('a push in flight across a reconnect is emitted once and acked on the new connection', async (t) => {
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());
   const gate = deferred();
@@ -66,7 +66,7 @@ void test('a push in flight across a reconnect is emitted once and acked on the 
   assert.equal(first.received.filter((m) => m.type === 'ack').length, 0);
 });
 
-void test('a burst larger than the ack id limit is acked in several frames', async (t) => {
+test('a burst larger than the ack id limit is acked in several frames', async (t) => {
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());
   const { client } = makeClient(t, server.url);
@@ -87,7 +87,7 @@ void test('a burst larger than the ack id limit is acked in several frames', asy
   assert.equal(client.lastSeq, count);
 });
 
-void test('through never exceeds what the server sent on this connection', async (t) => {
+test('through never exceeds what the server sent on this connection', async (t) => {
   // A resume cursor from a server that was wiped since: acking through it would be LP_ACK_INVALID.
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());

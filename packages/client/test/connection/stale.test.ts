@@ -6,7 +6,7 @@ import { makeClient } from '../helpers/client.js';
 import { waitForState } from '../helpers/wait.js';
 import { ASSUMED_HEARTBEAT } from '../../src/index.js';
 
-void test('connected: stale after 2 × interval + grace without a heartbeat', async (t) => {
+test('connected: stale after 2 × interval + grace without a heartbeat', async (t) => {
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());
   const { client, clock } = makeClient(t, server.url);
@@ -27,7 +27,7 @@ void test('connected: stale after 2 × interval + grace without a heartbeat', as
   assert.equal(client.isStale(clock.now() + 2_501), true);
 });
 
-void test('not connected: stale once disconnected for the same span; never after stop()', async (t) => {
+test('not connected: stale once disconnected for the same span; never after stop()', async (t) => {
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());
   const { client, clock } = makeClient(t, server.url);
@@ -45,7 +45,7 @@ void test('not connected: stale once disconnected for the same span; never after
   assert.equal(client.isStale(since + 10_000), false);
 });
 
-void test('before any welcome, the server defaults stand in for the heartbeat timing', async (t) => {
+test('before any welcome, the server defaults stand in for the heartbeat timing', async (t) => {
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());
   const { client, clock } = makeClient(t, server.url);

@@ -16,7 +16,7 @@ async function tlsServer(t: TestContext, name = 'default'): Promise<FakeServer> 
   return server;
 }
 
-void test('a matching pin connects, even with a host name the certificate does not carry', async (t) => {
+test('a matching pin connects, even with a host name the certificate does not carry', async (t) => {
   const server = await tlsServer(t);
   const { pin } = await testCert();
   const { client } = makeClient(t, server.url, { pin, servername: 'not-the-cert.example' });
@@ -26,7 +26,7 @@ void test('a matching pin connects, even with a host name the certificate does n
   await waitForState(client, 'connected');
 });
 
-void test('any of several pins may match', async (t) => {
+test('any of several pins may match', async (t) => {
   const server = await tlsServer(t);
   const { pin } = await testCert();
   const other = (await testCert('other')).pin;
@@ -36,7 +36,7 @@ void test('any of several pins may match', async (t) => {
   await waitForState(client, 'connected');
 });
 
-void test('a pin mismatch refuses the connection before the hello', async (t) => {
+test('a pin mismatch refuses the connection before the hello', async (t) => {
   const server = await tlsServer(t);
   const { pin } = await testCert('other');
   const { client, errors } = makeClient(t, server.url, { pin });
@@ -53,7 +53,7 @@ void test('a pin mismatch refuses the connection before the hello', async (t) =>
   );
 });
 
-void test('CA mode verifies the chain and the host name', async (t) => {
+test('CA mode verifies the chain and the host name', async (t) => {
   const server = await tlsServer(t);
   const { cert } = await testCert();
   const { client } = makeClient(t, server.url, { ca: cert, servername: 'localhost' });
@@ -62,7 +62,7 @@ void test('CA mode verifies the chain and the host name', async (t) => {
   await waitForState(client, 'connected');
 });
 
-void test('without a pin or a trusted CA, a self-signed server is refused', async (t) => {
+test('without a pin or a trusted CA, a self-signed server is refused', async (t) => {
   const server = await tlsServer(t);
   const { client, errors } = makeClient(t, server.url, { servername: 'localhost' });
   client.start();
@@ -70,7 +70,7 @@ void test('without a pin or a trusted CA, a self-signed server is refused', asyn
   assert.equal(errors[0]?.code, 'LP_CLIENT_TLS_FAILED');
 });
 
-void test('CA mode with the wrong host name is refused', async (t) => {
+test('CA mode with the wrong host name is refused', async (t) => {
   const server = await tlsServer(t);
   const { cert } = await testCert();
   const { client, errors } = makeClient(t, server.url, { ca: cert, servername: 'elsewhere.example' });
@@ -79,7 +79,7 @@ void test('CA mode with the wrong host name is refused', async (t) => {
   assert.equal(errors[0]?.code, 'LP_CLIENT_TLS_FAILED');
 });
 
-void test('a redirect from TLS to plaintext is refused', async (t) => {
+test('a redirect from TLS to plaintext is refused', async (t) => {
   const server = await tlsServer(t);
   const { pin } = await testCert();
   const { client, errors } = makeClient(t, server.url, { pin });

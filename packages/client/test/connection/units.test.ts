@@ -14,7 +14,7 @@ import {
 import { seededRandom } from '../helpers/wait.js';
 import { testCert } from '../helpers/tls.js';
 
-void test('back-off delays stay inside the full-jitter window and respect the cap', () => {
+test('back-off delays stay inside the full-jitter window and respect the cap', () => {
   const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 }, seededRandom(42));
   const delays: number[] = [];
   for (let attempt = 0; attempt < 40; attempt++) {
@@ -28,7 +28,7 @@ void test('back-off delays stay inside the full-jitter window and respect the ca
   assert.equal(backoff.attempts, 40);
 });
 
-void test('back-off windows double from the initial value up to the cap, and reset', () => {
+test('back-off windows double from the initial value up to the cap, and reset', () => {
   const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 }, () => 0.999_999);
   const delays = Array.from({ length: 9 }, () => backoff.next());
   assert.deepEqual(delays, [499, 999, 1999, 3999, 7999, 15999, 29999, 29999, 29999]);
@@ -39,13 +39,13 @@ void test('back-off windows double from the initial value up to the cap, and res
   assert.throws(() => new Backoff({ initialMs: 10, maxMs: 5 }), RangeError);
 });
 
-void test('the same seed gives the same back-off sequence', () => {
+test('the same seed gives the same back-off sequence', () => {
   const a = new Backoff({}, seededRandom(7));
   const b = new Backoff({}, seededRandom(7));
   for (let i = 0; i < 10; i++) assert.equal(a.next(), b.next());
 });
 
-void test('the dedupe window forgets the least recently seen id', () => {
+test('the dedupe window forgets the least recently seen id', () => {
   const window = new DedupeWindow(3);
   for (const id of ['a', 'b', 'c']) window.add(id);
   assert.equal(window.has('a'), true); // now b is the oldest
@@ -58,7 +58,7 @@ void test('the dedupe window forgets the least recently seen id', () => {
   assert.throws(() => new DedupeWindow(0), RangeError);
 });
 
-void test('the dedupe window stays bounded under many ids', () => {
+test('the dedupe window stays bounded under many ids', () => {
   const window = new DedupeWindow(100);
   for (let i = 0; i < 10_000; i++) window.add(`id-${i}`);
   assert.equal(window.size, 100);
@@ -66,7 +66,7 @@ void test('the dedupe window stays bounded under many ids', () => {
   assert.equal(window.has('id-9899'), false);
 });
 
-void test('pins must be base64 SHA-256 hashes', async () => {
+test('pins must be base64 SHA-256 hashes', async () => {
   const { cert, pin } = await testCert();
   assert.equal(spkiPin(cert), pin);
   assert.equal(Buffer.from(pin, 'base64').length, 32);
@@ -78,7 +78,7 @@ void test('pins must be base64 SHA-256 hashes', async () => {
   assert.throws(() => decodePins([]), RangeError);
 });
 
-void test('server URLs: four schemes, tls/tcp need a port', () => {
+test('server URLs: four schemes, tls/tcp need a port', () => {
   assert.deepEqual(parseServerUrl('tls://push.local:5223'), {
     scheme: 'tls',
     host: 'push.local',
@@ -97,7 +97,7 @@ void test('server URLs: four schemes, tls/tcp need a port', () => {
   }
 });
 
-void test('the constructor rejects bad URLs and ws URLs without a WebSocket', () => {
+test('the constructor rejects bad URLs and ws URLs without a WebSocket', () => {
   const base = { deviceId: 'd', credential: 'c' };
   assert.throws(
     () => new DeviceClient({ ...base, url: 'http://x:1' }),
@@ -124,7 +124,7 @@ void test('the constructor rejects bad URLs and ws URLs without a WebSocket', ()
   }
 });
 
-void test('the built-in WebSocket cannot carry a pin', () => {
+test('the built-in WebSocket cannot carry a pin', () => {
   class FakeWhatwg {}
   const saved = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket');
   Object.defineProperty(globalThis, 'WebSocket', { value: FakeWhatwg, configurable: true, writable: true });

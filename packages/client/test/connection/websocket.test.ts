@@ -19,7 +19,7 @@ async function server(t: TestContext, kind: 'ws' | 'wss'): Promise<FakeServer> {
   return s;
 }
 
-void test('ws: hello, heartbeat and push acks over WebSocket messages', async (t) => {
+test('ws: hello, heartbeat and push acks over WebSocket messages', async (t) => {
   const s = await server(t, 'ws');
   const { client } = makeClient(t, s.url, { webSocket, resumeFrom: 2 });
   client.start();
@@ -36,7 +36,7 @@ void test('ws: hello, heartbeat and push acks over WebSocket messages', async (t
   assert.deepEqual(await conn.expect('ack'), { type: 'ack', ids: ['w1', 'w2'], through: 4 });
 });
 
-void test('ws: a server close leads to back-off and a reconnect', async (t) => {
+test('ws: a server close leads to back-off and a reconnect', async (t) => {
   const s = await server(t, 'ws');
   const { client, clock, errors } = makeClient(t, s.url, { webSocket });
   client.start();
@@ -51,7 +51,7 @@ void test('ws: a server close leads to back-off and a reconnect', async (t) => {
   await (await s.next()).expect('hello');
 });
 
-void test('wss: a matching pin connects; a wrong pin is refused before the hello', async (t) => {
+test('wss: a matching pin connects; a wrong pin is refused before the hello', async (t) => {
   const s = await server(t, 'wss');
   const { pin } = await testCert();
   const good = makeClient(t, s.url, { webSocket, pin });
@@ -72,7 +72,7 @@ void test('wss: a matching pin connects; a wrong pin is refused before the hello
   );
 });
 
-void test('wss: CA mode with the ws client', async (t) => {
+test('wss: CA mode with the ws client', async (t) => {
   const s = await server(t, 'wss');
   const { cert } = await testCert();
   const { client } = makeClient(t, s.url, { webSocket, ca: cert, servername: 'localhost' });
@@ -83,7 +83,7 @@ void test('wss: CA mode with the ws client', async (t) => {
 
 const hasGlobalWebSocket = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function';
 
-void test(
+test(
   'the global WebSocket is used when present (Node 22+)',
   { skip: !hasGlobalWebSocket },
   async (t) => {
@@ -124,7 +124,7 @@ class WhatwgLike {
   }
 }
 
-void test('a WHATWG-shaped WebSocket works for ws://', async (t) => {
+test('a WHATWG-shaped WebSocket works for ws://', async (t) => {
   const s = await server(t, 'ws');
   const { client } = makeClient(t, s.url, { webSocket: WhatwgLike as unknown as WebSocketConstructor });
   client.start();
@@ -135,7 +135,7 @@ void test('a WHATWG-shaped WebSocket works for ws://', async (t) => {
   assert.deepEqual(await conn.expect('ack'), { type: 'ack', ids: ['x'], through: 1 });
 });
 
-void test('a pin is never skipped: a WebSocket that cannot report the certificate is refused', async (t) => {
+test('a pin is never skipped: a WebSocket that cannot report the certificate is refused', async (t) => {
   const s = await server(t, 'wss');
   const { pin } = await testCert();
   const { client, errors } = makeClient(t, s.url, {

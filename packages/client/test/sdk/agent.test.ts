@@ -15,14 +15,14 @@ import { next, pumpUntil } from './helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/scriptable-provider.ts', import.meta.url));
 
-void test('module specifiers: URLs, absolute and prefs-relative paths, packages', () => {
+test('module specifiers: URLs, absolute and prefs-relative paths, packages', () => {
   assert.equal(moduleSpecifier('file:///x/p.js'), 'file:///x/p.js');
   assert.equal(moduleSpecifier('/x/p.js'), pathToFileURL('/x/p.js').href);
   assert.equal(moduleSpecifier('./p.js', '/etc/localpush'), pathToFileURL('/etc/localpush/p.js').href);
   assert.equal(moduleSpecifier('@acme/push-provider'), '@acme/push-provider');
 });
 
-void test('agent: runs providers from the preferences file in workers and follows edits of the file', async () => {
+test('agent: runs providers from the preferences file in workers and follows edits of the file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lp-agent-'));
   const path = join(dir, 'preferences.json');
   // The registry lives in the file, as an operator would write it for `localpush agent`.

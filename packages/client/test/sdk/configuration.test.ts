@@ -14,7 +14,7 @@ import { AppPushError, AppPushErrorCode, isAppPushError } from '../../src/sdk/er
 import { StopReason, stopReasonName } from '../../src/sdk/provider.js';
 import { config } from './helpers.js';
 
-void test('jsonProblem accepts JSON values and names the first non-JSON one', () => {
+test('jsonProblem accepts JSON values and names the first non-JSON one', () => {
   assert.equal(jsonProblem({ a: [1, 'x', null, true, { b: 2.5 }] }), undefined);
   const shared = { x: 1 };
   assert.equal(jsonProblem({ a: shared, b: shared }), undefined, 'a DAG is not a cycle');
@@ -34,7 +34,7 @@ void test('jsonProblem accepts JSON values and names the first non-JSON one', ()
   assert.equal(jsonProblem(Object.create(null) as object), undefined);
 });
 
-void test('frozenJsonCopy is deep and frozen', () => {
+test('frozenJsonCopy is deep and frozen', () => {
   const src = { a: { b: [1] } };
   const copy = frozenJsonCopy(src);
   src.a.b.push(2);
@@ -42,7 +42,7 @@ void test('frozenJsonCopy is deep and frozen', () => {
   assert.ok(Object.isFrozen(copy.a.b));
 });
 
-void test('SSID and LTE validation follow Apple limits', () => {
+test('SSID and LTE validation follow Apple limits', () => {
   validateSSIDs(Array.from({ length: 10 }, (_, i) => `net${i}`));
   assert.throws(() => validateSSIDs(Array.from({ length: 11 }, (_, i) => `n${i}`)), /at most 10/);
   assert.throws(() => validateSSIDs(['ok', '']), /non-empty/);
@@ -67,7 +67,7 @@ void test('SSID and LTE validation follow Apple limits', () => {
   assert.throws(() => validateLTENetworks(eleven), /at most 10/);
 });
 
-void test('validateConfiguration requires a bundle id and JSON providerConfiguration', () => {
+test('validateConfiguration requires a bundle id and JSON providerConfiguration', () => {
   validateConfiguration(config());
   assert.throws(
     () => validateConfiguration(config({ providerBundleIdentifier: '' })),
@@ -76,7 +76,7 @@ void test('validateConfiguration requires a bundle id and JSON providerConfigura
   assert.throws(() => validateConfiguration({ ...config(), providerConfiguration: { x: NaN } }), /not JSON/);
 });
 
-void test('matchNetwork: SSID, private LTE (TAC optional) and Ethernet unless unmatched', () => {
+test('matchNetwork: SSID, private LTE (TAC optional) and Ethernet unless unmatched', () => {
   const c = config({
     matchSSIDs: ['lab'],
     matchPrivateLTENetworks: [
@@ -95,7 +95,7 @@ void test('matchNetwork: SSID, private LTE (TAC optional) and Ethernet unless un
   assert.equal(matchNetwork(config({ matchEthernet: false }), { ethernet: true }), undefined);
 });
 
-void test('app id, overlap and "matches no network"', () => {
+test('app id, overlap and "matches no network"', () => {
   assert.equal(appIdOf('com.acme.kiosk.push'), 'com.acme.kiosk');
   assert.equal(appIdOf('single'), 'single');
   const a = config({ id: 'a', matchSSIDs: ['x', 'y'] });
@@ -106,7 +106,7 @@ void test('app id, overlap and "matches no network"', () => {
   assert.ok(matchesAnyNetwork(config({ matchSSIDs: [], matchEthernet: true })));
 });
 
-void test('AppPushError carries Apple numbers and stable string codes', () => {
+test('AppPushError carries Apple numbers and stable string codes', () => {
   const e = new AppPushError(AppPushErrorCode.inactiveSession, 'x');
   assert.equal(e.errno, 4);
   assert.equal(e.code, 'LP_APPPUSH_INACTIVE_SESSION');
@@ -114,7 +114,7 @@ void test('AppPushError carries Apple numbers and stable string codes', () => {
   assert.deepEqual(Object.values(AppPushErrorCode), [1, 2, 3, 4]);
 });
 
-void test('StopReason has the 17 NEProviderStopReason values', () => {
+test('StopReason has the 17 NEProviderStopReason values', () => {
   assert.equal(Object.keys(StopReason).length, 17);
   assert.equal(StopReason.none, 0);
   assert.equal(StopReason.noNetworkAvailable, 3);

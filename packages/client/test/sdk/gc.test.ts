@@ -30,7 +30,7 @@ async function collect(collected: Promise<unknown>, rounds = 50): Promise<boolea
   return done;
 }
 
-void test('a stopped provider instance and its connection are garbage-collected', async () => {
+test('a stopped provider instance and its connection are garbage-collected', async () => {
   const clock = new ManualClock();
   const store = new MemoryPreferencesStore();
   const monitor = new ScriptedNetworkMonitor();

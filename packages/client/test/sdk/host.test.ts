@@ -36,7 +36,7 @@ function setup(registry: ProviderRegistry, extra: Partial<ProviderHostOptions> =
   return { clock, store, monitor, host };
 }
 
-void test('life cycle: join → start → pushes → silent connection replaced on the timer → leave → stop(3) → rejoin', async () => {
+test('life cycle: join → start → pushes → silent connection replaced on the timer → leave → stop(3) → rejoin', async () => {
   const rec = connectionRecorder();
   const notifier = new RecordingNotifier();
   const { clock, store, monitor, host } = setup({
@@ -116,7 +116,7 @@ void test('life cycle: join → start → pushes → silent connection replaced 
   assert.equal(manager.isActive, false);
 });
 
-void test('racing network events never produce a second live instance', async () => {
+test('racing network events never produce a second live instance', async () => {
   const rec = connectionRecorder();
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -149,7 +149,7 @@ void test('racing network events never produce a second live instance', async ()
   assert.equal(rec.connections.filter((c) => !c.stopped).length, 0);
 });
 
-void test('a provider that throws is relaunched with back-off; a failed start backs off exponentially', async () => {
+test('a provider that throws is relaunched with back-off; a failed start backs off exponentially', async () => {
   const { clock, store, monitor, host } = setup(
     { [BUNDLE]: { create: () => new ScriptableProvider() } },
     { backoff: { initialMs: 1000, maxMs: 4000 } },
@@ -200,7 +200,7 @@ void test('a provider that throws is relaunched with back-off; a failed start ba
   await s2.host.stop();
 });
 
-void test('configuration changes reach the running provider; disable and remove stop it with their reasons', async () => {
+test('configuration changes reach the running provider; disable and remove stop it with their reasons', async () => {
   const rec = connectionRecorder();
   const { store, monitor, host } = setup({
     [BUNDLE]: {
@@ -236,7 +236,7 @@ void test('configuration changes reach the running provider; disable and remove 
   await host.stop();
 });
 
-void test('Ethernet: matchEthernet launches; unmatchEthernet() stops until the link comes back', async () => {
+test('Ethernet: matchEthernet launches; unmatchEthernet() stops until the link comes back', async () => {
   const { monitor, store, host } = setup({ [BUNDLE]: { create: () => new ScriptableProvider() } });
   await savedManager(store, {
     matchEthernet: true,
@@ -256,7 +256,7 @@ void test('Ethernet: matchEthernet launches; unmatchEthernet() stops until the l
   await host.stop();
 });
 
-void test('an unknown providerBundleIdentifier is a failed start, not a crash of the host', async () => {
+test('an unknown providerBundleIdentifier is a failed start, not a crash of the host', async () => {
   const { monitor, store, host } = setup({});
   await savedManager(store, { providerBundleIdentifier: 'com.nobody.push' });
   await host.start();

@@ -30,7 +30,7 @@ const push = (p: Partial<Push> & Pick<Push, 'kind' | 'payload'>): Push => ({
   ...p,
 });
 
-void test('settings come from providerConfiguration; missing keys are configurationInvalid', () => {
+test('settings come from providerConfiguration; missing keys are configurationInvalid', () => {
   assert.deepEqual(
     readLocalPushSettings({ url: 'tls://h:1', deviceId: 'd', credential: 'c', pin: 'sha256/x' }),
     {
@@ -52,7 +52,7 @@ void test('settings come from providerConfiguration; missing keys are configurat
   }
 });
 
-void test('notification text from the common payload shapes', () => {
+test('notification text from the common payload shapes', () => {
   assert.deepEqual(
     [
       notificationFromPush(push({ kind: 'alert', payload: { title: 'T', body: 'B' } })),
@@ -73,7 +73,7 @@ void test('notification text from the common payload shapes', () => {
   assert.deepEqual(n.userInfo, { id: 'm1', kind: 'alert', payload: 'x', collapseId: 'door' });
 });
 
-void test('a failed start (bad configuration) rejects before any connection is opened', async () => {
+test('a failed start (bad configuration) rejects before any connection is opened', async () => {
   const rec = connectionRecorder();
   const p = new LocalPushProvider({ connect: rec.connect, notifier: new RecordingNotifier() });
   p[providerAttach]({
@@ -89,7 +89,7 @@ void test('a failed start (bad configuration) rejects before any connection is o
   assert.equal(rec.connections.length, 0);
 });
 
-void test('reporting after stop is an inactiveSession error', () => {
+test('reporting after stop is an inactiveSession error', () => {
   const p = new LocalPushProvider({ connect: connectionRecorder().connect });
   assert.throws(
     () => p.reportIncomingCall({ caller: 'x' }),
@@ -97,7 +97,7 @@ void test('reporting after stop is an inactiveSession error', () => {
   );
 });
 
-void test('notify-send gets title and body as separate arguments, never through a shell', async () => {
+test('notify-send gets title and body as separate arguments, never through a shell', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lp-notify-'));
   const out = join(dir, 'args.json');
   const fake = join(dir, 'notify-send');
@@ -128,7 +128,7 @@ void test('notify-send gets title and body as separate arguments, never through 
   }
 });
 
-void test('the fallback notifier shows on the console when the desktop tool fails', async () => {
+test('the fallback notifier shows on the console when the desktop tool fails', async () => {
   const lines: string[] = [];
   const n = new FallbackNotifier(
     new NotifySendNotifier('/nonexistent/notify-send'),
@@ -139,7 +139,7 @@ void test('the fallback notifier shows on the console when the desktop tool fail
   assert.deepEqual(lines, ['[notification] Door: open']);
 });
 
-void test('default factory: a real DeviceClient; one that never connects is replaced at the timer event', async () => {
+test('default factory: a real DeviceClient; one that never connects is replaced at the timer event', async () => {
   const clock = new ManualClock(Date.now());
   const p = new LocalPushProvider({ notifier: new RecordingNotifier() });
   p[providerAttach]({

@@ -15,7 +15,7 @@ async function tempPrefs(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'lp-prefs-')), 'prefs.json');
 }
 
-void test('setters validate: SSIDs, LTE and JSON-only providerConfiguration', () => {
+test('setters validate: SSIDs, LTE and JSON-only providerConfiguration', () => {
   const m = new AppPushManager(new MemoryPreferencesStore());
   assert.throws(() => (m.matchSSIDs = ['']), isCode(AppPushErrorCode.configurationInvalid));
   assert.throws(() => (m.matchSSIDs = Array.from({ length: 11 }, (_, i) => `n${i}`)), /at most 10/);
@@ -39,7 +39,7 @@ void test('setters validate: SSIDs, LTE and JSON-only providerConfiguration', ()
   assert.ok(Object.isFrozen(m.providerConfiguration));
 });
 
-void test('save requires providerBundleIdentifier; round-trips through loadAllFromPreferences', async () => {
+test('save requires providerBundleIdentifier; round-trips through loadAllFromPreferences', async () => {
   const store = new MemoryPreferencesStore();
   const m = new AppPushManager(store);
   m.matchSSIDs = ['lab'];
@@ -63,7 +63,7 @@ void test('save requires providerBundleIdentifier; round-trips through loadAllFr
   assert.equal(loaded.isActive, false);
 });
 
-void test('a configuration that matches no network is saved disabled', async () => {
+test('a configuration that matches no network is saved disabled', async () => {
   const m = new AppPushManager(new MemoryPreferencesStore());
   m.providerBundleIdentifier = 'com.acme.kiosk.push';
   m.isEnabled = true;
@@ -75,7 +75,7 @@ void test('a configuration that matches no network is saved disabled', async () 
   assert.equal(m.isEnabled, true, 'Ethernet alone is a network');
 });
 
-void test('saving an enabled configuration disables overlapping ones of the same app only', async () => {
+test('saving an enabled configuration disables overlapping ones of the same app only', async () => {
   const store = new MemoryPreferencesStore();
   const make = async (bundle: string, ssids: string[]): Promise<AppPushManager> => {
     const m = new AppPushManager(store);
@@ -98,7 +98,7 @@ void test('saving an enabled configuration disables overlapping ones of the same
   assert.equal(c.isEnabled, true, 'same app, no shared SSID');
 });
 
-void test('loadFromPreferences and removeFromPreferences report configurationNotLoaded', async () => {
+test('loadFromPreferences and removeFromPreferences report configurationNotLoaded', async () => {
   const store = new MemoryPreferencesStore();
   const m = new AppPushManager(store);
   await m.loadFromPreferences(); // never saved: a no-op, as on iOS
@@ -112,7 +112,7 @@ void test('loadFromPreferences and removeFromPreferences report configurationNot
   await assert.rejects(copy!.removeFromPreferences(), isCode(AppPushErrorCode.configurationNotLoaded));
 });
 
-void test('file store: survives a restart and keeps the providers registry across saves', async () => {
+test('file store: survives a restart and keeps the providers registry across saves', async () => {
   const path = await tempPrefs();
   await writeFile(
     path,
@@ -135,7 +135,7 @@ void test('file store: survives a restart and keeps the providers registry acros
   assert.deepEqual(await readdir(join(path, '..')), ['prefs.json'], 'no temp file left behind');
 });
 
-void test('file store: a crash before the rename leaves the previous document', async () => {
+test('file store: a crash before the rename leaves the previous document', async () => {
   const path = await tempPrefs();
   const store = new FilePreferencesStore(path);
   const m = new AppPushManager(store);
@@ -172,7 +172,7 @@ void test('file store: a crash before the rename leaves the previous document', 
   assert.deepEqual(after?.providerConfiguration, { generation: 3 });
 });
 
-void test('file store: SIGKILL in the middle of a save loop never corrupts the file', async () => {
+test('file store: SIGKILL in the middle of a save loop never corrupts the file', async () => {
   const path = await tempPrefs();
   const m = new AppPushManager(new FilePreferencesStore(path));
   m.providerBundleIdentifier = 'com.acme.kiosk.push';

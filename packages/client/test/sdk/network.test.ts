@@ -26,7 +26,7 @@ no:
 no:Guest
 `;
 
-void test('nmcli terse output: escapes and the active network', () => {
+test('nmcli terse output: escapes and the active network', () => {
   assert.deepEqual(splitNmcliTerse('yes:a\\:b\\\\c'), ['yes', 'a:b\\c']);
   assert.equal(parseNmcliWifi(NMCLI_WIFI), 'Lab: floor 2');
   assert.equal(parseNmcliWifi('no:Guest\nno:Other\n'), undefined);
@@ -49,12 +49,12 @@ const IW_DEV = `phy#0
 \t\ttxpower 22.00 dBm
 `;
 
-void test('iw dev: ssid line', () => {
+test('iw dev: ssid line', () => {
   assert.equal(parseIwDev(IW_DEV), 'Kiosk Net');
   assert.equal(parseIwDev('phy#0\n\tInterface wlan0\n\t\ttype managed\n'), undefined);
 });
 
-void test('sysfs: only physical, wired interfaces with carrier count as Ethernet', async () => {
+test('sysfs: only physical, wired interfaces with carrier count as Ethernet', async () => {
   assert.equal(
     ethernetFromSysfs([
       { name: 'lo', carrier: '1\n', wireless: false, physical: false },
@@ -88,7 +88,7 @@ void test('sysfs: only physical, wired interfaces with carrier count as Ethernet
   );
 });
 
-void test('macOS: networksetup and ipconfig getsummary', () => {
+test('macOS: networksetup and ipconfig getsummary', () => {
   assert.equal(parseNetworksetupAirport('Current Wi-Fi Network: Lab Wi-Fi\n'), 'Lab Wi-Fi');
   assert.equal(parseNetworksetupAirport('You are not associated with an AirPort network.\n'), undefined);
   const summary = `<dictionary> {
@@ -131,7 +131,7 @@ const NETSH_WLAN = [
   '',
 ].join('\r\n');
 
-void test('Windows: netsh wlan and netsh interface', () => {
+test('Windows: netsh wlan and netsh interface', () => {
   assert.equal(parseNetshWlan(NETSH_WLAN), 'Lab Wi-Fi');
   assert.equal(
     parseNetshWlan(
@@ -160,7 +160,7 @@ void test('Windows: netsh wlan and netsh interface', () => {
   );
 });
 
-void test('PollingNetworkMonitor polls through the clock and reports only changes', async () => {
+test('PollingNetworkMonitor polls through the clock and reports only changes', async () => {
   const clock = new ManualClock();
   const answers: NetworkState[] = [
     { ethernet: false },
@@ -196,7 +196,7 @@ void test('PollingNetworkMonitor polls through the clock and reports only change
   assert.equal(clock.pending, 0);
 });
 
-void test('ScriptedNetworkMonitor emits on real changes only', () => {
+test('ScriptedNetworkMonitor emits on real changes only', () => {
   const m = new ScriptedNetworkMonitor();
   let n = 0;
   m.on('change', () => n++);

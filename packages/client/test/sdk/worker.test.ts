@@ -42,7 +42,7 @@ async function setup(behavior: string) {
   return { clock, monitor, host, manager };
 }
 
-void test('worker: reports from the provider reach the delegate via postMessage; leaving stops and ends the thread', async () => {
+test('worker: reports from the provider reach the delegate via postMessage; leaving stops and ends the thread', async () => {
   const { clock, monitor, host, manager } = await setup('call-on-start');
   const calls: JsonObject[] = [];
   const ptt: JsonObject[] = [];
@@ -70,7 +70,7 @@ void test('worker: reports from the provider reach the delegate via postMessage;
   await host.stop();
 });
 
-void test('worker: an uncaught exception in the provider is a crash and the provider is relaunched', async () => {
+test('worker: an uncaught exception in the provider is a crash and the provider is relaunched', async () => {
   const { clock, monitor, host } = await setup('throw-later');
   monitor.joinWifi('lab');
   const [, err, kind] = await next(host, 'crashed');
@@ -85,7 +85,7 @@ void test('worker: an uncaught exception in the provider is a crash and the prov
   await host.stop();
 });
 
-void test(`worker: a provider exceeding the ${DEFAULT_MEMORY_LIMIT_MB} MiB heap limit is killed and relaunched`, async () => {
+test(`worker: a provider exceeding the ${DEFAULT_MEMORY_LIMIT_MB} MiB heap limit is killed and relaunched`, async () => {
   const { clock, monitor, host } = await setup('hog');
   monitor.joinWifi('lab');
   const [, err, kind] = await next(host, 'crashed');
@@ -102,7 +102,7 @@ void test(`worker: a provider exceeding the ${DEFAULT_MEMORY_LIMIT_MB} MiB heap 
   await host.stop();
 });
 
-void test('worker: a failed start is reported with the provider message', async () => {
+test('worker: a failed start is reported with the provider message', async () => {
   const { monitor, host } = await setup('fail-start');
   monitor.joinWifi('lab');
   const [, err] = await next(host, 'startFailed');
@@ -112,7 +112,7 @@ void test('worker: a failed start is reported with the provider message', async 
   assert.equal(host.instanceCounts.live, 0);
 });
 
-void test('worker: a provider whose stop hangs is terminated after the stop timeout', async () => {
+test('worker: a provider whose stop hangs is terminated after the stop timeout', async () => {
   const { clock, monitor, host } = await setup('hang-stop');
   const started = next(host, 'started');
   monitor.joinWifi('lab');
@@ -124,7 +124,7 @@ void test('worker: a provider whose stop hangs is terminated after the stop time
   await host.stop();
 });
 
-void test('worker: a configuration saved while running reaches the provider; a throwing timer event is a crash', async () => {
+test('worker: a configuration saved while running reaches the provider; a throwing timer event is a crash', async () => {
   const { clock, monitor, host, manager } = await setup('ok');
   const started = next(host, 'started');
   monitor.joinWifi('lab');

@@ -28,7 +28,6 @@ export const APNS_FLAGS_HELP = `  --apns-port <n>             serve the APNs-com
   --apns-proxy <url>          reach APNs through this HTTP CONNECT proxy (http://[user:pass@]host:port)
 `;
 
-
 /** The parsed values of {@link APNS_FLAGS}. */
 export interface ApnsFlagValues {
   'apns-port'?: string | undefined;
@@ -66,7 +65,7 @@ export function apnsConfigFromFlags(values: ApnsFlagValues): Partial<ServerConfi
       keyId,
       privateKeyPath: path,
       // The fallback talks to the environment the endpoint plays, so tokens stay valid end to end.
-      environment: (environment) ?? 'development',
+      environment: environment ?? 'development',
       ...(values['apns-proxy'] !== undefined ? { proxy: values['apns-proxy'] } : {}),
     };
   } else if (values['apns-proxy'] !== undefined) {
