@@ -83,17 +83,13 @@ test('wss: CA mode with the ws client', async (t) => {
 
 const hasGlobalWebSocket = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function';
 
-test(
-  'the global WebSocket is used when present (Node 22+)',
-  { skip: !hasGlobalWebSocket },
-  async (t) => {
-    const s = await server(t, 'ws');
-    const { client } = makeClient(t, s.url);
-    client.start();
-    await (await s.next()).accept();
-    await waitForState(client, 'connected');
-  },
-);
+test('the global WebSocket is used when present (Node 22+)', { skip: !hasGlobalWebSocket }, async (t) => {
+  const s = await server(t, 'ws');
+  const { client } = makeClient(t, s.url);
+  client.start();
+  await (await s.next()).accept();
+  await waitForState(client, 'connected');
+});
 
 /**
  * A WHATWG-shaped WebSocket (what Node 22+ has built in): only addEventListener, no `on`, no upgrade
