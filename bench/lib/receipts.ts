@@ -14,6 +14,8 @@ export interface Receipt {
 
 export interface ReceiptFeed {
   close(): void;
+  /** True once the server ended the feed (it drops a reader that falls 4 MiB behind). */
+  readonly lost: boolean;
 }
 
 /** Opens the feed and resolves once the server sent its first line (the subscription is live). */
@@ -40,10 +42,21 @@ export function openReceiptFeed(
         res.setEncoding('utf8');
         let buffer = '';
         let live = false;
+        let closing = false;
+        const feed = {
+          lost: false,
+          close: () => {
+            closing = true;
+            req?.destroy();
+          },
+        };
+        res.on('close', () => {
+          if (!closing) feed.lost = true;
+        });
         res.on('data', (chunk: string) => {
           if (!live) {
             live = true;
-            resolve({ close: () => req?.destroy() });
+            resolve(feed);
           }
           buffer += chunk;
           let end: number;

@@ -4,7 +4,7 @@
  * the server; latency per message is its `acked` receipt time minus its `accepted` receipt time.
  */
 import { seededRandom } from '../../packages/server/test/crash/harness.js';
-import { openReceiptFeed } from '../lib/receipts.js';
+import { openReceiptFeed, type ReceiptFeed } from '../lib/receipts.js';
 import { Fleet, type Transport } from '../lib/simulator.js';
 import { enrolDevices, startBenchServer, type BenchServer, type StoreKind } from '../lib/server.js';
 import { Progress, sleep, summarise, type LatencySummary } from '../lib/stats.js';
@@ -29,22 +29,62 @@ export interface DeliveryResult {
   mode: string;
   devices: number;
   messages: number;
-  /** Wall time from the first request to the last ack receipt. */
+  /** From the first request to the last `acked` receipt time (the server's clock; same machine). */
   elapsedMs: number;
   throughputPerSec: number;
   /** Acked receipts seen for this run's messages (equals `messages` on a complete run). */
   acked: number;
+  /** The receipt feed was dropped by the server mid-run; the rest came from GET /v1/messages/:id. */
+  feedLost: boolean;
+  /** Server view: `accepted` receipt → `acked` receipt (both server clock, 1 ms resolution). */
   latencyMs: LatencySummary;
+  /**
+   * Bench view: the batch request leaving the sender → the push arriving at the simulated device. This is
+   * the figure comparable with Mosquitto (publish → subscriber), where the broker has no receipt feed.
+   */
+  sendToDeviceMs: LatencySummary;
 }
 
-/** Per-run bookkeeping fed by the receipt feed. */
+/** Per-run bookkeeping, by message index (ids are `<prefix><index>`). */
 interface Tracker {
   prefix: string;
-  accepted: Map<string, number>;
-  latencies: number[];
-  ackedEarly: Map<string, number>;
-  onAllAcked: () => void;
   total: number;
+  /** `accepted` receipt time by index; NaN until seen. */
+  acceptedAt: Float64Array;
+  /** accepted → acked by index; NaN until known. */
+  latency: Float64Array;
+  acked: number;
+  /** Latest `acked` receipt time (server clock, epoch ms): the end of the run as the server saw it. */
+  lastAckAt: number;
+  /** performance.now() when each message's batch was posted, by index; NaN once received. */
+  sentAt: Float64Array;
+  received: number[];
+}
+
+function newTracker(prefix: string, total: number): Tracker {
+  return {
+    prefix,
+    total,
+    acceptedAt: new Float64Array(total).fill(Number.NaN),
+    latency: new Float64Array(total).fill(Number.NaN),
+    acked: 0,
+    lastAckAt: 0,
+    sentAt: new Float64Array(total),
+    received: [],
+  };
+}
+
+function indexOf(tracker: Tracker, id: string): number {
+  if (!id.startsWith(tracker.prefix)) return -1;
+  const index = Number(id.slice(tracker.prefix.length));
+  return Number.isInteger(index) && index >= 0 && index < tracker.total ? index : -1;
+}
+
+function recordAck(tracker: Tracker, index: number, acceptedAt: number, ackedAt: number): void {
+  if (!Number.isNaN(tracker.latency[index] ?? 0)) return;
+  tracker.latency[index] = ackedAt - acceptedAt;
+  tracker.acked++;
+  if (ackedAt > tracker.lastAckAt) tracker.lastAckAt = ackedAt;
 }
 
 export async function runDelivery(options: DeliveryOptions): Promise<DeliveryResult[]> {
@@ -56,68 +96,74 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
       const enrolling = new Progress(`[b ${store}] enrol`, options.devices);
       const specs = await enrolDevices(server, options.devices, (n) => enrolling.update(n));
       enrolling.done();
-      fleet = new Fleet({ transport: options.transport, port: portOf(server, options.transport) });
+      let tracker: Tracker | undefined;
+      fleet = new Fleet({
+        transport: options.transport,
+        port: portOf(server, options.transport),
+        onPush: (id) => {
+          const t = tracker;
+          const index = t === undefined ? -1 : indexOf(t, id);
+          if (t === undefined || index < 0) return;
+          const sent = t.sentAt[index];
+          // NaN marks a redelivery already counted; the first arrival is the one that matters.
+          if (sent === undefined || Number.isNaN(sent)) return;
+          t.received.push(performance.now() - sent);
+          t.sentAt[index] = Number.NaN;
+        },
+      });
       const connecting = new Progress(`[b ${store}] connect`, options.devices);
       await fleet.connect(specs, (n) => connecting.update(n));
       connecting.done();
-      let tracker: Tracker | undefined;
       const feed = await openReceiptFeed(server.apiPort, server.providerKey, (receipt) => {
         const t = tracker;
-        if (t === undefined || !receipt.id.startsWith(t.prefix)) return;
-        if (receipt.event === 'accepted') {
-          const acked = t.ackedEarly.get(receipt.id);
-          if (acked === undefined) t.accepted.set(receipt.id, receipt.at);
-          else record(t, acked - receipt.at);
-        } else if (receipt.event === 'acked') {
-          const accepted = t.accepted.get(receipt.id);
-          // Receipts of one message come in order; the early branch is only a guard.
-          if (accepted === undefined) t.ackedEarly.set(receipt.id, receipt.at);
-          else {
-            t.accepted.delete(receipt.id);
-            record(t, receipt.at - accepted);
-          }
+        const index = t === undefined ? -1 : indexOf(t, receipt.id);
+        if (t === undefined || index < 0) return;
+        if (receipt.event === 'accepted') t.acceptedAt[index] = receipt.at;
+        else if (receipt.event === 'acked') {
+          // One message's receipts are published in order, so its `accepted` time is known here.
+          const accepted = t.acceptedAt[index];
+          if (accepted !== undefined && !Number.isNaN(accepted)) recordAck(t, index, accepted, receipt.at);
         }
       });
       try {
         for (const rate of options.rates) {
           const mode = rate === 0 ? 'full' : String(rate);
           const total = rate === 0 ? options.messages : Math.round((rate * options.durationMs) / 1000);
-          const progress = new Progress(`[b ${store} ${mode}] acked`, total);
-          let allAcked: () => void = () => {};
-          const done = new Promise<void>((resolve) => (allAcked = resolve));
-          const current: Tracker = {
-            prefix: `${store}-${mode}-`,
-            accepted: new Map(),
-            latencies: [],
-            ackedEarly: new Map(),
-            onAllAcked: () => allAcked(),
-            total,
-          };
+          const current = newTracker(`${store}-${mode}-`, total);
           tracker = current;
-          const ticker = setInterval(() => progress.update(current.latencies.length), 200);
-          const started = performance.now();
+          const progress = new Progress(`[b ${store} ${mode}] acked`, total);
+          const ticker = setInterval(() => progress.update(current.acked), 200);
+          // Date.now, not performance.now: the end is an `acked` receipt time, which is epoch milliseconds.
+          const startedAt = Date.now();
           const random = seededRandom(options.seed);
-          const sending = send(server, options, current.prefix, total, rate, random);
+          const sending = send(server, options, current, rate, random);
           // A bound on the wait: 30 s beyond the time the run should take even at 1,000 msgs/s.
           const limitMs = 30_000 + total;
-          const timedOut = await Promise.race([
-            Promise.all([sending, done]).then(() => false),
-            sleep(limitMs).then(() => true),
-          ]);
-          const elapsedMs = performance.now() - started;
+          const deadline = startedAt + limitMs;
+          await sending;
+          await waitAcked(server, current, feed, deadline);
           clearInterval(ticker);
-          progress.update(current.latencies.length);
+          progress.update(current.acked);
           progress.done();
-          if (timedOut) process.stderr.write(`[b ${store} ${mode}] stopped after ${limitMs} ms\n`);
+          if (current.acked < total) {
+            process.stderr.write(
+              `[b ${store} ${mode}] stopped after ${limitMs} ms: ${current.acked} acked, ` +
+                `${current.received.length} received by devices, receipt feed ${feed.lost ? 'lost' : 'live'}, ` +
+                `last device error: ${fleet.lastError ?? 'none'}\n`,
+            );
+          }
+          const elapsedMs = (current.acked < total ? Date.now() : current.lastAckAt) - startedAt;
           results.push({
             store,
             mode,
             devices: options.devices,
             messages: total,
-            elapsedMs: Math.round(elapsedMs),
-            throughputPerSec: Math.round((current.latencies.length / elapsedMs) * 1000),
-            acked: current.latencies.length,
-            latencyMs: summarise(current.latencies),
+            elapsedMs,
+            throughputPerSec: Math.round((current.acked / elapsedMs) * 1000),
+            acked: current.acked,
+            feedLost: feed.lost,
+            latencyMs: summarise(Array.from(current.latency).filter((v) => !Number.isNaN(v))),
+            sendToDeviceMs: summarise(current.received),
           });
           tracker = undefined;
           // Let the queues drain before the next rate, so runs do not overlap.
@@ -134,9 +180,60 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
   return results;
 }
 
-function record(tracker: Tracker, latency: number): void {
-  tracker.latencies.push(latency);
-  if (tracker.latencies.length === tracker.total) tracker.onAllAcked();
+/**
+ * Waits until every message of the run is known acked. The receipt feed answers most; the server drops
+ * a feed reader that falls 4 MiB behind (the bench process shares the CPU with the simulator), so once
+ * the devices received everything, the messages the feed did not settle are read one by one from
+ * GET /v1/messages/:id — the same receipt times, fetched instead of streamed.
+ */
+async function waitAcked(
+  server: BenchServer,
+  tracker: Tracker,
+  feed: ReceiptFeed,
+  deadline: number,
+): Promise<void> {
+  let lastAcked = -1;
+  let lastProgressAt = Date.now();
+  while (tracker.acked < tracker.total && Date.now() < deadline) {
+    if (tracker.acked !== lastAcked) {
+      lastAcked = tracker.acked;
+      lastProgressAt = Date.now();
+    }
+    // A live feed that settled nothing for 2 s after the devices had everything is treated as lost too.
+    const stalled = Date.now() - lastProgressAt > 2_000;
+    if ((feed.lost || stalled) && tracker.received.length === tracker.total) {
+      await fetchMissing(server, tracker, deadline);
+      return;
+    }
+    await sleep(50);
+  }
+}
+
+async function fetchMissing(server: BenchServer, tracker: Tracker, deadline: number): Promise<void> {
+  let missing: number[] = [];
+  for (let i = 0; i < tracker.total; i++) if (Number.isNaN(tracker.latency[i] ?? 0)) missing.push(i);
+  while (missing.length > 0 && Date.now() < deadline) {
+    const pending: number[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const index = missing[next++];
+        if (index === undefined) return;
+        const response = await fetch(
+          `http://127.0.0.1:${server.apiPort}/v1/messages/${encodeURIComponent(tracker.prefix + index)}`,
+          { headers: { authorization: `Bearer ${server.providerKey}` }, signal: AbortSignal.timeout(10_000) },
+        );
+        const body = (await response.json()) as { receipts?: { event: string; at: number }[] };
+        const accepted = body.receipts?.find((r) => r.event === 'accepted');
+        const acked = body.receipts?.find((r) => r.event === 'acked');
+        if (accepted !== undefined && acked !== undefined) recordAck(tracker, index, accepted.at, acked.at);
+        else pending.push(index);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    missing = pending;
+    if (missing.length > 0) await sleep(100);
+  }
 }
 
 function portOf(server: BenchServer, transport: Transport): number {
@@ -162,17 +259,20 @@ async function postBatch(server: BenchServer, messages: unknown[]): Promise<void
 async function send(
   server: BenchServer,
   options: DeliveryOptions,
-  prefix: string,
-  total: number,
+  tracker: Tracker,
   rate: number,
   random: () => number,
 ): Promise<void> {
-  const message = (i: number): unknown => ({
-    to: `bench-${Math.floor(random() * options.devices)}`,
-    id: `${prefix}${i}`,
-    kind: 'message',
-    payload: { n: i, text: 'benchmark message' },
-  });
+  const { prefix, total, sentAt } = tracker;
+  const message = (i: number): unknown => {
+    sentAt[i] = performance.now();
+    return {
+      to: `bench-${Math.floor(random() * options.devices)}`,
+      id: `${prefix}${i}`,
+      kind: 'message',
+      payload: { n: i, text: 'benchmark message' },
+    };
+  };
   let sent = 0;
   const inFlight: Promise<void>[] = [];
   if (rate === 0) {
