@@ -10,6 +10,12 @@ import type { Transport } from './lib/simulator.js';
 import { machine } from './lib/stats.js';
 import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
+import {
+  MOSQUITTO_URL,
+  mosquittoAvailable,
+  runMosquittoConnect,
+  runMosquittoDelivery,
+} from './scenarios/mosquitto.js';
 
 const HELP = `npm run bench -- <scenario> [options]
 
@@ -32,10 +38,12 @@ Options:
   --transport T    transports for connect: tls, tcp (default tls,tcp); delivery uses the first
   --hold S         seconds connections are held idle before RSS is read (default 3)
   --seed X         seed of the random device choice (default 1)
+  --skip-mqtt      do not run the same workload against Mosquitto (run when one answers on
+                   127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
 Not built yet: worker processes for the simulator, WebSocket devices, the reconnect storm (c),
-Mosquitto side by side, the SVG chart.`;
+the SVG chart.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -49,6 +57,7 @@ const { values, positionals } = parseArgs({
     transport: { type: 'string', default: 'tls,tcp' },
     hold: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    'skip-mqtt': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -99,12 +108,17 @@ const options = {
 };
 
 const report: Report = { startedAt: new Date().toISOString(), machine: machine(), options };
+const mqtt = !values['skip-mqtt'] && (await mosquittoAvailable());
+if (!values['skip-mqtt'] && !mqtt)
+  console.error(`no MQTT broker at ${MOSQUITTO_URL}: Mosquitto rows skipped`);
 if (scenario === 'connect' || scenario === 'all') {
   report.connect = await runConnect({ devices, transports, store: 'memory', holdMs: options.holdMs });
+  if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
 }
 if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
   const transport = transports[0] ?? 'tls';
   report.delivery = await runDelivery({ ...options, transport });
+  if (mqtt) report.mqttDelivery = await runMosquittoDelivery(options);
 }
 const name = `${scenario}-${report.startedAt.replace(/[:.]/g, '-')}`;
 const files = await writeReport(report, name);

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ConnectResult } from '../scenarios/connect.js';
 import type { DeliveryResult } from '../scenarios/delivery.js';
+import type { MosquittoConnectResult, MosquittoDeliveryResult } from '../scenarios/mosquitto.js';
 import type { LatencySummary, Machine } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -13,7 +14,11 @@ export interface Report {
   options: Record<string, unknown>;
   connect?: ConnectResult[];
   delivery?: DeliveryResult[];
+  mqttConnect?: MosquittoConnectResult;
+  mqttDelivery?: MosquittoDeliveryResult[];
 }
+
+const ratio = (a: number, b: number): string => (b > 0 && a > 0 ? `${(a / b).toFixed(2)}×` : '–');
 
 const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -42,6 +47,23 @@ export function markdown(report: Report): string {
           `${kib(r.rssPerConnectionBytes)} | ${r.failures} |`,
       );
     }
+    const q = report.mqttConnect;
+    if (q !== undefined) {
+      const perConn = q.rssPerConnectionBytes === null ? '–' : kib(q.rssPerConnectionBytes);
+      lines.push(
+        `| Mosquitto (MQTT, plain TCP) | ${int(q.devices)} | ${int(q.connectMs)} | ${int(q.connectionsPerSec)} | – | – | ${perConn} | – |`,
+        '',
+        'Ratios localpush / Mosquitto (connections/s: higher is better; RSS per connection: lower is better):',
+        '',
+      );
+      for (const r of report.connect) {
+        const rss =
+          q.rssPerConnectionBytes === null ? '–' : ratio(r.rssPerConnectionBytes, q.rssPerConnectionBytes);
+        lines.push(
+          `- ${r.transport}: connections/s ${ratio(r.connectionsPerSec, q.connectionsPerSec)}, RSS per connection ${rss}`,
+        );
+      }
+    }
     lines.push('');
   }
   if (report.delivery !== undefined) {
@@ -60,6 +82,29 @@ export function markdown(report: Report): string {
         `| ${r.store}${r.feedLost ? '¹' : ''} | ${offered} | ${int(r.devices)} | ${int(r.messages)} | ${int(r.acked)} | ${int(r.elapsedMs)} | ` +
           `${int(r.throughputPerSec)} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)} | ${ms(l.max)} | ${triple(r.sendToDeviceMs)} |`,
       );
+    }
+    const mq = report.mqttDelivery;
+    if (mq !== undefined) {
+      for (const r of mq) {
+        const offered = r.mode === 'full' ? 'full speed' : `${int(Number(r.mode))}/s`;
+        lines.push(
+          `| Mosquitto (QoS 1) | ${offered} | ${int(r.devices)} | ${int(r.messages)} | ${int(r.received)} | ${int(r.elapsedMs)} | ` +
+            `${int(r.throughputPerSec)} | – | – | – | – | ${triple(r.sendToDeviceMs)} |`,
+        );
+      }
+      lines.push(
+        '',
+        'Ratios localpush / Mosquitto (acked/s: higher is better; sent→device p99: lower is better):',
+        '',
+      );
+      for (const r of report.delivery) {
+        const q = mq.find((m) => m.mode === r.mode);
+        if (q === undefined) continue;
+        lines.push(
+          `- ${r.store}, ${r.mode === 'full' ? 'full speed' : `${r.mode}/s`}: throughput ${ratio(r.throughputPerSec, q.throughputPerSec)}, ` +
+            `sent→device p99 ${ratio(r.sendToDeviceMs.p99, q.sendToDeviceMs.p99)}`,
+        );
+      }
     }
     if (report.delivery.some((r) => r.feedLost)) {
       lines.push(
