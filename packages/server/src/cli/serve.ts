@@ -1,5 +1,5 @@
 /** `localpush serve`: starts the server with zero configuration and tells the person how to use it. */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   DEFAULT_CONFIG,
   DEFAULT_SIMPLEPUSH_PORTS,
@@ -9,7 +9,16 @@ import {
 } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
 import { APNS_FLAGS, APNS_FLAGS_HELP, apnsConfigFromFlags } from '../apns/cli-flags.js';
-import { CliError, EXIT, dataDirFrom, parseFlags, requireInteger, type CliIo } from './common.js';
+import {
+  CliError,
+  DEFAULT_API_URL,
+  DEFAULT_DATA_DIR,
+  EXIT,
+  dataDirFrom,
+  parseFlags,
+  requireInteger,
+  type CliIo,
+} from './common.js';
 
 export const SERVE_HELP = `Usage: localpush serve [options]
 
@@ -138,6 +147,11 @@ export function describeServer(server: RunningServer): string {
     `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
   const local = (a: { host: string; port: number }) =>
     `${a.host === '0.0.0.0' || a.host === '::' ? '127.0.0.1' : a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  // The suggested commands must reach this server even when it is not on the defaults.
+  const apiUrl = `http://${local(addresses.api)}`;
+  const toServer =
+    (apiUrl === DEFAULT_API_URL ? '' : ` --api ${apiUrl}`) +
+    (config.dataDir === resolve(DEFAULT_DATA_DIR) ? '' : ` --data-dir ${config.dataDir}`);
   const lines = [
     'localpush is running',
     `  devices, TLS        tls://${show(addresses.tls)}`,
@@ -161,9 +175,10 @@ export function describeServer(server: RunningServer): string {
     `  heartbeats          every ${config.heartbeatIntervalMs / 1000} s, answered within ${config.heartbeatGraceMs / 1000} s`,
     '',
     'Try the whole loop from a second terminal in this directory:',
-    '  npx localpush device add --id my-device      # prints the device credential and a listen command',
-    `  npx localpush listen --device my-device --credential <credential> --url tls://${local(addresses.tls)}`,
-    '  npx localpush send --to my-device "hello from localpush"   # from a third terminal',
+    `  npx localpush device add --id my-device${toServer}   # prints the credential and a listen command`,
+    `  npx localpush listen --device my-device --credential <credential> --url tls://${local(addresses.tls)}` +
+      (config.dataDir === resolve(DEFAULT_DATA_DIR) ? '' : ` --data-dir ${config.dataDir}`),
+    `  npx localpush send --to my-device${toServer} "hello from localpush"   # from a third terminal`,
     '',
     'Stop with Ctrl-C: devices get a goaway and reconnect by themselves when the server is back.',
   ];
