@@ -37,12 +37,13 @@ Options:
   --store LIST     stores for delivery: memory, sqlite (default memory)
   --transport T    transports for connect: tls, tcp (default tls,tcp); delivery uses the first
   --hold S         seconds connections are held idle before RSS is read (default 3)
+  --workers K      simulator worker processes (default 2, one per core; 0 = in the bench process)
   --seed X         seed of the random device choice (default 1)
   --skip-mqtt      do not run the same workload against Mosquitto (run when one answers on
                    127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
-Not built yet: worker processes for the simulator, WebSocket devices, the reconnect storm (c),
+Not built yet: WebSocket devices, the reconnect storm (c),
 the SVG chart.`;
 
 const { values, positionals } = parseArgs({
@@ -57,6 +58,7 @@ const { values, positionals } = parseArgs({
     transport: { type: 'string', default: 'tls,tcp' },
     hold: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '2' },
     'skip-mqtt': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -105,6 +107,7 @@ const options = {
   transports,
   holdMs: int('hold', values.hold, 0, 600) * 1000,
   seed: int('seed', values.seed, 0, 2 ** 31),
+  workers: int('workers', values.workers, 0, 16),
 };
 
 const report: Report = { startedAt: new Date().toISOString(), machine: machine(), options };
@@ -112,7 +115,13 @@ const mqtt = !values['skip-mqtt'] && (await mosquittoAvailable());
 if (!values['skip-mqtt'] && !mqtt)
   console.error(`no MQTT broker at ${MOSQUITTO_URL}: Mosquitto rows skipped`);
 if (scenario === 'connect' || scenario === 'all') {
-  report.connect = await runConnect({ devices, transports, store: 'memory', holdMs: options.holdMs });
+  report.connect = await runConnect({
+    devices,
+    transports,
+    store: 'memory',
+    holdMs: options.holdMs,
+    workers: options.workers,
+  });
   if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
 }
 if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {

@@ -21,8 +21,11 @@ export interface FleetOptions {
   port: number;
   /** How many connections may be opening at once, so the accept backlog is not overrun. */
   concurrency?: number;
-  /** Called for every push received (before the ack is written), with the message id. */
-  onPush?: (id: string) => void;
+  /**
+   * Called for every push received (before the ack is written), with the message id and the arrival time
+   * in epoch milliseconds with sub-millisecond precision (comparable across the bench's processes).
+   */
+  onPush?: (id: string, receivedAt: number) => void;
 }
 
 interface Device {
@@ -34,12 +37,25 @@ interface Device {
   ackScheduled: boolean;
 }
 
+/** performance.now() on the epoch: precise like it, and comparable between processes like Date.now(). */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
 function send(socket: Socket, message: ClientMessage): void {
   socket.write(frame(encodeMessage(message)));
 }
 
+/** What the scenarios need of a set of simulated devices, in this process or in worker processes. */
+export interface DeviceFleet {
+  readonly failures: number;
+  readonly lastError: string | undefined;
+  /** Gets ready to connect (starts worker processes), so that start-up is not timed as connecting. */
+  prepare(): Promise<void>;
+  connect(specs: readonly DeviceSpec[], onWelcome?: (welcomed: number) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Devices that connect, hold their sessions, and count what they received. */
-export class Fleet {
+export class Fleet implements DeviceFleet {
   private readonly devices: Device[] = [];
   private readonly options: FleetOptions;
   pushes = 0;
@@ -52,6 +68,10 @@ export class Fleet {
 
   constructor(options: FleetOptions) {
     this.options = options;
+  }
+
+  prepare(): Promise<void> {
+    return Promise.resolve();
   }
 
   get size(): number {
@@ -122,7 +142,7 @@ export class Fleet {
           };
           if (message.type === 'push' && message.seq !== undefined) {
             this.pushes++;
-            if (message.id !== undefined) this.options.onPush?.(message.id);
+            if (message.id !== undefined) this.options.onPush?.(message.id, epochNow());
             this.scheduleAck(device, message.seq);
           } else if (message.type === 'heartbeat' && message.seq !== undefined) {
             this.heartbeats++;

@@ -3,7 +3,8 @@
  * welcome) and the server's resident memory per idle connection. Each transport gets a fresh server
  * process: memory a previous run's connections left behind would otherwise be counted against the next.
  */
-import { Fleet, type Transport } from '../lib/simulator.js';
+import type { DeviceFleet, Transport } from '../lib/simulator.js';
+import { makeFleet } from '../lib/workers.js';
 import { enrolDevices, startBenchServer, type StoreKind } from '../lib/server.js';
 import { Progress, sleep } from '../lib/stats.js';
 
@@ -13,6 +14,8 @@ export interface ConnectOptions {
   store: StoreKind;
   /** How long the connections are held idle before RSS is read, so the heap settles. */
   holdMs: number;
+  /** Simulator worker processes; 0 runs the devices in the bench process. */
+  workers: number;
 }
 
 export interface ConnectResult {
@@ -30,7 +33,7 @@ export async function runConnect(options: ConnectOptions): Promise<ConnectResult
   const results: ConnectResult[] = [];
   for (const transport of options.transports) {
     const server = await startBenchServer(options.store);
-    let fleet: Fleet | undefined;
+    let fleet: DeviceFleet | undefined;
     try {
       const enrolling = new Progress(`[a ${transport}] enrol`, options.devices);
       const specs = await enrolDevices(server, options.devices, (n) => enrolling.update(n));
@@ -38,7 +41,8 @@ export async function runConnect(options: ConnectOptions): Promise<ConnectResult
       // Let the enrolment's garbage be collected and the heap settle before the baseline.
       await sleep(1_000);
       const rssBefore = await server.rss();
-      fleet = new Fleet({ transport, port: transport === 'tls' ? server.tlsPort : server.tcpPort });
+      fleet = makeFleet(options.workers, transport, transport === 'tls' ? server.tlsPort : server.tcpPort);
+      await fleet.prepare();
       const connecting = new Progress(`[a ${transport}] connect`, options.devices);
       const started = performance.now();
       await fleet.connect(specs, (n) => connecting.update(n));

@@ -5,7 +5,8 @@
  */
 import { seededRandom } from '../../packages/server/test/crash/harness.js';
 import { openReceiptFeed, type ReceiptFeed } from '../lib/receipts.js';
-import { Fleet, type Transport } from '../lib/simulator.js';
+import { epochNow, type DeviceFleet, type Transport } from '../lib/simulator.js';
+import { makeFleet } from '../lib/workers.js';
 import { enrolDevices, startBenchServer, type BenchServer, type StoreKind } from '../lib/server.js';
 import { Progress, sleep, summarise, type LatencySummary } from '../lib/stats.js';
 
@@ -21,6 +22,8 @@ export interface DeliveryOptions {
   batch: number;
   transport: Transport;
   seed: number;
+  /** Simulator worker processes; 0 runs the devices in the bench process. */
+  workers: number;
 }
 
 export interface DeliveryResult {
@@ -56,7 +59,7 @@ interface Tracker {
   acked: number;
   /** Latest `acked` receipt time (server clock, epoch ms): the end of the run as the server saw it. */
   lastAckAt: number;
-  /** performance.now() when each message's batch was posted, by index; NaN once received. */
+  /** epochNow() when each message's batch was posted, by index; NaN once received. */
   sentAt: Float64Array;
   received: number[];
 }
@@ -91,86 +94,86 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
   const results: DeliveryResult[] = [];
   for (const store of options.stores) {
     const server = await startBenchServer(store);
-    let fleet: Fleet | undefined;
+    let fleet: DeviceFleet | undefined;
     try {
       const enrolling = new Progress(`[b ${store}] enrol`, options.devices);
       const specs = await enrolDevices(server, options.devices, (n) => enrolling.update(n));
       enrolling.done();
       let tracker: Tracker | undefined;
-      fleet = new Fleet({
-        transport: options.transport,
-        port: portOf(server, options.transport),
-        onPush: (id) => {
+      fleet = makeFleet(
+        options.workers,
+        options.transport,
+        portOf(server, options.transport),
+        (id, receivedAt) => {
           const t = tracker;
           const index = t === undefined ? -1 : indexOf(t, id);
           if (t === undefined || index < 0) return;
           const sent = t.sentAt[index];
           // NaN marks a redelivery already counted; the first arrival is the one that matters.
           if (sent === undefined || Number.isNaN(sent)) return;
-          t.received.push(performance.now() - sent);
+          t.received.push(receivedAt - sent);
           t.sentAt[index] = Number.NaN;
         },
-      });
+      );
+      await fleet.prepare();
       const connecting = new Progress(`[b ${store}] connect`, options.devices);
       await fleet.connect(specs, (n) => connecting.update(n));
       connecting.done();
-      const feed = await openReceiptFeed(server.apiPort, server.providerKey, (receipt) => {
-        const t = tracker;
-        const index = t === undefined ? -1 : indexOf(t, receipt.id);
-        if (t === undefined || index < 0) return;
-        if (receipt.event === 'accepted') t.acceptedAt[index] = receipt.at;
-        else if (receipt.event === 'acked') {
-          // One message's receipts are published in order, so its `accepted` time is known here.
-          const accepted = t.acceptedAt[index];
-          if (accepted !== undefined && !Number.isNaN(accepted)) recordAck(t, index, accepted, receipt.at);
-        }
-      });
-      try {
-        for (const rate of options.rates) {
-          const mode = rate === 0 ? 'full' : String(rate);
-          const total = rate === 0 ? options.messages : Math.round((rate * options.durationMs) / 1000);
-          const current = newTracker(`${store}-${mode}-`, total);
-          tracker = current;
-          const progress = new Progress(`[b ${store} ${mode}] acked`, total);
-          const ticker = setInterval(() => progress.update(current.acked), 200);
-          // Date.now, not performance.now: the end is an `acked` receipt time, which is epoch milliseconds.
-          const startedAt = Date.now();
-          const random = seededRandom(options.seed);
-          const sending = send(server, options, current, rate, random);
-          // A bound on the wait: 30 s beyond the time the run should take even at 1,000 msgs/s.
-          const limitMs = 30_000 + total;
-          const deadline = startedAt + limitMs;
-          await sending;
-          await waitAcked(server, current, feed, deadline);
-          clearInterval(ticker);
-          progress.update(current.acked);
-          progress.done();
-          if (current.acked < total) {
-            process.stderr.write(
-              `[b ${store} ${mode}] stopped after ${limitMs} ms: ${current.acked} acked, ` +
-                `${current.received.length} received by devices, receipt feed ${feed.lost ? 'lost' : 'live'}, ` +
-                `last device error: ${fleet.lastError ?? 'none'}\n`,
-            );
+      for (const rate of options.rates) {
+        const mode = rate === 0 ? 'full' : String(rate);
+        const total = rate === 0 ? options.messages : Math.round((rate * options.durationMs) / 1000);
+        const current = newTracker(`${store}-${mode}-`, total);
+        tracker = current;
+        // A feed per run: the server drops one whose reader fell behind, and a new run deserves a live one.
+        const feed = await openReceiptFeed(server.apiPort, server.providerKey, (receipt) => {
+          const t = tracker;
+          const index = t === undefined ? -1 : indexOf(t, receipt.id);
+          if (t === undefined || index < 0) return;
+          if (receipt.event === 'accepted') t.acceptedAt[index] = receipt.at;
+          else if (receipt.event === 'acked') {
+            // One message's receipts are published in order, so its `accepted` time is known here.
+            const accepted = t.acceptedAt[index];
+            if (accepted !== undefined && !Number.isNaN(accepted)) recordAck(t, index, accepted, receipt.at);
           }
-          const elapsedMs = (current.acked < total ? Date.now() : current.lastAckAt) - startedAt;
-          results.push({
-            store,
-            mode,
-            devices: options.devices,
-            messages: total,
-            elapsedMs,
-            throughputPerSec: Math.round((current.acked / elapsedMs) * 1000),
-            acked: current.acked,
-            feedLost: feed.lost,
-            latencyMs: summarise(Array.from(current.latency).filter((v) => !Number.isNaN(v))),
-            sendToDeviceMs: summarise(current.received),
-          });
-          tracker = undefined;
-          // Let the queues drain before the next rate, so runs do not overlap.
-          await sleep(500);
+        });
+        const progress = new Progress(`[b ${store} ${mode}] acked`, total);
+        const ticker = setInterval(() => progress.update(current.acked), 200);
+        // Date.now, not performance.now: the end is an `acked` receipt time, which is epoch milliseconds.
+        const startedAt = Date.now();
+        const random = seededRandom(options.seed);
+        const sending = send(server, options, current, rate, random);
+        // A bound on the wait: 30 s beyond the time the run should take even at 1,000 msgs/s.
+        const limitMs = 30_000 + total;
+        const deadline = startedAt + limitMs;
+        await sending;
+        await waitAcked(server, current, feed, deadline);
+        clearInterval(ticker);
+        progress.update(current.acked);
+        progress.done();
+        if (current.acked < total) {
+          process.stderr.write(
+            `[b ${store} ${mode}] stopped after ${limitMs} ms: ${current.acked} acked, ` +
+              `${current.received.length} received by devices, receipt feed ${feed.lost ? 'lost' : 'live'}, ` +
+              `last device error: ${fleet.lastError ?? 'none'}\n`,
+          );
         }
-      } finally {
+        const elapsedMs = (current.acked < total ? Date.now() : current.lastAckAt) - startedAt;
+        results.push({
+          store,
+          mode,
+          devices: options.devices,
+          messages: total,
+          elapsedMs,
+          throughputPerSec: Math.round((current.acked / elapsedMs) * 1000),
+          acked: current.acked,
+          feedLost: feed.lost,
+          latencyMs: summarise(Array.from(current.latency).filter((v) => !Number.isNaN(v))),
+          sendToDeviceMs: summarise(current.received),
+        });
+        tracker = undefined;
         feed.close();
+        // Let the queues drain before the next rate, so runs do not overlap.
+        await sleep(500);
       }
     } finally {
       await fleet?.close();
@@ -265,7 +268,7 @@ async function send(
 ): Promise<void> {
   const { prefix, total, sentAt } = tracker;
   const message = (i: number): unknown => {
-    sentAt[i] = performance.now();
+    sentAt[i] = epochNow();
     return {
       to: `bench-${Math.floor(random() * options.devices)}`,
       id: `${prefix}${i}`,
