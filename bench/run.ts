@@ -26,7 +26,9 @@ Scenarios:
             speed and at fixed rates: acked/s and latency p50/p99/p99.9 from the message's
             'accepted' receipt to its 'acked' receipt (the device's ack reaching the server)
   stores    (d) delivery with the memory store and the durable (sqlite) store side by side
-  all       connect, then stores
+  all       connect, then stores (and Mosquitto for both when it answers)
+
+Results: bench/results/<scenario>-<time>.{json,md,svg}
 
 Options:
   --devices N      devices to connect (default 2000; at most 15000, the open-files limit is 20000)
@@ -43,8 +45,7 @@ Options:
                    127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
-Not built yet: WebSocket devices, the reconnect storm (c),
-the SVG chart.`;
+Not built yet: WebSocket devices, the reconnect storm (c).`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConnectResult } from '../scenarios/connect.js';
 import type { DeliveryResult } from '../scenarios/delivery.js';
 import type { MosquittoConnectResult, MosquittoDeliveryResult } from '../scenarios/mosquitto.js';
+import { svgChart } from './chart.js';
 import type { LatencySummary, Machine } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -30,7 +31,7 @@ export function markdown(report: Report): string {
   const lines = [
     `# localpush bench, ${report.startedAt}`,
     '',
-    `Node ${m.node}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB. Server in its own process; simulator and sender in the bench process.`,
+    `Node ${m.node}, ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB. Server in its own process; simulator in ${report.options['workers'] === 0 ? 'the bench process' : `${String(report.options['workers'])} worker processes`}; sender and receipt feed in the bench process.`,
     '',
   ];
   if (report.connect !== undefined) {
@@ -117,12 +118,14 @@ export function markdown(report: Report): string {
   return lines.join('\n');
 }
 
-/** Writes `<name>.json` and `<name>.md`; returns their paths. */
+/** Writes `<name>.json`, `<name>.md` and `<name>.svg`; returns their paths. */
 export async function writeReport(report: Report, name: string): Promise<string[]> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const json = `${RESULTS_DIR}${name}.json`;
   const md = `${RESULTS_DIR}${name}.md`;
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  const svg = `${RESULTS_DIR}${name}.svg`;
   await writeFile(md, markdown(report));
-  return [json, md];
+  await writeFile(svg, svgChart(report));
+  return [json, md, svg];
 }

@@ -26,7 +26,10 @@ export interface MosquittoConnectResult {
   devices: number;
   connectMs: number;
   connectionsPerSec: number;
-  /** Null when the broker's pid or /proc status cannot be read (another user's process, no pid file). */
+  /**
+   * Null when the broker's pid or /proc status cannot be read, or when its RSS did not grow: the broker is
+   * long-lived and shared, and reuses memory freed by earlier clients (of earlier runs) before growing.
+   */
   rssPerConnectionBytes: number | null;
 }
 
