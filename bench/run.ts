@@ -10,6 +10,7 @@ import type { Transport } from './lib/simulator.js';
 import { machine } from './lib/stats.js';
 import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
+import { runReconnect } from './scenarios/reconnect.js';
 import {
   MOSQUITTO_URL,
   mosquittoAvailable,
@@ -25,8 +26,10 @@ Scenarios:
   delivery  (b) M pushes to random connected devices through POST /v1/push/batch, at full
             speed and at fixed rates: acked/s and latency p50/p99/p99.9 from the message's
             'accepted' receipt to its 'acked' receipt (the device's ack reaching the server)
+  reconnect (c) N TLS devices on the durable store; the server is restarted (SIGTERM, new process,
+            same data and ports): time until every device is welcomed again, TLS sessions resumed
   stores    (d) delivery with the memory store and the durable (sqlite) store side by side
-  all       connect, then stores (and Mosquitto for both when it answers)
+  all       connect, reconnect, then stores (and Mosquitto for a and b when it answers)
 
 Results: bench/results/<scenario>-<time>.{json,md,svg}
 
@@ -45,7 +48,7 @@ Options:
                    127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
-Not built yet: WebSocket devices, the reconnect storm (c).`;
+Not built yet: WebSocket devices.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -85,7 +88,7 @@ if (values.help || scenario === undefined) {
   console.log(HELP);
   process.exit(scenario === undefined && !values.help ? 1 : 0);
 }
-if (!['connect', 'delivery', 'stores', 'all'].includes(scenario)) {
+if (!['connect', 'delivery', 'reconnect', 'stores', 'all'].includes(scenario)) {
   console.error(`unknown scenario "${scenario}"\n\n${HELP}`);
   process.exit(1);
 }
@@ -124,6 +127,14 @@ if (scenario === 'connect' || scenario === 'all') {
     workers: options.workers,
   });
   if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
+}
+if (scenario === 'reconnect' || scenario === 'all') {
+  report.reconnect = await runReconnect({
+    devices,
+    transport: transports[0] ?? 'tls',
+    workers: options.workers,
+    limitMs: 60_000,
+  });
 }
 if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
   const transport = transports[0] ?? 'tls';

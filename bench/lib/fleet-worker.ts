@@ -7,13 +7,15 @@
 import { Fleet, type DeviceSpec, type Transport } from './simulator.js';
 
 export type ToWorker =
-  { type: 'connect'; transport: Transport; port: number; specs: DeviceSpec[] } | { type: 'close' };
+  | { type: 'connect'; transport: Transport; port: number; specs: DeviceSpec[]; reconnect: boolean }
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'welcomed'; count: number }
   | { type: 'connected' }
   | { type: 'pushes'; ids: string[]; at: number[] }
+  | { type: 'stats'; welcomes: number; resumed: number; connected: number }
   | { type: 'failed'; error: string }
   | { type: 'closed'; failures: number; lastError: string | null };
 
@@ -24,7 +26,13 @@ const reply = (message: FromWorker): void => {
 let fleet: Fleet | undefined;
 let ids: string[] = [];
 let at: number[] = [];
+let reported = '';
 const flush = setInterval(() => {
+  const stats = fleet && { welcomes: fleet.welcomes, resumed: fleet.resumed, connected: fleet.connected };
+  if (stats !== undefined && JSON.stringify(stats) !== reported) {
+    reported = JSON.stringify(stats);
+    reply({ type: 'stats', ...stats });
+  }
   if (ids.length === 0) return;
   reply({ type: 'pushes', ids, at });
   ids = [];
@@ -36,6 +44,7 @@ process.on('message', (message: ToWorker) => {
     fleet = new Fleet({
       transport: message.transport,
       port: message.port,
+      reconnect: message.reconnect,
       onPush: (id, receivedAt) => {
         ids.push(id);
         at.push(receivedAt);

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ConnectResult } from '../scenarios/connect.js';
 import type { DeliveryResult } from '../scenarios/delivery.js';
+import type { ReconnectResult } from '../scenarios/reconnect.js';
 import type { MosquittoConnectResult, MosquittoDeliveryResult } from '../scenarios/mosquitto.js';
 import { svgChart } from './chart.js';
 import type { LatencySummary, Machine } from './stats.js';
@@ -15,6 +16,7 @@ export interface Report {
   options: Record<string, unknown>;
   connect?: ConnectResult[];
   delivery?: DeliveryResult[];
+  reconnect?: ReconnectResult;
   mqttConnect?: MosquittoConnectResult;
   mqttDelivery?: MosquittoDeliveryResult[];
 }
@@ -66,6 +68,18 @@ export function markdown(report: Report): string {
       }
     }
     lines.push('');
+  }
+  const c = report.reconnect;
+  if (c !== undefined) {
+    lines.push(
+      '## c. Reconnect storm (sqlite store, server restarted with SIGTERM)',
+      '',
+      '| transport | devices | server restart (ms) | storm after restart (ms) | stop → all resumed (ms) | resumed | welcomes | TLS sessions resumed |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${c.transport} | ${int(c.devices)} | ${int(c.restartMs)} | ${int(c.stormMs)} | ${int(c.allResumedMs)} | ` +
+        `${int(c.resumedAfterRestart)} | ${int(c.welcomesDuringStorm)} | ${int(c.tlsSessionsResumed)} |`,
+      '',
+    );
   }
   if (report.delivery !== undefined) {
     lines.push(

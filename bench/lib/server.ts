@@ -14,6 +14,7 @@ export type StoreKind = 'memory' | 'sqlite';
 
 export interface BenchServer {
   readonly child: ServerChild;
+  /** The current server process (a restart replaces it). */
   readonly pid: number;
   readonly tlsPort: number;
   /** The plain TCP device port (same framing as TLS, no encryption). */
@@ -22,6 +23,11 @@ export interface BenchServer {
   readonly providerKey: string;
   /** Resident set size of the server process, in bytes. */
   rss(): Promise<number>;
+  /**
+   * Stops the server gracefully (SIGTERM) and starts it again on the same data directory and ports; only
+   * for servers started with `fixedPorts`. Resolves once the new process listens.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,18 +51,21 @@ export async function readRss(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
-export async function startBenchServer(store: StoreKind): Promise<BenchServer> {
+export async function startBenchServer(store: StoreKind, fixedPorts = false): Promise<BenchServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'localpush-bench-'));
   const tcpPort = await freePort();
+  // A restarted server must listen where the devices reconnect to: the ports are chosen here, not by bind(0).
+  const tlsPort = fixedPorts ? await freePort() : 0;
+  const apiPort = fixedPorts ? await freePort() : 0;
   const config: Partial<ServerConfig> = {
     dataDir,
     store,
     host: '127.0.0.1',
-    tlsPort: 0,
+    tlsPort,
     tcpPort,
     wsPort: null,
     apiHost: '127.0.0.1',
-    apiPort: 0,
+    apiPort,
     logLevel: 'warn',
     // The delivery scenario may queue thousands per device at full speed; overflow would drop messages.
     maxQueuePerDevice: 100_000,
@@ -69,16 +78,26 @@ export async function startBenchServer(store: StoreKind): Promise<BenchServer> {
     throw error;
   }
   const { info } = child;
+  let current = child;
   return {
-    child,
-    pid: info.pid,
+    get child() {
+      return current;
+    },
+    get pid() {
+      return current.info.pid;
+    },
     tlsPort: info.tlsPort,
     tcpPort,
     apiPort: info.apiPort,
     providerKey: info.providerKey,
-    rss: () => readRss(info.pid),
+    rss: () => readRss(current.info.pid),
+    async restart() {
+      if (!fixedPorts) throw new Error('restart needs a server started with fixed ports');
+      await stopServer(current);
+      current = await spawnServer(config);
+    },
     async stop() {
-      await stopServer(child);
+      await stopServer(current);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

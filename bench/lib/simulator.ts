@@ -5,7 +5,7 @@
  * framing and encoder, answers heartbeats and acknowledges every push.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { FrameDecoder, PROTOCOL_VERSION, encodeMessage, frame } from '@localpush/protocol';
 import type { ClientMessage } from '@localpush/protocol';
 
@@ -26,6 +26,11 @@ export interface FleetOptions {
    * in epoch milliseconds with sub-millisecond precision (comparable across the bench's processes).
    */
   onPush?: (id: string, receivedAt: number) => void;
+  /**
+   * Reconnect when the server closes a connection (the reconnect storm): after 0–500 ms of jitter, then
+   * every 250–500 ms while refused. TLS offers the previous session for resumption.
+   */
+  reconnect?: boolean;
 }
 
 interface Device {
@@ -35,6 +40,8 @@ interface Device {
   /** Highest seq received and not yet acknowledged; 0 when nothing is pending. */
   ackThrough: number;
   ackScheduled: boolean;
+  /** The last TLS session the server gave this device, offered again on reconnect. */
+  session: Buffer | undefined;
 }
 
 /** performance.now() on the epoch: precise like it, and comparable between processes like Date.now(). */
@@ -48,6 +55,12 @@ function send(socket: Socket, message: ClientMessage): void {
 export interface DeviceFleet {
   readonly failures: number;
   readonly lastError: string | undefined;
+  /** Welcomes received, first connections and reconnections together. */
+  readonly welcomes: number;
+  /** TLS handshakes that resumed a previous session. */
+  readonly resumed: number;
+  /** Devices welcomed on a connection that is still open. */
+  readonly connected: number;
   /** Gets ready to connect (starts worker processes), so that start-up is not timed as connecting. */
   prepare(): Promise<void>;
   connect(specs: readonly DeviceSpec[], onWelcome?: (welcomed: number) => void): Promise<void>;
@@ -60,6 +73,9 @@ export class Fleet implements DeviceFleet {
   private readonly options: FleetOptions;
   pushes = 0;
   heartbeats = 0;
+  welcomes = 0;
+  resumed = 0;
+  connected = 0;
   /** Connections closed by the peer or failed, after the welcome or before it. */
   failures = 0;
   lastError: string | undefined;
@@ -100,16 +116,25 @@ export class Fleet implements DeviceFleet {
       decoder: new FrameDecoder(),
       ackThrough: 0,
       ackScheduled: false,
+      session: undefined,
     };
     this.devices.push(device);
+    return this.dial(device);
+  }
+
+  /** One connection of a device; resolves on its welcome. */
+  private dial(device: Device): Promise<void> {
+    const { spec } = device;
+    device.decoder = new FrameDecoder();
     return new Promise<void>((resolve, reject) => {
       const { port, transport } = this.options;
       // The server's certificate is self-signed and pinned by real clients; on loopback, in a benchmark, the
       // pin check is left out because it is per-handshake CPU spent in the simulator, not in the server.
       const socket =
         transport === 'tls'
-          ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+          ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, session: device.session })
           : netConnect({ host: '127.0.0.1', port });
+      if (transport === 'tls') socket.on('session', (session: Buffer) => (device.session = session));
       device.socket = socket;
       socket.setNoDelay(true);
       let welcomed = false;
@@ -149,6 +174,9 @@ export class Fleet implements DeviceFleet {
             send(socket, { type: 'heartbeat_ack', seq: message.seq });
           } else if (message.type === 'welcome' && !welcomed) {
             welcomed = true;
+            this.welcomes++;
+            this.connected++;
+            if (transport === 'tls' && (socket as TLSSocket).isSessionReused()) this.resumed++;
             resolve();
           } else if (message.type === 'error') {
             this.lastError = `${spec.id}: ${message.message ?? 'error'}`;
@@ -160,8 +188,16 @@ export class Fleet implements DeviceFleet {
       });
       socket.on('close', () => {
         if (device.socket === socket) device.socket = null;
+        if (welcomed) this.connected--;
         if (welcomed && !this.closing) this.failures++;
         if (!welcomed) reject(new Error(`device ${spec.id} closed before welcome: ${this.lastError ?? ''}`));
+        if (this.options.reconnect === true && !this.closing) {
+          // Jitter after a lost session spreads the storm as real clients do; a refused attempt backs off.
+          const delay = welcomed ? Math.random() * 500 : 250 + Math.random() * 250;
+          setTimeout(() => {
+            if (!this.closing) this.dial(device).catch(() => undefined);
+          }, delay);
+        }
       });
     });
   }

@@ -17,12 +17,26 @@ export class WorkerFleet implements DeviceFleet {
   private readonly children: ChildProcess[] = [];
   failures = 0;
   lastError: string | undefined;
+  private readonly stats: { welcomes: number; resumed: number; connected: number }[] = [];
+
+  get connected(): number {
+    return this.stats.reduce((sum, s) => sum + s.connected, 0);
+  }
+
+  get welcomes(): number {
+    return this.stats.reduce((sum, s) => sum + s.welcomes, 0);
+  }
+
+  get resumed(): number {
+    return this.stats.reduce((sum, s) => sum + s.resumed, 0);
+  }
 
   constructor(
     private readonly workers: number,
     private readonly transport: Transport,
     private readonly port: number,
     private readonly onPush?: (id: string, receivedAt: number) => void,
+    private readonly reconnect = false,
   ) {}
 
   private welcomed: number[] = [];
@@ -68,6 +82,8 @@ export class WorkerFleet implements DeviceFleet {
       for (let i = 0; i < message.ids.length; i++) {
         this.onPush?.(message.ids[i] ?? '', message.at[i] ?? Number.NaN);
       }
+    } else if (message.type === 'stats') {
+      this.stats[w] = { welcomes: message.welcomes, resumed: message.resumed, connected: message.connected };
     } else if (message.type === 'closed') {
       this.failures += message.failures;
       if (message.lastError !== null) this.lastError = message.lastError;
@@ -88,6 +104,7 @@ export class WorkerFleet implements DeviceFleet {
               transport: this.transport,
               port: this.port,
               specs: share,
+              reconnect: this.reconnect,
             };
             child.send(start);
           }),
@@ -116,8 +133,10 @@ export function makeFleet(
   transport: Transport,
   port: number,
   onPush?: (id: string, receivedAt: number) => void,
+  reconnect = false,
 ): DeviceFleet {
+  if (workers === 0 && reconnect) return new Fleet({ transport, port, reconnect });
   if (workers === 0)
     return onPush === undefined ? new Fleet({ transport, port }) : new Fleet({ transport, port, onPush });
-  return new WorkerFleet(workers, transport, port, onPush);
+  return new WorkerFleet(workers, transport, port, onPush, reconnect);
 }
