@@ -48,7 +48,11 @@ export async function runReconnect(options: ReconnectOptions): Promise<Reconnect
     await fleet.connect(specs, (n) => connecting.update(n));
     connecting.done();
     // Worker statistics arrive every 20 ms; wait until every first welcome has been counted.
-    while (fleet.connected < options.devices) await sleep(20);
+    const counted = performance.now();
+    while (fleet.connected < options.devices) {
+      if (performance.now() - counted > 10_000) throw new Error(`only ${fleet.connected} devices connected`);
+      await sleep(20);
+    }
     const before = fleet.welcomes;
     const resumedBefore = fleet.resumed;
     const started = performance.now();
