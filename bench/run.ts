@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { writeReport, markdown, type Report } from './lib/report.js';
 import type { StoreKind } from './lib/server.js';
-import type { Transport } from './lib/simulator.js';
+import { TRANSPORTS, type Transport } from './lib/simulator.js';
 import { machine } from './lib/stats.js';
 import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
@@ -21,7 +21,7 @@ import {
 const HELP = `npm run bench -- <scenario> [options]
 
 Scenarios:
-  connect   (a) connect N devices over TLS and over plain TCP and hold them:
+  connect   (a) connect N devices over each transport (TLS, TCP, wss, ws) and hold them:
             connections/s and server RSS per idle connection
   delivery  (b) M pushes to random connected devices through POST /v1/push/batch, at full
             speed and at fixed rates: acked/s and latency p50/p99/p99.9 from the message's
@@ -40,7 +40,8 @@ Options:
   --duration S     seconds of each fixed-rate run (default 5)
   --batch B        messages per POST /v1/push/batch (default 500, at most 1000)
   --store LIST     stores for delivery: memory, sqlite (default memory)
-  --transport T    transports for connect: tls, tcp (default tls,tcp); delivery uses the first
+  --transport T    transports for connect: tls, tcp, wss, ws (default tls,tcp,wss,ws); delivery and
+                   reconnect use the first
   --hold S         seconds connections are held idle before RSS is read (default 3)
   --workers K      simulator worker processes (default 2, one per core; 0 = in the bench process)
   --seed X         seed of the random device choice (default 1)
@@ -48,7 +49,7 @@ Options:
                    127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
-Not built yet: WebSocket devices.`;
+Not built yet: repeated runs with a summary; see docs/benchmarks.md.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -59,7 +60,7 @@ const { values, positionals } = parseArgs({
     duration: { type: 'string', default: '5' },
     batch: { type: 'string', default: '500' },
     store: { type: 'string', default: 'memory' },
-    transport: { type: 'string', default: 'tls,tcp' },
+    transport: { type: 'string', default: 'tls,tcp,wss,ws' },
     hold: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     workers: { type: 'string', default: '2' },
@@ -94,7 +95,7 @@ if (!['connect', 'delivery', 'reconnect', 'stores', 'all'].includes(scenario)) {
 }
 
 const devices = int('devices', values.devices, 1, 15_000);
-const transports = list<Transport>('transport', values.transport, ['tls', 'tcp']);
+const transports = list<Transport>('transport', values.transport, TRANSPORTS);
 const rates = values.rate.split(',').map((r) => int('rate', r, 0, 1_000_000));
 const stores: StoreKind[] =
   scenario === 'stores' || scenario === 'all'

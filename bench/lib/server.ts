@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../packages/server/src/config.js';
+import type { Transport } from './simulator.js';
 import { spawnServer, stopServer, type ServerChild } from '../../packages/server/test/crash/harness.js';
 
 export type StoreKind = 'memory' | 'sqlite';
@@ -19,6 +20,8 @@ export interface BenchServer {
   readonly tlsPort: number;
   /** The plain TCP device port (same framing as TLS, no encryption). */
   readonly tcpPort: number;
+  /** The WebSocket device port (wss:// or ws:// as the server was started). */
+  readonly wsPort: number;
   readonly apiPort: number;
   readonly providerKey: string;
   /** Resident set size of the server process, in bytes. */
@@ -51,9 +54,14 @@ export async function readRss(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
-export async function startBenchServer(store: StoreKind, fixedPorts = false): Promise<BenchServer> {
+export async function startBenchServer(
+  store: StoreKind,
+  fixedPorts = false,
+  wsTls = true,
+): Promise<BenchServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'localpush-bench-'));
   const tcpPort = await freePort();
+  const wsPort = await freePort();
   // A restarted server must listen where the devices reconnect to: the ports are chosen here, not by bind(0).
   const tlsPort = fixedPorts ? await freePort() : 0;
   const apiPort = fixedPorts ? await freePort() : 0;
@@ -63,7 +71,8 @@ export async function startBenchServer(store: StoreKind, fixedPorts = false): Pr
     host: '127.0.0.1',
     tlsPort,
     tcpPort,
-    wsPort: null,
+    wsPort,
+    wsTls,
     apiHost: '127.0.0.1',
     apiPort,
     logLevel: 'warn',
@@ -88,6 +97,7 @@ export async function startBenchServer(store: StoreKind, fixedPorts = false): Pr
     },
     tlsPort: info.tlsPort,
     tcpPort,
+    wsPort,
     apiPort: info.apiPort,
     providerKey: info.providerKey,
     rss: () => readRss(current.info.pid),
@@ -101,6 +111,13 @@ export async function startBenchServer(store: StoreKind, fixedPorts = false): Pr
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The device port of a transport; starting the server with `wsTls` matching ws/wss is the caller's part. */
+export function portOf(server: BenchServer, transport: Transport): number {
+  if (transport === 'tls') return server.tlsPort;
+  if (transport === 'tcp') return server.tcpPort;
+  return server.wsPort;
 }
 
 export interface Enrolled {

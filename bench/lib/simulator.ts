@@ -4,12 +4,23 @@
  * heavy for thousands in one process — so this speaks the wire directly with the protocol package's
  * framing and encoder, answers heartbeats and acknowledges every push.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { FrameDecoder, PROTOCOL_VERSION, encodeMessage, frame } from '@localpush/protocol';
 import type { ClientMessage } from '@localpush/protocol';
+import { WebSocket, type RawData } from 'ws';
 
-export type Transport = 'tls' | 'tcp';
+/** tls/tcp: length-prefixed frames (LP-2); wss/ws: one WebSocket text message per protocol message (LP-2.6). */
+export type Transport = 'tls' | 'tcp' | 'wss' | 'ws';
+export const TRANSPORTS: readonly Transport[] = ['tls', 'tcp', 'wss', 'ws'];
+
+/** One open connection, whatever the transport. */
+interface Conn {
+  send(message: ClientMessage): void;
+  destroy(): void;
+  /** Resolves when the connection is closed, for whatever reason. */
+  readonly closed: Promise<void>;
+}
 
 export interface DeviceSpec {
   id: string;
@@ -35,8 +46,7 @@ export interface FleetOptions {
 
 interface Device {
   readonly spec: DeviceSpec;
-  socket: Socket | null;
-  decoder: FrameDecoder;
+  conn: Conn | null;
   /** Highest seq received and not yet acknowledged; 0 when nothing is pending. */
   ackThrough: number;
   ackScheduled: boolean;
@@ -44,12 +54,14 @@ interface Device {
   session: Buffer | undefined;
 }
 
+/** A WebSocket message as text, whichever of its buffer shapes `ws` delivered. */
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
 /** performance.now() on the epoch: precise like it, and comparable between processes like Date.now(). */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
-
-function send(socket: Socket, message: ClientMessage): void {
-  socket.write(frame(encodeMessage(message)));
-}
 
 /** What the scenarios need of a set of simulated devices, in this process or in worker processes. */
 export interface DeviceFleet {
@@ -112,8 +124,7 @@ export class Fleet implements DeviceFleet {
   private open(spec: DeviceSpec): Promise<void> {
     const device: Device = {
       spec,
-      socket: null,
-      decoder: new FrameDecoder(),
+      conn: null,
       ackThrough: 0,
       ackScheduled: false,
       session: undefined,
@@ -125,69 +136,42 @@ export class Fleet implements DeviceFleet {
   /** One connection of a device; resolves on its welcome. */
   private dial(device: Device): Promise<void> {
     const { spec } = device;
-    device.decoder = new FrameDecoder();
     return new Promise<void>((resolve, reject) => {
-      const { port, transport } = this.options;
-      // The server's certificate is self-signed and pinned by real clients; on loopback, in a benchmark, the
-      // pin check is left out because it is per-handshake CPU spent in the simulator, not in the server.
-      const socket =
-        transport === 'tls'
-          ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, session: device.session })
-          : netConnect({ host: '127.0.0.1', port });
-      if (transport === 'tls') socket.on('session', (session: Buffer) => (device.session = session));
-      device.socket = socket;
-      socket.setNoDelay(true);
       let welcomed = false;
-      socket.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
-        send(socket, {
-          type: 'hello',
-          version: PROTOCOL_VERSION,
-          deviceId: spec.id,
-          credential: spec.credential,
-          capabilities: [],
-          agent: 'localpush-bench',
-        });
-      });
-      socket.on('data', (chunk: Buffer) => {
-        let frames: Uint8Array[];
-        try {
-          frames = device.decoder.push(chunk);
-        } catch (error) {
-          socket.destroy(error instanceof Error ? error : new Error(String(error)));
-          return;
+      const hello: ClientMessage = {
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        deviceId: spec.id,
+        credential: spec.credential,
+        capabilities: [],
+        agent: 'localpush-bench',
+      };
+      // JSON.parse without the protocol validator: the server is trusted here and the simulator's CPU is
+      // shared with the server on this machine, so every microsecond spent here skews the figures.
+      const handle = (conn: Conn, text: string, resumed: () => boolean): void => {
+        const message = JSON.parse(text) as { type: string; seq?: number; id?: string; message?: string };
+        if (message.type === 'push' && message.seq !== undefined) {
+          this.pushes++;
+          if (message.id !== undefined) this.options.onPush?.(message.id, epochNow());
+          this.scheduleAck(device, message.seq);
+        } else if (message.type === 'heartbeat' && message.seq !== undefined) {
+          this.heartbeats++;
+          conn.send({ type: 'heartbeat_ack', seq: message.seq });
+        } else if (message.type === 'welcome' && !welcomed) {
+          welcomed = true;
+          this.welcomes++;
+          this.connected++;
+          if (resumed()) this.resumed++;
+          resolve();
+        } else if (message.type === 'error') {
+          this.lastError = `${spec.id}: ${message.message ?? 'error'}`;
         }
-        for (const payload of frames) {
-          // JSON.parse without the protocol validator: the server is trusted here and the simulator's CPU
-          // is shared with the server on this machine, so every microsecond spent here skews the figures.
-          const message = JSON.parse(Buffer.from(payload).toString('utf8')) as {
-            type: string;
-            seq?: number;
-            id?: string;
-            message?: string;
-          };
-          if (message.type === 'push' && message.seq !== undefined) {
-            this.pushes++;
-            if (message.id !== undefined) this.options.onPush?.(message.id, epochNow());
-            this.scheduleAck(device, message.seq);
-          } else if (message.type === 'heartbeat' && message.seq !== undefined) {
-            this.heartbeats++;
-            send(socket, { type: 'heartbeat_ack', seq: message.seq });
-          } else if (message.type === 'welcome' && !welcomed) {
-            welcomed = true;
-            this.welcomes++;
-            this.connected++;
-            if (transport === 'tls' && (socket as TLSSocket).isSessionReused()) this.resumed++;
-            resolve();
-          } else if (message.type === 'error') {
-            this.lastError = `${spec.id}: ${message.message ?? 'error'}`;
-          }
-        }
-      });
-      socket.on('error', (error: Error) => {
+      };
+      const onError = (error: Error): void => {
         this.lastError = `${spec.id}: ${error.message}`;
-      });
-      socket.on('close', () => {
-        if (device.socket === socket) device.socket = null;
+      };
+      const onClose = (conn: Conn): void => {
+        if (device.conn === conn) device.conn = null;
         if (welcomed) this.connected--;
         if (welcomed && !this.closing) this.failures++;
         if (!welcomed) reject(new Error(`device ${spec.id} closed before welcome: ${this.lastError ?? ''}`));
@@ -198,7 +182,55 @@ export class Fleet implements DeviceFleet {
             if (!this.closing) this.dial(device).catch(() => undefined);
           }, delay);
         }
+      };
+      const { port, transport } = this.options;
+      if (transport === 'ws' || transport === 'wss') {
+        // Self-signed certificate, pin not checked: see below. No compression, as on a phone's socket.
+        const ws = new WebSocket(`${transport}://127.0.0.1:${port}/v1/connect`, {
+          rejectUnauthorized: false,
+          perMessageDeflate: false,
+        });
+        const conn: Conn = {
+          send: (message) => ws.send(Buffer.from(encodeMessage(message)).toString('utf8')),
+          destroy: () => ws.terminate(),
+          closed: new Promise((done) => ws.once('close', () => done())),
+        };
+        device.conn = conn;
+        ws.once('open', () => conn.send(hello));
+        ws.on('message', (data: RawData) => handle(conn, rawText(data), () => false));
+        ws.on('error', onError);
+        ws.once('close', () => onClose(conn));
+        return;
+      }
+      // The server's certificate is self-signed and pinned by real clients; on loopback, in a benchmark, the
+      // pin check is left out because it is per-handshake CPU spent in the simulator, not in the server.
+      const socket =
+        transport === 'tls'
+          ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, session: device.session })
+          : netConnect({ host: '127.0.0.1', port });
+      if (transport === 'tls') socket.on('session', (session: Buffer) => (device.session = session));
+      socket.setNoDelay(true);
+      const decoder = new FrameDecoder();
+      const conn: Conn = {
+        send: (message) => socket.write(frame(encodeMessage(message))),
+        destroy: () => socket.destroy(),
+        closed: new Promise((done) => socket.once('close', () => done())),
+      };
+      device.conn = conn;
+      const resumed = (): boolean => transport === 'tls' && (socket as TLSSocket).isSessionReused();
+      socket.once(transport === 'tls' ? 'secureConnect' : 'connect', () => conn.send(hello));
+      socket.on('data', (chunk: Buffer) => {
+        let frames: Uint8Array[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (error) {
+          socket.destroy(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        for (const payload of frames) handle(conn, Buffer.from(payload).toString('utf8'), resumed);
       });
+      socket.on('error', onError);
+      socket.once('close', () => onClose(conn));
     });
   }
 
@@ -214,20 +246,20 @@ export class Fleet implements DeviceFleet {
       device.ackScheduled = false;
       const through = device.ackThrough;
       device.ackThrough = 0;
-      if (through > 0 && device.socket !== null) send(device.socket, { type: 'ack', through });
+      if (through > 0 && device.conn !== null) device.conn.send({ type: 'ack', through });
     });
   }
 
-  /** Closes every connection and waits until all sockets are gone. */
+  /** Closes every connection and waits until all are gone. */
   async close(): Promise<void> {
     this.closing = true;
     const closing: Promise<void>[] = [];
     for (const device of this.devices) {
-      const socket = device.socket;
-      if (socket === null) continue;
-      device.socket = null;
-      closing.push(new Promise<void>((resolve) => socket.once('close', () => resolve())));
-      socket.destroy();
+      const conn = device.conn;
+      if (conn === null) continue;
+      device.conn = null;
+      closing.push(conn.closed);
+      conn.destroy();
     }
     await Promise.all(closing);
   }

@@ -5,7 +5,7 @@
  */
 import type { DeviceFleet, Transport } from '../lib/simulator.js';
 import { makeFleet } from '../lib/workers.js';
-import { enrolDevices, startBenchServer, type StoreKind } from '../lib/server.js';
+import { enrolDevices, portOf, startBenchServer, type StoreKind } from '../lib/server.js';
 import { Progress, sleep } from '../lib/stats.js';
 
 export interface ConnectOptions {
@@ -32,7 +32,7 @@ export interface ConnectResult {
 export async function runConnect(options: ConnectOptions): Promise<ConnectResult[]> {
   const results: ConnectResult[] = [];
   for (const transport of options.transports) {
-    const server = await startBenchServer(options.store);
+    const server = await startBenchServer(options.store, false, transport !== 'ws');
     let fleet: DeviceFleet | undefined;
     try {
       const enrolling = new Progress(`[a ${transport}] enrol`, options.devices);
@@ -41,7 +41,7 @@ export async function runConnect(options: ConnectOptions): Promise<ConnectResult
       // Let the enrolment's garbage be collected and the heap settle before the baseline.
       await sleep(1_000);
       const rssBefore = await server.rss();
-      fleet = makeFleet(options.workers, transport, transport === 'tls' ? server.tlsPort : server.tcpPort);
+      fleet = makeFleet(options.workers, transport, portOf(server, transport));
       await fleet.prepare();
       const connecting = new Progress(`[a ${transport}] connect`, options.devices);
       const started = performance.now();

@@ -7,7 +7,7 @@ import { seededRandom } from '../../packages/server/test/crash/harness.js';
 import { openReceiptFeed, type ReceiptFeed } from '../lib/receipts.js';
 import { epochNow, type DeviceFleet, type Transport } from '../lib/simulator.js';
 import { makeFleet } from '../lib/workers.js';
-import { enrolDevices, startBenchServer, type BenchServer, type StoreKind } from '../lib/server.js';
+import { enrolDevices, portOf, startBenchServer, type BenchServer, type StoreKind } from '../lib/server.js';
 import { Progress, sleep, summarise, type LatencySummary } from '../lib/stats.js';
 
 export interface DeliveryOptions {
@@ -93,7 +93,7 @@ function recordAck(tracker: Tracker, index: number, acceptedAt: number, ackedAt:
 export async function runDelivery(options: DeliveryOptions): Promise<DeliveryResult[]> {
   const results: DeliveryResult[] = [];
   for (const store of options.stores) {
-    const server = await startBenchServer(store);
+    const server = await startBenchServer(store, false, options.transport !== 'ws');
     let fleet: DeviceFleet | undefined;
     try {
       const enrolling = new Progress(`[b ${store}] enrol`, options.devices);
@@ -237,10 +237,6 @@ async function fetchMissing(server: BenchServer, tracker: Tracker, deadline: num
     missing = pending;
     if (missing.length > 0) await sleep(100);
   }
-}
-
-function portOf(server: BenchServer, transport: Transport): number {
-  return transport === 'tls' ? server.tlsPort : server.tcpPort;
 }
 
 async function postBatch(server: BenchServer, messages: unknown[]): Promise<void> {

@@ -4,7 +4,7 @@
  * reconnects on its own. Measured: the time from the stop to the last device welcomed again, split into
  * the server's restart and the storm after it, and how many handshakes resumed a TLS session.
  */
-import { enrolDevices, startBenchServer } from '../lib/server.js';
+import { enrolDevices, portOf, startBenchServer } from '../lib/server.js';
 import type { DeviceFleet, Transport } from '../lib/simulator.js';
 import { Progress, sleep } from '../lib/stats.js';
 import { makeFleet } from '../lib/workers.js';
@@ -35,13 +35,13 @@ export interface ReconnectResult {
 
 export async function runReconnect(options: ReconnectOptions): Promise<ReconnectResult> {
   // The durable store: a memory-store server forgets its devices when it restarts.
-  const server = await startBenchServer('sqlite', true);
+  const server = await startBenchServer('sqlite', true, options.transport !== 'ws');
   let fleet: DeviceFleet | undefined;
   try {
     const enrolling = new Progress(`[c ${options.transport}] enrol`, options.devices);
     const specs = await enrolDevices(server, options.devices, (n) => enrolling.update(n));
     enrolling.done();
-    const port = options.transport === 'tls' ? server.tlsPort : server.tcpPort;
+    const port = portOf(server, options.transport);
     fleet = makeFleet(options.workers, options.transport, port, undefined, true);
     await fleet.prepare();
     const connecting = new Progress(`[c ${options.transport}] connect`, options.devices);
