@@ -27,11 +27,14 @@ export interface MosquittoConnectResult {
   connectMs: number;
   connectionsPerSec: number;
   /**
-   * Null when the broker's pid or /proc status cannot be read, or when its RSS did not grow: the broker is
+   * Null when the broker's pid or /proc status cannot be read, or when its RSS grew by less than 64 KiB: the broker is
    * long-lived and shared, and reuses memory freed by earlier clients (of earlier runs) before growing.
    */
   rssPerConnectionBytes: number | null;
 }
+
+/** Below this growth of the broker's RSS the figure is page-granularity noise, not a per-connection cost. */
+const MIN_GROWTH = 64 * 1024;
 
 /** Sessions expire a minute after the bench leaves, so repeated runs do not pile them up in the broker. */
 const SESSION_EXPIRY_S = 60;
@@ -129,7 +132,9 @@ export async function runMosquittoConnect(devices: number, holdMs: number): Prom
       connectMs: Math.round(subs.connectMs),
       connectionsPerSec: Math.round((devices / subs.connectMs) * 1000),
       rssPerConnectionBytes:
-        before === null || after === null ? null : Math.round((after - before) / devices),
+        before === null || after === null || after - before < MIN_GROWTH
+          ? null
+          : Math.round((after - before) / devices),
     };
   } finally {
     await Promise.all(subs.clients.map((c) => c.endAsync(true)));
