@@ -27,6 +27,41 @@ const info: ServerProcessInfo = {
 };
 process.stdout.write(`${JSON.stringify(info)}\n`);
 
+/** The line printed on SIGUSR2: memory after a full collection, when the child runs with --expose-gc. */
+export interface ServerMemoryReport {
+  memory: {
+    gc: boolean;
+    rss: number;
+    heapUsed: number;
+    heapTotal: number;
+    external: number;
+    arrayBuffers: number;
+  };
+}
+
+// The bench's memory figures must not count garbage that simply was not collected yet: on SIGUSR2 the
+// child collects (twice, so that objects freed by finalisers of the first pass go too) and prints its
+// memory as one JSON line. SIGUSR1 is Node's inspector signal, hence USR2.
+process.on('SIGUSR2', () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc === 'function') {
+    gc();
+    gc();
+  }
+  const usage = process.memoryUsage();
+  const report: ServerMemoryReport = {
+    memory: {
+      gc: typeof gc === 'function',
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      heapTotal: usage.heapTotal,
+      external: usage.external,
+      arrayBuffers: usage.arrayBuffers,
+    },
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+});
+
 let stopping = false;
 const stop = (): void => {
   if (stopping) return;
