@@ -25,9 +25,12 @@ export interface ServerChild {
 
 /** Starts the server process and resolves once it printed its ports; rejects if it dies or stalls first. */
 export async function spawnServer(config: Partial<ServerConfig>, timeoutMs = 15_000): Promise<ServerChild> {
+  // LOCALPUSH_SERVER_NODE_OPTIONS adds flags to the child's node, e.g. "--cpu-prof --cpu-prof-dir=prof"
+  // to profile the server under a benchmark, or "--expose-gc".
+  const extra = (process.env.LOCALPUSH_SERVER_NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag !== '');
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', ENTRY, JSON.stringify(config)],
+    [...extra, '--conditions=source', '--import', 'tsx', ENTRY, JSON.stringify(config)],
     { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const stderr: string[] = [];
