@@ -121,6 +121,18 @@ export function markdown(report: Report): string {
         );
       }
     }
+    lines.push(
+      '',
+      'CPU per message, by process (from the first request until the devices had every message and the feed had settled what it could; µs of CPU per acked message, and the share of one core used over that window):',
+      '',
+      '| store | offered | ' + cpuRoles(report.delivery).join(' | ') + ' | all |',
+      '| --- | --- | ' +
+        cpuRoles(report.delivery)
+          .map(() => '---:')
+          .join(' | ') +
+        ' | ---: |',
+    );
+    for (const r of report.delivery) lines.push(cpuRow(r, cpuRoles(report.delivery)));
     if (report.delivery.some((r) => r.feedLost)) {
       lines.push(
         '',
@@ -130,6 +142,25 @@ export function markdown(report: Report): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** The processes that appear in any run's CPU accounting, in their first order. */
+function cpuRoles(results: readonly DeliveryResult[]): string[] {
+  return [...new Set(results.flatMap((r) => r.cpu.map((c) => c.role)))];
+}
+
+function cpuRow(r: DeliveryResult, roles: readonly string[]): string {
+  const offered = r.mode === 'full' ? 'full speed' : `${int(Number(r.mode))}/s`;
+  const cell = (cpuMs: number): string =>
+    r.acked === 0
+      ? '–'
+      : `${int((cpuMs * 1000) / r.acked)} µs (${Math.round((cpuMs / r.elapsedMs) * 100)} %)`;
+  const cells = roles.map((role) => {
+    const share = r.cpu.find((c) => c.role === role);
+    return share === undefined ? '–' : cell(share.cpuMs);
+  });
+  const total = r.cpu.reduce((sum, c) => sum + c.cpuMs, 0);
+  return `| ${r.store} | ${offered} | ${cells.join(' | ')} | ${cell(total)} |`;
 }
 
 /** Writes `<name>.json`, `<name>.md` and `<name>.svg`; returns their paths. */

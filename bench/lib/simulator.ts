@@ -73,6 +73,8 @@ export interface DeviceFleet {
   readonly resumed: number;
   /** Devices welcomed on a connection that is still open. */
   readonly connected: number;
+  /** The worker processes' pids, for CPU accounting; empty when the devices run in the bench process. */
+  readonly pids: readonly number[];
   /** Gets ready to connect (starts worker processes), so that start-up is not timed as connecting. */
   prepare(): Promise<void>;
   connect(specs: readonly DeviceSpec[], onWelcome?: (welcomed: number) => void): Promise<void>;
@@ -93,6 +95,7 @@ export class Fleet implements DeviceFleet {
   lastError: string | undefined;
   /** Set by close(), so that closes the bench asked for are not counted as failures. */
   private closing = false;
+  readonly pids: readonly number[] = [];
 
   constructor(options: FleetOptions) {
     this.options = options;

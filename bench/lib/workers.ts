@@ -19,6 +19,10 @@ export class WorkerFleet implements DeviceFleet {
   lastError: string | undefined;
   private readonly stats: { welcomes: number; resumed: number; connected: number }[] = [];
 
+  get pids(): number[] {
+    return this.children.flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
+  }
+
   get connected(): number {
     return this.stats.reduce((sum, s) => sum + s.connected, 0);
   }

@@ -4,6 +4,7 @@
  * the server; latency per message is its `acked` receipt time minus its `accepted` receipt time.
  */
 import { seededRandom } from '../../packages/server/test/crash/harness.js';
+import { measureCpu, type CpuShare, type CpuWindow } from '../lib/cpu.js';
 import { openReceiptFeed, type ReceiptFeed } from '../lib/receipts.js';
 import { epochNow, type DeviceFleet, type Transport } from '../lib/simulator.js';
 import { makeFleet } from '../lib/workers.js';
@@ -46,6 +47,10 @@ export interface DeliveryResult {
    * the figure comparable with Mosquitto (publish → subscriber), where the broker has no receipt feed.
    */
   sendToDeviceMs: LatencySummary;
+  /** CPU time of each process from the first request to the last ack: where the shared cores went. */
+  cpu: CpuShare[];
+  /** Wall time the CPU figures cover (the run, up to the moment the feed had settled what it could). */
+  cpuWindowMs: number;
 }
 
 /** Per-run bookkeeping, by message index (ids are `<prefix><index>`). */
@@ -138,6 +143,14 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
         });
         const progress = new Progress(`[b ${store} ${mode}] acked`, total);
         const ticker = setInterval(() => progress.update(current.acked), 200);
+        const cpu = await measureCpu([
+          { role: 'server', pid: server.pid },
+          ...fleet.pids.map((pid, w) => ({ role: `simulator ${w + 1}`, pid })),
+          {
+            role: options.workers === 0 ? 'bench (sender, feed, devices)' : 'bench (sender, feed)',
+            pid: process.pid,
+          },
+        ]);
         // Date.now, not performance.now: the end is an `acked` receipt time, which is epoch milliseconds.
         const startedAt = Date.now();
         const random = seededRandom(options.seed);
@@ -146,7 +159,15 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
         const limitMs = 30_000 + total;
         const deadline = startedAt + limitMs;
         await sending;
-        await waitAcked(server, current, feed, deadline);
+        let cpuShares: Promise<CpuWindow> | undefined;
+        // The CPU window closes when the devices have everything and the feed has settled what it will:
+        // fetching the receipts a lost feed missed costs CPU that has nothing to do with delivery.
+        const stopCpu = (): void => {
+          cpuShares ??= cpu.stop();
+        };
+        await waitAcked(server, current, feed, deadline, stopCpu);
+        stopCpu();
+        const shares = await (cpuShares ?? cpu.stop());
         clearInterval(ticker);
         progress.update(current.acked);
         progress.done();
@@ -169,6 +190,8 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
           feedLost: feed.lost,
           latencyMs: summarise(Array.from(current.latency).filter((v) => !Number.isNaN(v))),
           sendToDeviceMs: summarise(current.received),
+          cpu: shares.cpu,
+          cpuWindowMs: shares.windowMs,
         });
         tracker = undefined;
         feed.close();
@@ -194,6 +217,7 @@ async function waitAcked(
   tracker: Tracker,
   feed: ReceiptFeed,
   deadline: number,
+  beforeFetching: () => void,
 ): Promise<void> {
   let lastAcked = -1;
   let lastProgressAt = Date.now();
@@ -205,6 +229,7 @@ async function waitAcked(
     // A live feed that settled nothing for 2 s after the devices had everything is treated as lost too.
     const stalled = Date.now() - lastProgressAt > 2_000;
     if ((feed.lost || stalled) && tracker.received.length === tracker.total) {
+      beforeFetching();
       await fetchMissing(server, tracker, deadline);
       return;
     }
