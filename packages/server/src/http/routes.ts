@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServerErrorCode, StoreError } from '../errors.js';
 import { InvalidDeviceIdError } from '../engine/devices.js';
 import type { DeviceDirectory, SendOutcome, SendRequest } from '../engine/types.js';
-import type { DeviceRecord, StoredMessage } from '../store/types.js';
+import type { DeviceRecord, ReceiptEvent, StoredMessage } from '../store/types.js';
 import type { HttpEngine } from './api.js';
 import { ApiError, ApiErrorCode, badRequest } from './errors.js';
 import {
@@ -299,7 +299,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
   );
 
-  app.get<{ Querystring: { device?: string } }>(
+  app.get<{ Querystring: { device?: string; events?: string } }>(
     '/v1/receipts/stream',
     {
       schema: {
@@ -318,7 +318,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       },
     },
     (request, reply) => {
-      deps.streams.serve(reply, request.query.device);
+      const { device, events } = request.query;
+      // The schema's pattern admits only known event names, so the split is a list of ReceiptEvents.
+      deps.streams.serve(reply, { device, events: events?.split(',') as ReceiptEvent[] | undefined });
     },
   );
 }

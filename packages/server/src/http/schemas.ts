@@ -272,9 +272,18 @@ export const messageParamsSchema = {
   properties: { id: { type: 'string', minLength: 1, maxLength: LIMITS.messageIdMaxLength } },
 } as const;
 
+const receiptEventName = `(?:${RECEIPT_EVENTS.join('|')})`;
+
 export const streamQuerySchema = {
   type: 'object',
-  properties: { device: { ...deviceId, description: "Only this device's receipts." } },
+  properties: {
+    device: { ...deviceId, description: "Only this device's receipts." },
+    events: {
+      type: 'string',
+      pattern: `^${receiptEventName}(?:,${receiptEventName})*$`,
+      description: `Only receipts of these events, comma-separated: ${RECEIPT_EVENTS.join(', ')}.`,
+    },
+  },
 } as const;
 
 /** Error answers a route can give, for its response schema (documentation and serialisation). */

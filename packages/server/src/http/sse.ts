@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '@localpush/protocol';
 import type { FastifyReply } from 'fastify';
-import type { Receipt } from '../store/types.js';
+import type { Receipt, ReceiptEvent } from '../store/types.js';
 import type { DeliveryEngine } from '../engine/types.js';
 
 /** A receipt as the feed (and GET /v1/messages/:id) shows it. */
@@ -30,6 +30,14 @@ export function receiptView(receipt: Receipt): ReceiptView {
   };
 }
 
+/** Which receipts a feed carries; everything when empty. */
+export interface ReceiptFilter {
+  /** Only this device's receipts. */
+  device?: string | undefined;
+  /** Only receipts of these events (e.g. `accepted` and `acked`, for a consumer that measures delivery). */
+  events?: readonly ReceiptEvent[] | undefined;
+}
+
 export interface ReceiptStreamOptions {
   engine: Pick<DeliveryEngine, 'onReceipt'>;
   clock: Clock;
@@ -48,8 +56,11 @@ export class ReceiptStreams {
     return this.open.size;
   }
 
-  /** Takes over the reply and streams receipts (of `device` only, when given) until the client goes. */
-  serve(reply: FastifyReply, device: string | undefined): void {
+  /**
+   * Takes over the reply and streams receipts until the client goes: of `filter.device` only, and of the
+   * `filter.events` kinds only, when given.
+   */
+  serve(reply: FastifyReply, filter: ReceiptFilter = {}): void {
     reply.hijack();
     const raw: ServerResponse = reply.raw;
     raw.writeHead(200, {
@@ -63,6 +74,9 @@ export class ReceiptStreams {
 
     let timer: TimerHandle | undefined;
     let closed = false;
+    /** Events of this turn of the event loop, written together by `flush`. */
+    let pending = '';
+    let flushScheduled = false;
     const close = (): void => {
       if (closed) return;
       closed = true;
@@ -71,16 +85,32 @@ export class ReceiptStreams {
       this.open.delete(close);
       if (!raw.writableEnded) raw.end();
     };
-    const write = (chunk: string): void => {
-      if (closed) return;
+    const flush = (): void => {
+      flushScheduled = false;
+      const chunk = pending;
+      pending = '';
+      if (closed || chunk === '') return;
       if (raw.writableLength > this.options.maxBufferedBytes) {
         close();
         return;
       }
       raw.write(chunk);
     };
+    // One write per turn of the event loop rather than one per receipt: a message makes three receipts
+    // and a busy server thousands a second, and every write to a response costs a cork, a syscall and a
+    // chunk header. setImmediate, not the injected clock: this is "after the current burst", not a delay.
+    const write = (chunk: string): void => {
+      if (closed) return;
+      pending += chunk;
+      if (flushScheduled) return;
+      flushScheduled = true;
+      setImmediate(flush);
+    };
+    const { device, events } = filter;
+    const wanted = events === undefined ? undefined : new Set<ReceiptEvent>(events);
     const unsubscribe = this.options.engine.onReceipt((receipt) => {
       if (device !== undefined && receipt.deviceId !== device) return;
+      if (wanted !== undefined && !wanted.has(receipt.event)) return;
       write(`event: receipt\ndata: ${JSON.stringify(receiptView(receipt))}\n\n`);
     });
     const beat = (): void => {

@@ -177,23 +177,48 @@ test('closing the server ends open streams and removes their listeners', async (
   assert.equal(t.clock.pending, 0, 'no heartbeat timer left behind');
 });
 
-test('a client that stops reading is dropped', () => {
-  // A stand-in response whose unread byte count the test controls: the kernel's socket buffers make
-  // this hard to reach deterministically over a real socket.
-  class FakeResponse extends EventEmitter {
-    writableLength = 0;
-    writableEnded = false;
-    chunks: string[] = [];
-    writeHead(): void {}
-    flushHeaders(): void {}
-    write(chunk: string): boolean {
-      this.chunks.push(chunk);
-      return true;
-    }
-    end(): void {
-      this.writableEnded = true;
-    }
+test('?events= keeps only the named receipt events', async () => {
+  const t = await listening();
+  const reader = new StreamReader(await open(t.port, '/v1/receipts/stream?events=accepted,acked'));
+  await reader.waitFor(': connected');
+  const session = await t.connect('d1');
+  await t.request('POST', '/v1/push', { to: 'd1', id: 'm1', kind: 'alert', payload: 1 });
+  session.ackAll(t.engine);
+  await reader.waitFor('event: receipt', 2);
+  assert.deepEqual(
+    reader.events.map((e) => [e.id, e.event]),
+    [
+      ['m1', 'accepted'],
+      ['m1', 'acked'],
+    ],
+  );
+  for (const query of ['events=', 'events=acked,', 'events=delivered', 'events=acked,,sent']) {
+    const bad = await open(t.port, `/v1/receipts/stream?${query}`);
+    assert.equal(bad.statusCode, 400, query);
+    bad.resume();
   }
+  await t.close();
+  assert.equal(t.counter.active, 0);
+});
+
+/** A stand-in response whose unread byte count the test controls. */
+class FakeResponse extends EventEmitter {
+  writableLength = 0;
+  writableEnded = false;
+  chunks: string[] = [];
+  writeHead(): void {}
+  flushHeaders(): void {}
+  write(chunk: string): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+  end(): void {
+    this.writableEnded = true;
+  }
+}
+
+/** A feed served to a FakeResponse, with the receipt listeners it registered. */
+function fakeFeed(maxBufferedBytes: number) {
   const listeners = new Set<(r: Receipt) => void>();
   const clock = new ManualClock();
   const streams = new ReceiptStreams({
@@ -205,15 +230,41 @@ test('a client that stops reading is dropped', () => {
     },
     clock,
     heartbeatMs: 15_000,
-    maxBufferedBytes: 1000,
+    maxBufferedBytes,
   });
   const raw = new FakeResponse();
   streams.serve({ hijack() {}, raw } as unknown as FastifyReply, undefined);
+  const publish = (receipt: Receipt): void => {
+    for (const l of listeners) l(receipt);
+  };
+  return { listeners, clock, streams, raw, publish };
+}
+
+/** The end of the current turn of the event loop, when the feed writes what the turn produced. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('the receipts of one turn of the event loop go out in one write', async () => {
+  const { raw, publish, streams } = fakeFeed(1_000_000);
+  for (const event of ['accepted', 'sent', 'acked'] as const) {
+    publish({ messageId: 'm', deviceId: 'd1', event, at: 1, detail: null });
+  }
+  assert.equal(raw.chunks.length, 1, 'only ": connected" before the turn ends');
+  await nextTurn();
+  assert.equal(raw.chunks.length, 2);
+  assert.equal(raw.chunks[1]?.split('event: receipt\n').length, 4, 'three events in the one chunk');
+  streams.closeAll();
+});
+
+test('a client that stops reading is dropped', async () => {
+  // A stand-in response: the kernel's socket buffers make this hard to reach over a real socket.
+  const { listeners, clock, streams, raw, publish } = fakeFeed(1000);
   const receipt: Receipt = { messageId: 'm', deviceId: 'd1', event: 'accepted', at: 1, detail: null };
-  for (const l of listeners) l(receipt);
+  publish(receipt);
+  await nextTurn();
   assert.equal(raw.chunks.length, 2);
   raw.writableLength = 1001;
-  for (const l of listeners) l(receipt);
+  publish(receipt);
+  await nextTurn();
   assert.equal(raw.chunks.length, 2, 'nothing more is written');
   assert.equal(raw.writableEnded, true);
   assert.equal(listeners.size, 0);
