@@ -35,6 +35,8 @@ export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
   /**
    * Follows sent messages that were not acked within ackTimeoutMs. The message stays stored and is
    * redelivered when the device reconnects; the listener may hand it to APNs with {@link fallBack}.
+   * Only messages written while at least one listener is registered are followed: with none, the engine
+   * keeps no timer per message at all.
    */
   onAckTimeout(listener: (message: StoredMessage) => void): () => void;
   /** Settles an undelivered message as `fallen_back` (handed to another path). Undefined when not undelivered. */

@@ -376,6 +376,26 @@ describe('timers', () => {
     await t.engine.close();
   });
 
+  test('with no ack-timeout listener, a sent message costs no timer', async () => {
+    const t = await setup({ ackTimeoutMs: 500 }, ['d1'], { followAckTimeouts: false });
+    const session = new FakeSession('d1').connect(t.engine);
+    await t.engine.idle();
+    const timersBefore = t.clock.pending;
+    await t.engine.submit(request('d1', { id: 'unwatched' }));
+    assert.deepEqual(session.seqs, [1]);
+    assert.equal(t.clock.pending, timersBefore, 'only the expiry sweep is scheduled');
+    // A listener that arrives later follows what is written from then on.
+    t.engine.onAckTimeout((m) => t.ackTimeouts.push(m));
+    await t.engine.submit(request('d1', { id: 'watched' }));
+    await t.advance(500);
+    assert.deepEqual(
+      t.ackTimeouts.map((m) => m.id),
+      ['watched'],
+    );
+    assert.equal((await t.store.getMessage('unwatched'))?.state, 'sent', 'it stays stored, as always');
+    await t.engine.close();
+  });
+
   test('a sent message not acked in time goes to the ack-timeout hook and stays stored', async () => {
     const t = await setup({ ackTimeoutMs: 500 });
     const session = new FakeSession('d1').connect(t.engine);

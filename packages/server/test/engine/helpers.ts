@@ -6,7 +6,11 @@ import type { SendRequest } from '../../src/engine/types.js';
 import { createMemoryStore } from '../../src/store/index.js';
 import type { Receipt, StoredMessage } from '../../src/store/types.js';
 
-export async function setup(options: Partial<DeliveryEngineOptions> = {}, devices: string[] = ['d1']) {
+export async function setup(
+  options: Partial<DeliveryEngineOptions> = {},
+  devices: string[] = ['d1'],
+  { followAckTimeouts = true } = {},
+) {
   const clock = new ManualClock();
   const store = createMemoryStore();
   const ackTimeouts: StoredMessage[] = [];
@@ -14,7 +18,7 @@ export async function setup(options: Partial<DeliveryEngineOptions> = {}, device
     store,
     clock,
     options,
-    onAckTimeout: (message) => ackTimeouts.push(message),
+    ...(followAckTimeouts ? { onAckTimeout: (message: StoredMessage) => ackTimeouts.push(message) } : {}),
   });
   const receipts: Receipt[] = [];
   engine.onReceipt((receipt) => receipts.push(receipt));
