@@ -10,6 +10,7 @@ import { TRANSPORTS, type Transport } from './lib/simulator.js';
 import { machine } from './lib/stats.js';
 import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
+import { runFloor } from './scenarios/floor.js';
 import { runReconnect } from './scenarios/reconnect.js';
 import {
   MOSQUITTO_URL,
@@ -29,7 +30,9 @@ Scenarios:
   reconnect (c) N TLS devices on the durable store; the server is restarted (SIGTERM, new process,
             same data and ports): time until every device is welcomed again, TLS sessions resumed
   stores    (d) delivery with the memory store and the durable (sqlite) store side by side
-  all       connect, reconnect, then stores (and Mosquitto for a and b when it answers)
+  floor     (f) the same devices and pushes against a bare Node TLS server (no product): the
+            ceiling Node's own I/O puts on any server here, and CPU per message to compare
+  all       connect, reconnect, stores, then floor (and Mosquitto for a and b when it answers)
 
 Results: bench/results/<scenario>-<time>.{json,md,svg}
 
@@ -40,8 +43,8 @@ Options:
   --duration S     seconds of each fixed-rate run (default 5)
   --batch B        messages per POST /v1/push/batch (default 500, at most 1000)
   --store LIST     stores for delivery: memory, sqlite (default memory)
-  --transport T    transports for connect: tls, tcp, wss, ws (default tls,tcp,wss,ws); delivery and
-                   reconnect use the first
+  --transport T    transports for connect: tls, tcp, wss, ws (default tls,tcp,wss,ws); delivery,
+                   reconnect and floor use the first
   --hold S         seconds connections are held idle before RSS is read (default 3)
   --workers K      simulator worker processes (default 2, one per core; 0 = in the bench process)
   --seed X         seed of the random device choice (default 1)
@@ -89,7 +92,7 @@ if (values.help || scenario === undefined) {
   console.log(HELP);
   process.exit(scenario === undefined && !values.help ? 1 : 0);
 }
-if (!['connect', 'delivery', 'reconnect', 'stores', 'all'].includes(scenario)) {
+if (!['connect', 'delivery', 'reconnect', 'stores', 'floor', 'all'].includes(scenario)) {
   console.error(`unknown scenario "${scenario}"\n\n${HELP}`);
   process.exit(1);
 }
@@ -141,6 +144,15 @@ if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
   const transport = transports[0] ?? 'tls';
   report.delivery = await runDelivery({ ...options, transport });
   if (mqtt) report.mqttDelivery = await runMosquittoDelivery(options);
+}
+if (scenario === 'floor' || scenario === 'all') {
+  report.floor = await runFloor({
+    devices,
+    messages: options.messages,
+    batch: options.batch,
+    transport: transports[0] ?? 'tls',
+    workers: options.workers,
+  });
 }
 const name = `${scenario}-${report.startedAt.replace(/[:.]/g, '-')}`;
 const files = await writeReport(report, name);

@@ -3,9 +3,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ConnectResult } from '../scenarios/connect.js';
 import type { DeliveryResult } from '../scenarios/delivery.js';
+import type { FloorResult } from '../scenarios/floor.js';
 import type { ReconnectResult } from '../scenarios/reconnect.js';
 import type { MosquittoConnectResult, MosquittoDeliveryResult } from '../scenarios/mosquitto.js';
 import { svgChart } from './chart.js';
+import type { CpuShare } from './cpu.js';
 import type { LatencySummary, Machine } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -19,6 +21,7 @@ export interface Report {
   reconnect?: ReconnectResult;
   mqttConnect?: MosquittoConnectResult;
   mqttDelivery?: MosquittoDeliveryResult[];
+  floor?: FloorResult;
 }
 
 const ratio = (a: number, b: number): string => (b > 0 && a > 0 ? `${(a / b).toFixed(2)}×` : '–');
@@ -141,26 +144,57 @@ export function markdown(report: Report): string {
     }
     lines.push('');
   }
+  const f = report.floor;
+  if (f !== undefined) {
+    const roles = cpuRoles([f]);
+    lines.push(
+      '## f. Floor: the same devices against a bare Node server (framing, welcome, pushes, ack counting)',
+      '',
+      `| transport | devices | messages | acked | elapsed (ms) | acked/s | ${roles.join(' | ')} | all (CPU µs per message) |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: | ${roles.map(() => '---:').join(' | ')} | ---: |`,
+      `| ${f.transport} | ${int(f.devices)} | ${int(f.messages)} | ${int(f.acked)} | ${int(f.elapsedMs)} | ${int(f.throughputPerSec)} | ${cpuCells(f, roles)} |`,
+      '',
+    );
+    for (const r of report.delivery?.filter((d) => d.mode === 'full') ?? []) {
+      const server = r.cpu.find((c) => c.role === 'server');
+      const floorServer = f.cpu.find((c) => c.role === 'server');
+      const perMessage = (c: CpuShare | undefined, acked: number): number =>
+        c === undefined || acked === 0 ? Number.NaN : (c.cpuMs * 1000) / acked;
+      lines.push(
+        `- ${r.store} at full speed: ${ratio(r.throughputPerSec, f.throughputPerSec)} the floor's acked/s; ` +
+          `server CPU per message ${ms(perMessage(server, r.acked))} µs against the floor's ${ms(perMessage(floorServer, f.acked))} µs`,
+      );
+    }
+    lines.push('');
+  }
   return lines.join('\n');
 }
 
+/** What a CPU accounting row needs of a run. */
+type CpuAccounted = Pick<DeliveryResult, 'cpu' | 'cpuWindowMs' | 'acked'>;
+
 /** The processes that appear in any run's CPU accounting, in their first order. */
-function cpuRoles(results: readonly DeliveryResult[]): string[] {
+function cpuRoles(results: readonly CpuAccounted[]): string[] {
   return [...new Set(results.flatMap((r) => r.cpu.map((c) => c.role)))];
 }
 
 function cpuRow(r: DeliveryResult, roles: readonly string[]): string {
   const offered = r.mode === 'full' ? 'full speed' : `${int(Number(r.mode))}/s`;
+  return `| ${r.store} | ${offered} | ${cpuCells(r, roles)} |`;
+}
+
+/** `µs per message (share of a core)` for each role, then for all processes together. */
+function cpuCells(r: CpuAccounted, roles: readonly string[]): string {
   const cell = (cpuMs: number): string =>
     r.acked === 0
       ? '–'
-      : `${int((cpuMs * 1000) / r.acked)} µs (${Math.round((cpuMs / r.elapsedMs) * 100)} %)`;
+      : `${int((cpuMs * 1000) / r.acked)} µs (${Math.round((cpuMs / r.cpuWindowMs) * 100)} %)`;
   const cells = roles.map((role) => {
     const share = r.cpu.find((c) => c.role === role);
     return share === undefined ? '–' : cell(share.cpuMs);
   });
   const total = r.cpu.reduce((sum, c) => sum + c.cpuMs, 0);
-  return `| ${r.store} | ${offered} | ${cells.join(' | ')} | ${cell(total)} |`;
+  return `${cells.join(' | ')} | ${cell(total)}`;
 }
 
 /** Writes `<name>.json`, `<name>.md` and `<name>.svg`; returns their paths. */
