@@ -17,6 +17,8 @@ export const ServerErrorCode = {
   CONFIG_INVALID: 'LP_CONFIG_INVALID',
   /** A listener could not bind its address. */
   LISTEN_FAILED: 'LP_LISTEN_FAILED',
+  /** The data directory's TLS session-ticket key file is not 48 bytes. */
+  TICKET_KEYS_INVALID: 'LP_TICKET_KEYS_INVALID',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];

@@ -1,10 +1,11 @@
 /**
  * The server's own secrets, kept in its data directory: a TLS identity (self-signed on first start,
- * because isolated networks have no public CA — devices pin its public key instead) and the provider
- * key that application servers use with the HTTP API.
+ * because isolated networks have no public CA — devices pin its public key instead), the keys of its TLS
+ * session tickets, and the provider key that application servers use with the HTTP API.
  */
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import type { TlsOptions } from 'node:tls';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -13,6 +14,8 @@ import { LocalpushError, ServerErrorCode } from './errors.js';
 export interface ServerIdentity {
   key: string;
   cert: string;
+  /** The 48 bytes of TLS session-ticket keys (`tls.Server` option `ticketKeys`), see {@link loadOrCreateTicketKeys}. */
+  ticketKeys: Buffer;
   /** Base64 SHA-256 of the certificate's SubjectPublicKeyInfo: what devices pin. */
   spkiPin: string;
   /** True when this call created the identity (first start). */
@@ -39,7 +42,7 @@ export async function ensureDataDir(dir: string): Promise<void> {
 }
 
 /** Writes a secret file atomically (temp file, then rename) and readable by the owner only. */
-async function writeSecret(path: string, contents: string): Promise<void> {
+async function writeSecret(path: string, contents: string | Uint8Array): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, contents, { mode: 0o600 });
   await rename(temporary, path);
@@ -67,9 +70,10 @@ export async function loadOrCreateIdentity(
   const keyPath = join(dataDir, 'server.key');
   const certPath = join(dataDir, 'server.crt');
   const [key, cert] = await Promise.all([readIfExists(keyPath), readIfExists(certPath)]);
+  const ticketKeys = await loadOrCreateTicketKeys(dataDir);
   if (key !== undefined && cert !== undefined) {
     try {
-      return { key, cert, spkiPin: spkiPin(cert), created: false };
+      return { key, cert, ticketKeys, spkiPin: spkiPin(cert), created: false };
     } catch (cause) {
       throw new LocalpushError(
         ServerErrorCode.CONFIG_INVALID,
@@ -110,7 +114,89 @@ export async function loadOrCreateIdentity(
   });
   await writeSecret(keyPath, pems.private);
   await writeFile(certPath, pems.cert, { mode: 0o644 });
-  return { key: pems.private, cert: pems.cert, spkiPin: spkiPin(pems.cert), created: true };
+  return { key: pems.private, cert: pems.cert, ticketKeys, spkiPin: spkiPin(pems.cert), created: true };
+}
+
+/** Size of `tls.Server`'s `ticketKeys`: a 16-byte key name, a 16-byte HMAC secret and a 16-byte AES key. */
+export const TICKET_KEYS_BYTES = 48;
+
+/**
+ * How long a session ticket lets a device resume (the TLS listeners' `sessionTimeout`, in seconds). Devices
+ * get their tickets when they connect and then hold that connection for hours, so Node's default of
+ * 300 s would let only devices that connected in the last five minutes resume after a restart. One day
+ * covers a restart or a crash on the same day the fleet last reconnected; TLS 1.3 caps it at 7 days.
+ */
+export const TLS_SESSION_LIFETIME_SECONDS = 24 * 3600;
+
+/** Ticket keys older than this are replaced at the next start. */
+export const TICKET_KEYS_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** The parts of an identity a TLS listener serves; `ticketKeys` absent means per-process keys (tests). */
+export interface TlsIdentity {
+  key: string | Buffer;
+  cert: string | Buffer;
+  ticketKeys?: Buffer | undefined;
+}
+
+/**
+ * The options every TLS listener of the server shares (devices, wss, APNs endpoint, SimplePush): the
+ * identity, TLS 1.2 at least, and sessions that a device can resume — with the same ticket keys in every
+ * listener and every process on this data directory.
+ */
+export function tlsServerOptions(identity: TlsIdentity): TlsOptions {
+  return {
+    key: identity.key,
+    cert: identity.cert,
+    minVersion: 'TLSv1.2',
+    sessionTimeout: TLS_SESSION_LIFETIME_SECONDS,
+    ...(identity.ticketKeys !== undefined ? { ticketKeys: identity.ticketKeys } : {}),
+  };
+}
+
+/**
+ * Loads the TLS session-ticket keys from `tls-ticket.keys`, creating them on first start.
+ *
+ * A ticket is the server's own session state, encrypted and authenticated with these keys and handed to
+ * the client; the server remembers nothing. So a ticket issued by one process is accepted by the next
+ * exactly when both use the same keys — which is why they live in the data directory instead of being
+ * random per process (Node's default), and why the reconnect storm after a restart can resume sessions
+ * instead of paying a full handshake per device.
+ *
+ * Rotation: whoever holds the keys can decrypt every ticket issued under them, so they are not kept
+ * forever. A file older than `maxAgeMs` is replaced by new keys at start-up (its tickets then fail to
+ * decrypt and those devices do one full handshake). Node holds one set of keys at a time, so there is no
+ * grace period with the old keys; rotating only at start-up and at most weekly keeps that cost rare.
+ * A process that runs longer than `maxAgeMs` keeps its keys until its next start.
+ */
+export async function loadOrCreateTicketKeys(
+  dataDir: string,
+  options: { now?: number; maxAgeMs?: number } = {},
+): Promise<Buffer> {
+  const path = join(dataDir, 'tls-ticket.keys');
+  const now = options.now ?? Date.now();
+  const maxAgeMs = options.maxAgeMs ?? TICKET_KEYS_MAX_AGE_MS;
+  let existing: Buffer | undefined;
+  let modifiedAt = 0;
+  try {
+    [existing, modifiedAt] = await Promise.all([readFile(path), stat(path).then((s) => s.mtimeMs)]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (existing !== undefined) {
+    if (existing.byteLength !== TICKET_KEYS_BYTES) {
+      // Never replaced silently: a truncated or foreign file may be a mistake worth seeing (wrong data
+      // directory, a restore gone wrong), and deleting it costs only one full handshake per device.
+      throw new LocalpushError(
+        ServerErrorCode.TICKET_KEYS_INVALID,
+        `${path} holds ${existing.byteLength} bytes, not the ${TICKET_KEYS_BYTES} of TLS session-ticket keys; ` +
+          'delete it to generate new ones (devices then do one full TLS handshake instead of resuming)',
+      );
+    }
+    if (now - modifiedAt < maxAgeMs) return existing;
+  }
+  const keys = randomBytes(TICKET_KEYS_BYTES);
+  await writeSecret(path, keys);
+  return keys;
 }
 
 /** Provider keys look like `lpk_` + 32 random bytes in base64url. */

@@ -16,6 +16,7 @@ import {
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { tlsServerOptions, type TlsIdentity } from '../identity.js';
 import { APNS_REASON_STATUS, isApnsReason } from './reasons.js';
 import { ConnectionTokenTracker, type ProviderTokenVerifier } from './token-verifier.js';
 import { bundleIdOf, validateApnsRequest, type ProviderAuth } from './validate.js';
@@ -34,7 +35,7 @@ export interface ApnsEndpointOptions {
   /** TLS port (h2 + HTTP/1.1); 0 = any free port. */
   readonly port: number;
   /** Certificate and key (PEM) for TLS: the server identity. */
-  readonly tls: { readonly cert: string; readonly key: string };
+  readonly tls: TlsIdentity;
   /** Optional cleartext HTTP/2 (prior knowledge) port; null/undefined = none. */
   readonly h2cPort?: number | null;
   /**
@@ -145,8 +146,7 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
 
   const tlsServer: Http2SecureServer = createSecureServer(
     {
-      cert: options.tls.cert,
-      key: options.tls.key,
+      ...tlsServerOptions(options.tls),
       // HTTP/1.1 clients (and ALPN-less ones) get the same API over the compatibility layer.
       allowHTTP1: true,
       settings: { maxConcurrentStreams: 1 },

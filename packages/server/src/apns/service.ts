@@ -10,6 +10,7 @@ import type { ServerConfig } from '../config.js';
 import type { DeliveryEngineImpl } from '../engine/engine.js';
 import type { DeviceDirectory } from '../engine/types.js';
 import { ProviderKeys } from '../http/auth.js';
+import type { TlsIdentity } from '../identity.js';
 import { ApnsClient } from './client.js';
 import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
 import {
@@ -28,7 +29,7 @@ export interface ApnsServiceDeps {
   readonly directory: Pick<DeviceDirectory, 'get'>;
   /** The HTTP API: the token routes are added to it (before it listens). */
   readonly api: FastifyInstance;
-  readonly identity: { readonly cert: string; readonly key: string };
+  readonly identity: TlsIdentity;
   /** The core's provider keys, also accepted as `authorization: bearer <key>` on the endpoint. */
   readonly providerKeys: readonly string[];
   readonly clock: Clock;

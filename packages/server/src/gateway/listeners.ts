@@ -11,15 +11,13 @@ import { encodeMessage, frame, ProtocolErrorCode } from '@localpush/protocol';
 import { streamLink, webSocketLink } from '@localpush/protocol/link';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LocalpushError, ServerErrorCode } from '../errors.js';
+import { tlsServerOptions, type TlsIdentity } from '../identity.js';
 import type { Gateway } from './gateway.js';
+
+export type { TlsIdentity } from '../identity.js';
 
 /** The first byte of every TLS connection: a handshake record. */
 const TLS_HANDSHAKE_RECORD = 0x16;
-
-export interface TlsIdentity {
-  key: string | Buffer;
-  cert: string | Buffer;
-}
 
 export interface ListenAddress {
   host: string;
@@ -44,9 +42,8 @@ export async function listenTls(
   address: ListenAddress,
 ): Promise<Listener> {
   const tlsServer = tls.createServer({
-    key: identity.key,
-    cert: identity.cert,
-    minVersion: 'TLSv1.2',
+    // With the data directory's ticket keys: a device that reconnects after a restart resumes its session.
+    ...tlsServerOptions(identity),
     // [LP-7.1] Small pushes must not wait for Nagle's algorithm.
     noDelay: true,
     handshakeTimeout: gateway.connectionOptions.helloTimeoutMs,
@@ -109,7 +106,7 @@ export async function listenWebSocket(
   options: WebSocketListenOptions = {},
 ): Promise<Listener> {
   const http: HttpServer = options.tls
-    ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' })
+    ? createHttpsServer(tlsServerOptions(options.tls))
     : createHttpServer();
   http.on('request', (_request, response) => {
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });

@@ -5,6 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
+import { tlsServerOptions, type TlsIdentity } from '../identity.js';
 import { SimplePushGateway } from './gateway.js';
 
 /** Where a listener ended up (useful with port 0). */
@@ -15,7 +16,7 @@ export interface SimplePushAddress {
 
 export interface ListenSimplePushOptions {
   /** The server identity. The sample's clients pin its public key, so keep the key when renewing. */
-  tls: { key: string | Buffer; cert: string | Buffer };
+  tls: TlsIdentity;
   /** The app's control channel. The sample: 5060. */
   controlPort?: number;
   /** The extension's notification channel. The sample: 3000. */
@@ -44,9 +45,7 @@ export async function listenSimplePush(options: ListenSimplePushOptions): Promis
   const sockets = new Set<Socket>();
   const make = (accept: (socket: tls.TLSSocket) => void): tls.Server => {
     const server = tls.createServer({
-      key: options.tls.key,
-      cert: options.tls.cert,
-      minVersion: 'TLSv1.2',
+      ...tlsServerOptions(options.tls),
       // The sample's connections disable Nagle; small frames must not wait.
       noDelay: true,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
