@@ -119,8 +119,12 @@ export class SqliteCore {
     }
 
     const overflowed: StoredMessage[] = [];
-    const excess =
-      (this.s.pendingCount.get(message.deviceId) ?? 0) - effectiveQueueBound(options.maxQueuePerDevice);
+    const bound = effectiveQueueBound(options.maxQueuePerDevice);
+    // Seqs are dense per device, so the pending messages all lie between the oldest pending one and this
+    // one: when that span fits the bound, no count is needed. Counting scanned a deep offline queue
+    // (up to the bound) on every enqueue; the span is one index seek.
+    const oldest = this.s.oldestPendingSeq.get(message.deviceId) ?? message.seq;
+    const excess = message.seq - oldest + 1 <= bound ? 0 : this.pendingCount(message.deviceId) - bound;
     if (excess > 0) {
       for (const row of this.s.oldestPending.all(message.deviceId, message.seq, excess)) {
         const settled = this.s.settle.get({ id: row.id, state: 'overflowed', at: message.acceptedAt });
@@ -211,13 +215,14 @@ export class SqliteCore {
 
   /** Stores a new message with the device's next seq; throws before writing when the device is unknown. */
   private insert(input: NewMessage, state: MessageState, settledAt: number | null): StoredMessage {
-    if (this.s.deviceExists.get(input.deviceId) === undefined) throw unknownDeviceError(input.deviceId);
-    const seq = this.s.nextSeq.get(input.deviceId);
+    // One statement takes the next seq and checks that the device exists (its sequence row outlives it).
+    const seq = this.s.nextSeq.get(input.deviceId, input.deviceId);
     if (seq === undefined) throw unknownDeviceError(input.deviceId);
+    const payload = JSON.stringify(input.payload);
     const message: StoredMessage = {
       ...input,
       // A private copy, as from the memory store: the caller may go on changing its payload object.
-      payload: JSON.parse(JSON.stringify(input.payload)) as JsonValue,
+      payload: JSON.parse(payload) as JsonValue,
       seq,
       state,
       sentAt: null,
@@ -228,7 +233,7 @@ export class SqliteCore {
       deviceId: message.deviceId,
       seq,
       kind: message.kind,
-      payload: JSON.stringify(message.payload),
+      payload,
       priority: message.priority,
       expiration: message.expiration,
       collapseId: message.collapseId,
@@ -270,7 +275,8 @@ function prepareAll(db: Database) {
     deleteDeviceMessages: stmt('DELETE FROM messages WHERE device_id = ?'),
     deleteDevice: stmt('DELETE FROM devices WHERE id = ?'),
     nextSeq: stmt<number>(
-      'UPDATE sequences SET last_seq = last_seq + 1 WHERE device_id = ? RETURNING last_seq',
+      `UPDATE sequences SET last_seq = last_seq + 1
+        WHERE device_id = ? AND EXISTS (SELECT 1 FROM devices WHERE id = ?) RETURNING last_seq`,
     ).pluck(),
     insertMessage: stmt(
       `INSERT INTO messages (${messageColumns}) VALUES (@id, @deviceId, @seq, @kind, @payload, @priority,
@@ -283,6 +289,9 @@ function prepareAll(db: Database) {
         RETURNING ${messageColumns}`,
     ),
     pendingCount: stmt<number>(`SELECT count(*) FROM messages WHERE device_id = ? AND ${PENDING}`).pluck(),
+    oldestPendingSeq: stmt<number>(
+      `SELECT seq FROM messages WHERE device_id = ? AND ${PENDING} ORDER BY seq LIMIT 1`,
+    ).pluck(),
     oldestPending: stmt<{ id: string }>(
       `SELECT id FROM messages WHERE device_id = ? AND ${PENDING} AND seq <> ? ORDER BY seq LIMIT ?`,
     ),
