@@ -38,20 +38,30 @@ export async function spawnServer(config: Partial<ServerConfig>, timeoutMs = 15_
   const exited = child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
   let out = '';
   try {
-    const info = await new Promise<ServerProcessInfo>((resolve, reject) => {
+    let info: ServerProcessInfo | undefined;
+    const ready = await new Promise<ServerProcessInfo>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`server process not ready in ${timeoutMs} ms`)),
         timeoutMs,
       );
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         out += chunk;
-        const newline = out.indexOf('\n');
-        if (newline < 0) return;
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(out.slice(0, newline)) as ServerProcessInfo);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
+        // The info is the first line that is a JSON object: flags such as --trace-gc print to stdout too.
+        for (let newline = out.indexOf('\n'); newline >= 0; newline = out.indexOf('\n')) {
+          const line = out.slice(0, newline);
+          out = out.slice(newline + 1);
+          if (!line.startsWith('{') || info !== undefined) {
+            // What diagnostic flags print (--trace-gc …) goes on to this process's stderr.
+            if (extra.length > 0) process.stderr.write(`[server ${child.pid ?? '?'}] ${line}\n`);
+            continue;
+          }
+          clearTimeout(timer);
+          try {
+            info = JSON.parse(line) as ServerProcessInfo;
+            resolve(info);
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
         }
       });
       void exited.then(() => {
@@ -61,7 +71,7 @@ export async function spawnServer(config: Partial<ServerConfig>, timeoutMs = 15_
         );
       });
     });
-    return { info, process: child, exited, stderr };
+    return { info: ready, process: child, exited, stderr };
   } catch (error) {
     await stopServer({ process: child, exited });
     throw error;
