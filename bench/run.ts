@@ -8,6 +8,7 @@ import { writeReport, markdown, type Report } from './lib/report.js';
 import type { StoreKind } from './lib/server.js';
 import { TRANSPORTS, type Transport } from './lib/simulator.js';
 import { machine } from './lib/stats.js';
+import { targets } from './lib/targets.js';
 import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
 import { runFloor } from './scenarios/floor.js';
@@ -32,14 +33,18 @@ Scenarios:
   stores    (d) delivery with the memory store and the durable (sqlite) store side by side
   floor     (f) the same devices and pushes against a bare Node TLS server (no product): the
             ceiling Node's own I/O puts on any server here, and CPU per message to compare
-  all       connect, reconnect, stores, then floor (and Mosquitto for a and b when it answers)
+  all       the issue's target run: connect (10,000 devices per transport, then 15,000 TLS held),
+            reconnect (10,000), stores (10,000 devices; 50,000 messages at full speed, then
+            5,000/s), floor, and Mosquitto for a and b when it answers; ends with a table of
+            every target, its figure and whether it is met (about ten minutes)
 
 Results: bench/results/<scenario>-<time>.{json,md,svg}
 
-Options:
-  --devices N      devices to connect (default 2000; at most 15000, the open-files limit is 20000)
-  --messages M     messages of the full-speed delivery run (default 20000)
-  --rate LIST      comma-separated rates in msgs/s, 0 = full speed (default 0,2000)
+Options (defaults of 'all' in brackets):
+  --devices N      devices to connect (default 2000 [10000]; at most 15000, the open-files limit
+                   is 20000)
+  --messages M     messages of the full-speed delivery run (default 20000 [50000])
+  --rate LIST      comma-separated rates in msgs/s, 0 = full speed (default 0,2000 [0,5000])
   --duration S     seconds of each fixed-rate run (default 5)
   --batch B        messages per POST /v1/push/batch (default 500, at most 1000)
   --store LIST     stores for delivery: memory, sqlite (default memory)
@@ -52,14 +57,17 @@ Options:
                    127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
-Not built yet: repeated runs with a summary; see docs/benchmarks.md.`;
+Every figure is one run; see docs/benchmarks.md for the spread between runs.`;
+
+/** Devices per run: the open-files limit is 20,000 per process, and the server holds one socket each. */
+const MAX_DEVICES = 15_000;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    devices: { type: 'string', default: '2000' },
-    messages: { type: 'string', default: '20000' },
-    rate: { type: 'string', default: '0,2000' },
+    devices: { type: 'string' },
+    messages: { type: 'string' },
+    rate: { type: 'string' },
     duration: { type: 'string', default: '5' },
     batch: { type: 'string', default: '500' },
     store: { type: 'string', default: 'memory' },
@@ -97,9 +105,13 @@ if (!['connect', 'delivery', 'reconnect', 'stores', 'floor', 'all'].includes(sce
   process.exit(1);
 }
 
-const devices = int('devices', values.devices, 1, 15_000);
+// 'all' measures at the scale of the issue's targets; the single scenarios default to a quick run.
+const targetRun = scenario === 'all';
+const devices = int('devices', values.devices ?? (targetRun ? '10000' : '2000'), 1, MAX_DEVICES);
 const transports = list<Transport>('transport', values.transport, TRANSPORTS);
-const rates = values.rate.split(',').map((r) => int('rate', r, 0, 1_000_000));
+const rates = (values.rate ?? (targetRun ? '0,5000' : '0,2000'))
+  .split(',')
+  .map((r) => int('rate', r, 0, 1_000_000));
 const stores: StoreKind[] =
   scenario === 'stores' || scenario === 'all'
     ? ['memory', 'sqlite']
@@ -107,7 +119,7 @@ const stores: StoreKind[] =
 const options = {
   scenario,
   devices,
-  messages: int('messages', values.messages, 1, 10_000_000),
+  messages: int('messages', values.messages ?? (targetRun ? '50000' : '20000'), 1, 10_000_000),
   rates,
   durationMs: int('duration', values.duration, 1, 600) * 1000,
   batch: int('batch', values.batch, 1, 1000),
@@ -131,6 +143,18 @@ if (scenario === 'connect' || scenario === 'all') {
     workers: options.workers,
   });
   if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
+  // The concurrency target: as many TLS devices as the open-files limit leaves room for, held at once.
+  if (targetRun && values.devices === undefined && transports.includes('tls')) {
+    report.connectMax = (
+      await runConnect({
+        devices: MAX_DEVICES,
+        transports: ['tls'],
+        store: 'memory',
+        holdMs: options.holdMs,
+        workers: options.workers,
+      })
+    )[0];
+  }
 }
 if (scenario === 'reconnect' || scenario === 'all') {
   report.reconnect = await runReconnect({
@@ -154,6 +178,7 @@ if (scenario === 'floor' || scenario === 'all') {
     workers: options.workers,
   });
 }
+if (targetRun) report.targets = targets(report);
 const name = `${scenario}-${report.startedAt.replace(/[:.]/g, '-')}`;
 const files = await writeReport(report, name);
 console.log(markdown(report));

@@ -8,6 +8,7 @@ import type { ReconnectResult } from '../scenarios/reconnect.js';
 import type { MosquittoConnectResult, MosquittoDeliveryResult } from '../scenarios/mosquitto.js';
 import { svgChart } from './chart.js';
 import type { CpuShare } from './cpu.js';
+import type { TargetRow } from './targets.js';
 import type { LatencySummary, Machine } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -22,6 +23,9 @@ export interface Report {
   mqttConnect?: MosquittoConnectResult;
   mqttDelivery?: MosquittoDeliveryResult[];
   floor?: FloorResult;
+  /** The 15,000-device TLS hold of the target run. */
+  connectMax?: ConnectResult;
+  targets?: TargetRow[];
 }
 
 const ratio = (a: number, b: number): string => (b > 0 && a > 0 ? `${(a / b).toFixed(2)}×` : '–');
@@ -46,7 +50,7 @@ export function markdown(report: Report): string {
       '| transport | devices | connect time (ms) | connections/s | server RSS before (MiB) | after (MiB) | RSS per connection (KiB) | failures |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    for (const r of report.connect) {
+    for (const r of [...report.connect, ...(report.connectMax === undefined ? [] : [report.connectMax])]) {
       lines.push(
         `| ${r.transport} | ${int(r.devices)} | ${int(r.connectMs)} | ${int(r.connectionsPerSec)} | ` +
           `${(r.rssBeforeBytes / 1024 ** 2).toFixed(1)} | ${(r.rssAfterBytes / 1024 ** 2).toFixed(1)} | ` +
@@ -166,6 +170,19 @@ export function markdown(report: Report): string {
       );
     }
     lines.push('');
+  }
+  if (report.targets !== undefined) {
+    lines.push(
+      '## Targets (issue 7, this machine)',
+      '',
+      '| target | measured | met |',
+      '| --- | --- | --- |',
+      ...report.targets.map(
+        (t) =>
+          `| ${t.target} | ${t.figure} | ${t.met === undefined ? 'not judged (run at a smaller scale, or not run)' : t.met ? 'yes' : '**no**'} |`,
+      ),
+      '',
+    );
   }
   return lines.join('\n');
 }
