@@ -8,6 +8,7 @@ import { writeReport, markdown, type Report } from './lib/report.js';
 import type { StoreKind } from './lib/server.js';
 import { TRANSPORTS, type Transport } from './lib/simulator.js';
 import { machine } from './lib/stats.js';
+import { summaryMarkdown } from './lib/summary.js';
 import { targets } from './lib/targets.js';
 import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
@@ -53,11 +54,13 @@ Options (defaults of 'all' in brackets):
   --hold S         seconds connections are held idle before RSS is read (default 3)
   --workers K      simulator worker processes (default 2, one per core; 0 = in the bench process)
   --seed X         seed of the random device choice (default 1)
+  --repeat N       run the scenario N times (default 1) and end with the median and the range of
+                   every key figure over the runs
   --skip-mqtt      do not run the same workload against Mosquitto (run when one answers on
                    127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
   --help           this text
 
-Every figure is one run; see docs/benchmarks.md for the spread between runs.`;
+Each run's figures are one measurement; --repeat gives their spread.`;
 
 /** Devices per run: the open-files limit is 20,000 per process, and the server holds one socket each. */
 const MAX_DEVICES = 15_000;
@@ -75,6 +78,7 @@ const { values, positionals } = parseArgs({
     hold: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     workers: { type: 'string', default: '2' },
+    repeat: { type: 'string', default: '1' },
     'skip-mqtt': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -130,56 +134,70 @@ const options = {
   workers: int('workers', values.workers, 0, 16),
 };
 
-const report: Report = { startedAt: new Date().toISOString(), machine: machine(), options };
 const mqtt = !values['skip-mqtt'] && (await mosquittoAvailable());
 if (!values['skip-mqtt'] && !mqtt)
   console.error(`no MQTT broker at ${MOSQUITTO_URL}: Mosquitto rows skipped`);
-if (scenario === 'connect' || scenario === 'all') {
-  report.connect = await runConnect({
-    devices,
-    transports,
-    store: 'memory',
-    holdMs: options.holdMs,
-    workers: options.workers,
-  });
-  if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
-  // The concurrency target: as many TLS devices as the open-files limit leaves room for, held at once.
-  if (targetRun && values.devices === undefined && transports.includes('tls')) {
-    report.connectMax = (
-      await runConnect({
-        devices: MAX_DEVICES,
-        transports: ['tls'],
-        store: 'memory',
-        holdMs: options.holdMs,
-        workers: options.workers,
-      })
-    )[0];
+
+/** One run of the scenario, every figure measured afresh (new server processes, new devices). */
+async function runOnce(): Promise<Report> {
+  const report: Report = { startedAt: new Date().toISOString(), machine: machine(), options };
+  if (scenario === 'connect' || scenario === 'all') {
+    report.connect = await runConnect({
+      devices,
+      transports,
+      store: 'memory',
+      holdMs: options.holdMs,
+      workers: options.workers,
+    });
+    if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
+    // The concurrency target: as many TLS devices as the open-files limit leaves room for, held at once.
+    if (targetRun && values.devices === undefined && transports.includes('tls')) {
+      report.connectMax = (
+        await runConnect({
+          devices: MAX_DEVICES,
+          transports: ['tls'],
+          store: 'memory',
+          holdMs: options.holdMs,
+          workers: options.workers,
+        })
+      )[0];
+    }
   }
+  if (scenario === 'reconnect' || scenario === 'all') {
+    report.reconnect = await runReconnect({
+      devices,
+      transport: transports[0] ?? 'tls',
+      workers: options.workers,
+      limitMs: 60_000,
+    });
+  }
+  if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
+    const transport = transports[0] ?? 'tls';
+    report.delivery = await runDelivery({ ...options, transport });
+    if (mqtt) report.mqttDelivery = await runMosquittoDelivery(options);
+  }
+  if (scenario === 'floor' || scenario === 'all') {
+    report.floor = await runFloor({
+      devices,
+      messages: options.messages,
+      batch: options.batch,
+      transport: transports[0] ?? 'tls',
+      workers: options.workers,
+    });
+  }
+  if (targetRun) report.targets = targets(report);
+  return report;
 }
-if (scenario === 'reconnect' || scenario === 'all') {
-  report.reconnect = await runReconnect({
-    devices,
-    transport: transports[0] ?? 'tls',
-    workers: options.workers,
-    limitMs: 60_000,
-  });
+
+const repeat = int('repeat', values.repeat, 1, 20);
+const reports: Report[] = [];
+for (let run = 1; run <= repeat; run++) {
+  if (repeat > 1) console.error(`── run ${run} of ${repeat}`);
+  const report = await runOnce();
+  reports.push(report);
+  const name = `${scenario}-${report.startedAt.replace(/[:.]/g, '-')}`;
+  const files = await writeReport(report, name);
+  console.log(markdown(report));
+  console.log(`written: ${files.join(', ')}`);
 }
-if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
-  const transport = transports[0] ?? 'tls';
-  report.delivery = await runDelivery({ ...options, transport });
-  if (mqtt) report.mqttDelivery = await runMosquittoDelivery(options);
-}
-if (scenario === 'floor' || scenario === 'all') {
-  report.floor = await runFloor({
-    devices,
-    messages: options.messages,
-    batch: options.batch,
-    transport: transports[0] ?? 'tls',
-    workers: options.workers,
-  });
-}
-if (targetRun) report.targets = targets(report);
-const name = `${scenario}-${report.startedAt.replace(/[:.]/g, '-')}`;
-const files = await writeReport(report, name);
-console.log(markdown(report));
-console.log(`written: ${files.join(', ')}`);
+if (repeat > 1) console.log(summaryMarkdown(reports));
