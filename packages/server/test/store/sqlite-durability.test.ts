@@ -131,6 +131,14 @@ describe('sqlite durability', () => {
     );
     assert.equal(ghost.status, 'rejected');
     assert.deepEqual(committedIds(), ['before', 'after']);
+    // The batch first ran without savepoints, was rolled back whole at the refusal, and ran again: the
+    // seqs are those of one run, with no gap left by the first attempt.
+    assert.deepEqual(
+      [before, after].map((r) => (r.status === 'fulfilled' ? r.value.message.seq : 0)),
+      [1, 2],
+    );
+    const next = await store.enqueue(message('d1', { id: 'next' }), BOUND);
+    assert.equal(next.message.seq, 3);
     await store.close();
   });
 
