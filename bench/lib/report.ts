@@ -47,21 +47,24 @@ export function markdown(report: Report): string {
     lines.push(
       '## a. Connect and hold',
       '',
-      '| transport | devices | connect time (ms) | connections/s | server RSS before (MiB) | after (MiB) | RSS per connection (KiB) | failures |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      'Memory is read after a full garbage collection in the server; heap is the V8 heap in use, external the memory outside it that V8 accounts for (Buffers, OpenSSL as Node reports it).',
+      '',
+      '| transport | devices | connect time (ms) | connections/s | server RSS before (MiB) | after (MiB) | RSS per connection (KiB) | of which heap / external (KiB) | failures |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of [...report.connect, ...(report.connectMax === undefined ? [] : [report.connectMax])]) {
       lines.push(
         `| ${r.transport} | ${int(r.devices)} | ${int(r.connectMs)} | ${int(r.connectionsPerSec)} | ` +
           `${(r.rssBeforeBytes / 1024 ** 2).toFixed(1)} | ${(r.rssAfterBytes / 1024 ** 2).toFixed(1)} | ` +
-          `${kib(r.rssPerConnectionBytes)} | ${r.failures} |`,
+          `${kib(r.rssPerConnectionBytes)}${r.collected ? '' : ' (not collected)'} | ` +
+          `${kib(r.heapPerConnectionBytes)} / ${kib(r.externalPerConnectionBytes)} | ${r.failures} |`,
       );
     }
     const q = report.mqttConnect;
     if (q !== undefined) {
       const perConn = q.rssPerConnectionBytes === null ? '–' : kib(q.rssPerConnectionBytes);
       lines.push(
-        `| Mosquitto (MQTT, plain TCP) | ${int(q.devices)} | ${int(q.connectMs)} | ${int(q.connectionsPerSec)} | – | – | ${perConn} | – |`,
+        `| Mosquitto (MQTT, plain TCP) | ${int(q.devices)} | ${int(q.connectMs)} | ${int(q.connectionsPerSec)} | – | – | ${perConn} | – | – |`,
         '',
         'Ratios localpush / Mosquitto (connections/s: higher is better; RSS per connection: lower is better):',
         '',
