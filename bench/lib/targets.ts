@@ -37,6 +37,8 @@ export function targets(report: Report): TargetRow[] {
   perConnection('tls', 16, 'server RSS per idle TLS connection ≤ 16 KB');
   perConnection('tcp', 4, 'server RSS per idle plain TCP connection ≤ 4 KB');
   perConnection('ws', 4, 'server RSS per idle WebSocket connection ≤ 4 KB');
+  // Not a target of its own: WebSocket over TLS is held to the TLS figure, which is what its TLS costs.
+  perConnection('wss', 16, 'server RSS per idle WebSocket-over-TLS connection ≤ 16 KB (the TLS target)');
 
   const delivery = (store: string, mode: string) =>
     report.delivery?.find((d) => d.store === store && d.mode === mode);
