@@ -22,7 +22,7 @@ import {
   type ServerMessage,
   type TimerHandle,
 } from '@localpush/protocol';
-import type { FrameLink } from '@localpush/protocol/link';
+import type { FrameLink, LinkHandlers } from '@localpush/protocol/link';
 import type { DeviceSession } from '../engine/types.js';
 
 export const CONNECTION_STATES = ['awaiting_hello', 'authenticating', 'open', 'closing', 'closed'] as const;
@@ -71,6 +71,24 @@ export interface ConnectionHooks {
 }
 
 export class DeviceConnection implements DeviceSession {
+  /**
+   * What the link reports, handed on to the connection's private handlers. A class, not three closures in
+   * an object literal: one small object per connection instead of three functions and their context. It
+   * is declared inside DeviceConnection so that it may call the connection's private methods.
+   */
+  private static readonly LinkEvents = class implements LinkHandlers {
+    constructor(private readonly connection: DeviceConnection) {}
+    frame(payload: Uint8Array): void {
+      this.connection.onFrame(payload);
+    }
+    protocolError(error: ProtocolError): void {
+      this.connection.fail(error.code, error.message);
+    }
+    close(error?: Error): void {
+      this.connection.onLinkClosed(error);
+    }
+  };
+
   readonly sessionId = randomUUID();
   private _state: ConnectionState = 'awaiting_hello';
   private _deviceId = '';
@@ -92,11 +110,7 @@ export class DeviceConnection implements DeviceSession {
     private readonly options: ConnectionOptions,
   ) {
     this.lastSeenAt = clock.now();
-    link.start({
-      frame: (payload) => this.onFrame(payload),
-      protocolError: (error) => this.fail(error.code, error.message),
-      close: (error) => this.onLinkClosed(error),
-    });
+    link.start(new DeviceConnection.LinkEvents(this));
     // [LP-4.2] A peer that never says hello must not hold a socket forever.
     this.helloTimer = clock.setTimeout(() => {
       this.helloTimer = undefined;

@@ -9,6 +9,7 @@ import {
   DEFAULT_CONNECTION_OPTIONS,
   DeviceConnection,
   type CloseReason,
+  type ConnectionHooks,
   type ConnectionOptions,
 } from './connection.js';
 
@@ -59,6 +60,23 @@ export class Gateway {
   private draining = false;
   private readonly idleWaiters = new Set<() => void>();
 
+  /**
+   * One set of hooks for every connection (each call names its connection), rather than five closures per
+   * accepted socket: an idle connection should cost the gateway as little as possible.
+   */
+  private readonly hooks: ConnectionHooks = {
+    authenticate: (hello) => this.authenticate(hello),
+    opened: (c, hello) => this.onOpened(c, hello),
+    ack: (c, ack) => {
+      if (this.sessions.get(c.deviceId) !== c) return true;
+      return this.options.listener.ackReceived(c, ack);
+    },
+    apnsToken: (c, token) => {
+      if (this.sessions.get(c.deviceId) === c) this.options.onApnsToken?.(c.deviceId, token);
+    },
+    closed: (c, reason) => this.onClosed(c, reason),
+  };
+
   constructor(private readonly options: GatewayOptions) {
     this.connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection };
     this.logger = options.logger ?? silentLogger;
@@ -84,23 +102,7 @@ export class Gateway {
 
   /** Takes ownership of a new link (one per accepted socket or WebSocket). */
   accept(link: FrameLink): DeviceConnection {
-    const connection = new DeviceConnection(
-      link,
-      {
-        authenticate: (hello) => this.authenticate(hello),
-        opened: (c, hello) => this.onOpened(c, hello),
-        ack: (c, ack) => {
-          if (this.sessions.get(c.deviceId) !== c) return true;
-          return this.options.listener.ackReceived(c, ack);
-        },
-        apnsToken: (c, token) => {
-          if (this.sessions.get(c.deviceId) === c) this.options.onApnsToken?.(c.deviceId, token);
-        },
-        closed: (c, reason) => this.onClosed(c, reason),
-      },
-      this.options.clock,
-      this.connectionOptions,
-    );
+    const connection = new DeviceConnection(link, this.hooks, this.options.clock, this.connectionOptions);
     this.connections.add(connection);
     this.options.metrics?.connectionOpened();
     if (this.draining) {
