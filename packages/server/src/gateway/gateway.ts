@@ -18,6 +18,8 @@ export interface GatewayLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
+  /** When present and false for 'debug', debug records are not even built (pino has it). */
+  isLevelEnabled?(level: 'debug'): boolean;
 }
 
 /** Counters the metrics endpoint exposes; the gateway only increments them. */
@@ -48,7 +50,7 @@ export interface ShutdownOptions {
   drainTimeoutMs?: number;
 }
 
-const silentLogger: GatewayLogger = { info() {}, warn() {}, debug() {} };
+const silentLogger: GatewayLogger = { info() {}, warn() {}, debug() {}, isLevelEnabled: () => false };
 
 export class Gateway {
   readonly connectionOptions: ConnectionOptions;
@@ -80,6 +82,11 @@ export class Gateway {
   constructor(private readonly options: GatewayOptions) {
     this.connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection };
     this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The injected clock, for the listeners' own deadlines (the TLS port's plaintext sniffing). */
+  get clock(): Clock {
+    return this.options.clock;
   }
 
   /** Number of open link-level connections, including those that have not said hello yet. */
@@ -159,10 +166,14 @@ export class Gateway {
       previous.goaway('replaced', { message: 'a newer connection of this device replaced this one' });
       this.logger.info({ device: connection.deviceId }, 'session replaced by a newer connection');
     }
-    this.logger.debug(
-      { device: connection.deviceId, session: connection.sessionId, remote: connection.remoteAddress },
-      'device connected',
-    );
+    // Reading the remote address makes Node cache it on the socket (an object and a string per idle
+    // connection), so it is read only when the record will be written.
+    if (this.logger.isLevelEnabled?.('debug') !== false) {
+      this.logger.debug(
+        { device: connection.deviceId, session: connection.sessionId, remote: connection.remoteAddress },
+        'device connected',
+      );
+    }
     this.options.listener.sessionOpened(connection, hello.resume?.lastSeq);
   }
 

@@ -16,6 +16,14 @@ import type { Gateway } from './gateway.js';
 
 export type { TlsIdentity } from '../identity.js';
 
+/**
+ * Connections the kernel may hold accepted-but-not-yet-taken per listener (Linux caps it at
+ * net.core.somaxconn, 4096 by default). Node's default of 511 overflows in a reconnect storm — thousands
+ * of devices dialling within the same half second after a restart — and every dropped handshake is retried
+ * by the device's TCP stack only after 1 s, then 3 s, then 7 s: the tail of the storm, not its bulk.
+ */
+const ACCEPT_BACKLOG = 4096;
+
 /** The first byte of every TLS connection: a handshake record. */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
@@ -57,11 +65,21 @@ export async function listenTls(
   tlsServer.on('tlsClientError', () => {});
 
   const front = net.createServer({ noDelay: true }, (socket) => {
-    socket.on('error', () => socket.destroy());
-    socket.setTimeout(gateway.connectionOptions.helloTimeoutMs, () => socket.destroy());
+    // This socket lives on under the TLS socket (as its parent) for as long as the connection does, so
+    // nothing per connection stays attached to it: a shared error listener, and the sniffing deadline on
+    // the injected clock rather than socket.setTimeout, whose Timeout object, bound callback and
+    // 'timeout' listener Node keeps on the socket even after setTimeout(0).
+    socket.on('error', destroySocket);
+    const deadline = gateway.clock.setTimeout(
+      () => socket.destroy(),
+      gateway.connectionOptions.helloTimeoutMs,
+    );
+    const closedEarly = (): void => gateway.clock.clearTimeout(deadline);
+    socket.once('close', closedEarly);
     socket.once('data', (head: Buffer) => {
       socket.pause();
-      socket.setTimeout(0);
+      gateway.clock.clearTimeout(deadline);
+      socket.off('close', closedEarly);
       if (head[0] === TLS_HANDSHAKE_RECORD) {
         // The TLS socket takes bytes already read from a wrapped socket before it reads the handle, so the
         // sniffed chunk goes back in front of the stream and the handshake sees all of it.
@@ -79,6 +97,11 @@ export async function listenTls(
     });
   });
   return listenOn(front, address, 'TLS');
+}
+
+/** An 'error' listener shared by every sniffed socket (a closure per socket would stay with it). */
+function destroySocket(this: net.Socket): void {
+  this.destroy();
 }
 
 /** Plain TCP device listener (no TLS): for development, benchmarks, or behind a TLS-terminating proxy. */
@@ -153,7 +176,7 @@ async function listenOn(server: net.Server, address: ListenAddress, what: string
       );
     };
     server.once('error', onError);
-    server.listen(address.port, address.host, () => {
+    server.listen({ port: address.port, host: address.host, backlog: ACCEPT_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });
