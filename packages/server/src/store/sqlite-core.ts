@@ -44,14 +44,8 @@ interface MessageRow {
   state: string;
   sent_at: number | null;
   settled_at: number | null;
-}
-
-interface ReceiptRow {
-  message_id: string;
-  device_id: string;
-  event: string;
-  at: number;
-  detail: string | null;
+  /** The terminal receipt's detail (what collapsed or overflowed it, the fallback path). */
+  settled_detail: string | null;
 }
 
 const PENDING = `state IN ('queued', 'sent')`;
@@ -102,7 +96,6 @@ export class SqliteCore {
       return { message: toMessage(existing), duplicate: true, collapsed: [], overflowed: [] };
     }
     const message = this.insert(input, 'queued', null);
-    this.receipt(message, 'accepted', message.acceptedAt, null);
 
     let collapsed: StoredMessage[] = [];
     if (message.collapseId !== null) {
@@ -112,10 +105,10 @@ export class SqliteCore {
           collapseId: message.collapseId,
           seq: message.seq,
           at: message.acceptedAt,
+          detail: message.id,
         })
         .map(toMessage)
         .sort(bySeq);
-      for (const m of collapsed) this.receipt(m, 'collapsed', message.acceptedAt, message.id);
     }
 
     const overflowed: StoredMessage[] = [];
@@ -127,11 +120,13 @@ export class SqliteCore {
     const excess = message.seq - oldest + 1 <= bound ? 0 : this.pendingCount(message.deviceId) - bound;
     if (excess > 0) {
       for (const row of this.s.oldestPending.all(message.deviceId, message.seq, excess)) {
-        const settled = this.s.settle.get({ id: row.id, state: 'overflowed', at: message.acceptedAt });
-        if (settled === undefined) continue;
-        const m = toMessage(settled);
-        this.receipt(m, 'overflowed', message.acceptedAt, message.id);
-        overflowed.push(m);
+        const settled = this.s.settle.get({
+          id: row.id,
+          state: 'overflowed',
+          at: message.acceptedAt,
+          detail: message.id,
+        });
+        if (settled !== undefined) overflowed.push(toMessage(settled));
       }
     }
     return { message, duplicate: false, collapsed, overflowed };
@@ -140,10 +135,7 @@ export class SqliteCore {
   recordExpired(input: NewMessage, at: number): StoredMessage {
     const existing = this.s.getMessage.get(input.id);
     if (existing !== undefined) return toMessage(existing);
-    const message = this.insert(input, 'expired', at);
-    this.receipt(message, 'accepted', message.acceptedAt, null);
-    this.receipt(message, 'expired', at, null);
-    return message;
+    return this.insert(input, 'expired', at);
   }
 
   deliverable(deviceId: string, afterSeq: number, now: number, limit: number): StoredMessage[] {
@@ -153,8 +145,10 @@ export class SqliteCore {
 
   markSent(deviceId: string, seqs: readonly number[], at: number): void {
     for (const seq of seqs) {
-      const row = this.s.markSent.get({ deviceId, seq, at });
-      if (row !== undefined) this.insertReceipt(row.id, deviceId, 'sent', at, null);
+      // The first send is the row's sent_at; only a send after it (a redelivery) needs a receipt row.
+      if (this.s.markFirstSent.get({ deviceId, seq, at }) !== undefined) continue;
+      const resent = this.s.markResent.get({ deviceId, seq });
+      if (resent !== undefined) this.s.insertReceipt.run(resent, deviceId, 'sent', at, null);
     }
   }
 
@@ -168,24 +162,19 @@ export class SqliteCore {
       for (const row of this.s.ackThrough.all({ deviceId, through: ack.through, at }))
         acked.push(toMessage(row));
     }
-    acked.sort(bySeq);
-    for (const m of acked) this.receipt(m, 'acked', at, null);
-    return acked;
+    return acked.sort(bySeq);
   }
 
   expireDue(now: number): StoredMessage[] {
     const expired = this.s.expireDue.all({ at: now, ...cutoffs(now) }).map(toMessage);
-    expired.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.seq - b.seq));
-    for (const m of expired) this.receipt(m, 'expired', now, null);
-    return expired;
+    return expired.sort((a, b) =>
+      a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.seq - b.seq,
+    );
   }
 
   markFallenBack(messageId: string, at: number, detail: string): StoredMessage | undefined {
-    const row = this.s.settle.get({ id: messageId, state: 'fallen_back', at });
-    if (row === undefined) return undefined;
-    const message = toMessage(row);
-    this.receipt(message, 'fallen_back', at, detail);
-    return message;
+    const row = this.s.settle.get({ id: messageId, state: 'fallen_back', at, detail });
+    return row === undefined ? undefined : toMessage(row);
   }
 
   getMessage(id: string): StoredMessage | undefined {
@@ -199,14 +188,29 @@ export class SqliteCore {
     return this.s.listMessages.all({ deviceId, beforeSeq, limit: options.limit }).map(toMessage);
   }
 
+  /**
+   * A message's receipts, rebuilt from its row — accepted, the first send, the terminal event with its
+   * detail — and the rows of its redeliveries, in time order. Events of the same millisecond keep the
+   * order of a message's life, which is the order they were recorded in.
+   */
   receipts(messageId: string): Receipt[] {
-    return this.s.receipts.all(messageId).map((row) => ({
-      messageId: row.message_id,
+    const row = this.s.getMessage.get(messageId);
+    if (row === undefined) return [];
+    const receipt = (event: ReceiptEvent, at: number, detail: string | null): Receipt => ({
+      messageId,
       deviceId: row.device_id,
-      event: row.event as ReceiptEvent,
-      at: row.at,
-      detail: row.detail,
-    }));
+      event,
+      at,
+      detail,
+    });
+    const list = [receipt('accepted', row.accepted_at, null)];
+    if (row.sent_at !== null) list.push(receipt('sent', row.sent_at, null));
+    for (const resent of this.s.redeliveries.all(messageId)) list.push(receipt('sent', resent.at, null));
+    if (row.settled_at !== null && row.state !== 'queued' && row.state !== 'sent') {
+      list.push(receipt(row.state as ReceiptEvent, row.settled_at, row.settled_detail));
+    }
+    // Array.prototype.sort is stable: ties stay in the order above.
+    return list.sort((a, b) => a.at - b.at);
   }
 
   pendingCount(deviceId: string): number {
@@ -243,26 +247,12 @@ export class SqliteCore {
     });
     return message;
   }
-
-  private receipt(message: StoredMessage, event: ReceiptEvent, at: number, detail: string | null): void {
-    this.insertReceipt(message.id, message.deviceId, event, at, detail);
-  }
-
-  private insertReceipt(
-    id: string,
-    deviceId: string,
-    event: ReceiptEvent,
-    at: number,
-    detail: string | null,
-  ): void {
-    this.s.insertReceipt.run(id, deviceId, event, at, detail);
-  }
 }
 
 function prepareAll(db: Database) {
   const stmt = <R>(sql: string): Stmt<R> => db.prepare<unknown[], R>(sql);
   const messageColumns =
-    'id, device_id, seq, kind, payload, priority, expiration, collapse_id, accepted_at, state, sent_at, settled_at';
+    'id, device_id, seq, kind, payload, priority, expiration, collapse_id, accepted_at, state, sent_at, settled_at, settled_detail';
   return {
     deviceExists: stmt<{ one: number }>('SELECT 1 AS one FROM devices WHERE id = ?'),
     insertDevice: stmt('INSERT INTO devices (id, credential_hash, label, created_at) VALUES (?, ?, ?, ?)'),
@@ -280,11 +270,11 @@ function prepareAll(db: Database) {
     ).pluck(),
     insertMessage: stmt(
       `INSERT INTO messages (${messageColumns}) VALUES (@id, @deviceId, @seq, @kind, @payload, @priority,
-        @expiration, @collapseId, @acceptedAt, @state, NULL, @settledAt)`,
+        @expiration, @collapseId, @acceptedAt, @state, NULL, @settledAt, NULL)`,
     ),
     getMessage: stmt<MessageRow>(`SELECT ${messageColumns} FROM messages WHERE id = ?`),
     collapse: stmt<MessageRow>(
-      `UPDATE messages SET state = 'collapsed', settled_at = @at
+      `UPDATE messages SET state = 'collapsed', settled_at = @at, settled_detail = @detail
         WHERE device_id = @deviceId AND collapse_id = @collapseId AND seq < @seq AND ${PENDING}
         RETURNING ${messageColumns}`,
     ),
@@ -296,7 +286,8 @@ function prepareAll(db: Database) {
       `SELECT id FROM messages WHERE device_id = ? AND ${PENDING} AND seq <> ? ORDER BY seq LIMIT ?`,
     ),
     settle: stmt<MessageRow>(
-      `UPDATE messages SET state = @state, settled_at = @at WHERE id = @id AND ${PENDING}
+      `UPDATE messages SET state = @state, settled_at = @at, settled_detail = @detail
+        WHERE id = @id AND ${PENDING}
         RETURNING ${messageColumns}`,
     ),
     deliverable: stmt<MessageRow>(
@@ -305,11 +296,14 @@ function prepareAll(db: Database) {
           AND NOT (expiration = 0 AND state = 'sent') AND NOT ${EXPIRED_AT}
         ORDER BY seq LIMIT @limit`,
     ),
-    // COALESCE keeps the first send time; the receipts record every redelivery.
-    markSent: stmt<{ id: string }>(
-      `UPDATE messages SET state = 'sent', sent_at = COALESCE(sent_at, @at)
-        WHERE device_id = @deviceId AND seq = @seq AND ${PENDING} RETURNING id`,
-    ),
+    // The first send sets sent_at; a later one leaves it and is recorded as a receipt row.
+    markFirstSent: stmt<string>(
+      `UPDATE messages SET state = 'sent', sent_at = @at
+        WHERE device_id = @deviceId AND seq = @seq AND state = 'queued' RETURNING id`,
+    ).pluck(),
+    markResent: stmt<string>(
+      `SELECT id FROM messages WHERE device_id = @deviceId AND seq = @seq AND state = 'sent'`,
+    ).pluck(),
     ackById: stmt<MessageRow>(
       `UPDATE messages SET state = 'acked', settled_at = @at WHERE id = @id AND device_id = @deviceId AND ${PENDING}
         RETURNING ${messageColumns}`,
@@ -329,9 +323,7 @@ function prepareAll(db: Database) {
     insertReceipt: stmt(
       'INSERT INTO receipts (message_id, device_id, event, at, detail) VALUES (?, ?, ?, ?, ?)',
     ),
-    receipts: stmt<ReceiptRow>(
-      'SELECT message_id, device_id, event, at, detail FROM receipts WHERE message_id = ? ORDER BY at, id',
-    ),
+    redeliveries: stmt<{ at: number }>('SELECT at FROM receipts WHERE message_id = ? ORDER BY at, id'),
   };
 }
 

@@ -64,6 +64,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX receipts_message ON receipts (message_id, at);
     `,
   },
+  {
+    version: 2,
+    description: 'receipts derived from the message row; the receipts table keeps redeliveries only',
+    // A delivered message used to write three receipt rows (accepted, sent, acked) — a quarter of its
+    // whole cost in the store — that repeat what its own row holds: accepted_at, sent_at (the first
+    // send) and settled_at with the terminal state. Only what the row cannot say stays a receipt row:
+    // every send after the first. The terminal receipt's detail moves into the row.
+    sql: `
+      ALTER TABLE messages ADD COLUMN settled_detail TEXT;
+      UPDATE messages SET settled_detail = (
+          SELECT r.detail FROM receipts r
+          WHERE r.message_id = messages.id AND r.event = messages.state ORDER BY r.id DESC LIMIT 1)
+        WHERE state NOT IN ('queued', 'sent');
+      DELETE FROM receipts WHERE event <> 'sent';
+      DELETE FROM receipts WHERE id IN (SELECT min(id) FROM receipts GROUP BY message_id);
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. A file with a higher user_version is refused. */
