@@ -47,7 +47,14 @@ class MemoryStore implements Store {
   /** Last seq handed out per device id; kept after removeDevice so that seqs are never reused. */
   private readonly lastSeq = new Map<string, number>();
   private readonly messages = new Map<string, StoredMessage>();
-  private readonly receiptLog = new Map<string, Receipt[]>();
+  /**
+   * What a message's own fields cannot say about its receipts, as in the SQLite store (schema 2): the
+   * times of its sends after the first, and its terminal receipt's detail. The rest — accepted, the
+   * first send, the terminal event — is rebuilt from the message, so a delivered message keeps no
+   * receipt objects at all.
+   */
+  private readonly redeliveries = new Map<string, number[]>();
+  private readonly settledDetails = new Map<string, string>();
   private closed = false;
 
   addDevice(device: DeviceRecord): Promise<void> {
@@ -82,7 +89,8 @@ class MemoryStore implements Store {
       if (!this.devices.delete(id) || queue === undefined) return false;
       for (const message of queue.all) {
         this.messages.delete(message.id);
-        this.receiptLog.delete(message.id);
+        this.redeliveries.delete(message.id);
+        this.settledDetails.delete(message.id);
       }
       this.queues.delete(id);
       return true;
@@ -97,7 +105,6 @@ class MemoryStore implements Store {
       }
       const queue = this.queueOf(input.deviceId);
       const message = this.insert(input, 'queued', null);
-      this.addReceipt(message, 'accepted', message.acceptedAt, null);
 
       const collapsed: StoredMessage[] = [];
       if (message.collapseId !== null) {
@@ -127,10 +134,7 @@ class MemoryStore implements Store {
       const existing = this.messages.get(input.id);
       if (existing !== undefined) return copy(existing);
       this.queueOf(input.deviceId);
-      const message = this.insert(input, 'expired', at);
-      this.addReceipt(message, 'accepted', message.acceptedAt, null);
-      this.addReceipt(message, 'expired', at, null);
-      return copy(message);
+      return copy(this.insert(input, 'expired', at));
     });
   }
 
@@ -157,8 +161,11 @@ class MemoryStore implements Store {
         if (message.state === 'queued') {
           message.state = 'sent';
           message.sentAt = at;
+          continue;
         }
-        this.addReceipt(message, 'sent', at, null);
+        const times = this.redeliveries.get(message.id);
+        if (times === undefined) this.redeliveries.set(message.id, [at]);
+        else times.push(at);
       }
     });
   }
@@ -235,8 +242,23 @@ class MemoryStore implements Store {
 
   receipts(messageId: string): Promise<Receipt[]> {
     return this.run(() => {
-      // Array.prototype.sort is stable, so receipts with the same time stay in insertion order.
-      return (this.receiptLog.get(messageId) ?? []).map((r) => ({ ...r })).sort((a, b) => a.at - b.at);
+      const message = this.messages.get(messageId);
+      if (message === undefined) return [];
+      const receipt = (event: ReceiptEvent, at: number, detail: string | null): Receipt => ({
+        messageId,
+        deviceId: message.deviceId,
+        event,
+        at,
+        detail,
+      });
+      const list = [receipt('accepted', message.acceptedAt, null)];
+      if (message.sentAt !== null) list.push(receipt('sent', message.sentAt, null));
+      for (const at of this.redeliveries.get(messageId) ?? []) list.push(receipt('sent', at, null));
+      if (message.settledAt !== null && message.state !== 'queued' && message.state !== 'sent') {
+        list.push(receipt(message.state, message.settledAt, this.settledDetails.get(messageId) ?? null));
+      }
+      // Array.prototype.sort is stable: receipts of the same time stay in the order of a message's life.
+      return list.sort((a, b) => a.at - b.at);
     });
   }
 
@@ -303,14 +325,7 @@ class MemoryStore implements Store {
     message.settledAt = at;
     const index = queue.pending.indexOf(message);
     if (index >= 0) queue.pending.splice(index, 1);
-    this.addReceipt(message, state, at, detail);
-  }
-
-  private addReceipt(message: StoredMessage, event: ReceiptEvent, at: number, detail: string | null): void {
-    const receipt: Receipt = { messageId: message.id, deviceId: message.deviceId, event, at, detail };
-    const log = this.receiptLog.get(message.id);
-    if (log === undefined) this.receiptLog.set(message.id, [receipt]);
-    else log.push(receipt);
+    if (detail !== null) this.settledDetails.set(message.id, detail);
   }
 }
 
