@@ -176,54 +176,75 @@ export function webSocketLink(
   socket: WebSocketLike,
   options: LinkOptions & { terminate?: () => void; remoteAddress?: string } = {},
 ): FrameLink {
-  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  let closed = false;
-  return {
-    start(h) {
-      // A Blob can only be read asynchronously, which would break frame order; ask for ArrayBuffers. [LP-2.6]
-      if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
-      socket.addEventListener('message', (event) => {
-        if (closed) return;
-        const payload = toBytes(event.data);
-        if (payload.byteLength > maxFrameBytes) {
-          closed = true;
-          h.protocolError(
-            new ProtocolError(
-              'LP_FRAME_TOO_LARGE',
-              `message of ${payload.byteLength} bytes exceeds the maximum of ${maxFrameBytes} [LP-2.3]`,
-            ),
-          );
-          return;
-        }
-        h.frame(payload);
-      });
-      let error: Error | undefined;
-      socket.addEventListener('error', (event) => {
-        const cause = (event as { error?: unknown }).error;
-        error ??= cause instanceof Error ? cause : new Error('WebSocket error');
-      });
-      socket.addEventListener('close', () => {
-        closed = true;
-        h.close(error);
-      });
-    },
-    send(payload) {
-      if (socket.readyState !== 1) return;
-      // Text frames keep the JSON readable in browser dev tools and by any WebSocket client. [LP-2.6]
-      socket.send(textDecoder.decode(payload));
-    },
-    get bufferedBytes() {
-      return socket.bufferedAmount;
-    },
-    end() {
-      socket.close(WS_CLOSE.normal);
-    },
-    destroy() {
-      if (options.terminate) options.terminate();
-      else socket.close(WS_CLOSE.normal);
-    },
-    remoteAddress: options.remoteAddress,
-  };
+  return new WebSocketLink(
+    socket,
+    options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    options.terminate,
+    options.remoteAddress,
+  );
+}
+
+/** A class for the same reason as {@link StreamLink}: a server holds one per idle WebSocket device. */
+class WebSocketLink implements FrameLink {
+  private closed = false;
+  private error: Error | undefined;
+
+  constructor(
+    private readonly socket: WebSocketLike,
+    private readonly maxFrameBytes: number,
+    private readonly terminate: (() => void) | undefined,
+    readonly remoteAddress: string | undefined,
+  ) {}
+
+  start(h: LinkHandlers): void {
+    const socket = this.socket;
+    // A Blob can only be read asynchronously, which would break frame order; ask for ArrayBuffers. [LP-2.6]
+    if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
+    socket.addEventListener('message', (event) => this.onMessage(h, event.data));
+    socket.addEventListener('error', (event) => {
+      const cause = (event as { error?: unknown }).error;
+      this.error ??= cause instanceof Error ? cause : new Error('WebSocket error');
+    });
+    socket.addEventListener('close', () => {
+      this.closed = true;
+      h.close(this.error);
+    });
+  }
+
+  send(payload: Uint8Array): void {
+    if (this.socket.readyState !== 1) return;
+    // Text frames keep the JSON readable in browser dev tools and by any WebSocket client. [LP-2.6]
+    this.socket.send(textDecoder.decode(payload));
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  end(): void {
+    this.socket.close(WS_CLOSE.normal);
+  }
+
+  destroy(): void {
+    if (this.terminate) this.terminate();
+    else this.socket.close(WS_CLOSE.normal);
+  }
+
+  private onMessage(h: LinkHandlers, data: unknown): void {
+    if (this.closed) return;
+    const payload = toBytes(data);
+    if (payload.byteLength > this.maxFrameBytes) {
+      this.closed = true;
+      h.protocolError(
+        new ProtocolError(
+          'LP_FRAME_TOO_LARGE',
+          `message of ${payload.byteLength} bytes exceeds the maximum of ${this.maxFrameBytes} [LP-2.3]`,
+        ),
+      );
+      return;
+    }
+    h.frame(payload);
+  }
 }
 
 function toBytes(data: unknown): Uint8Array {

@@ -104,6 +104,9 @@ function destroySocket(this: net.Socket): void {
   this.destroy();
 }
 
+/** Errors a WebSocket reports before closing: the link hears about the close itself. One for all sockets. */
+function ignoreError(): void {}
+
 /** Plain TCP device listener (no TLS): for development, benchmarks, or behind a TLS-terminating proxy. */
 export async function listenTcp(gateway: Gateway, address: ListenAddress): Promise<Listener> {
   const server = net.createServer({ noDelay: true }, (socket) => {
@@ -141,10 +144,12 @@ export async function listenWebSocket(
     maxPayload: gateway.connectionOptions.maxFrameBytes,
     // Compression costs ~300 KB of zlib state per connection; pushes are small JSON.
     perMessageDeflate: false,
+    // The gateway tracks every connection already; `ws` would keep a second set of them.
+    clientTracking: false,
   });
   wss.on('connection', (socket: WebSocket, request) => {
     // `ws` closes with 1009 by itself when a message exceeds maxPayload; the link only needs the rest.
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     gateway.accept(
       webSocketLink(socket, {
         maxFrameBytes: gateway.connectionOptions.maxFrameBytes,
