@@ -289,87 +289,93 @@ class Engine implements DeliveryEngineImpl {
     const online = this.devices.get(deviceId)?.session?.isOpen ?? false;
     const results = await issueGroup(this.store, items, now, online, this.options);
 
-    const outcomes = new Map<PendingSubmit, SendOutcome>();
-    const failures = new Map<PendingSubmit, unknown>();
-    const accepted: { item: PendingSubmit; message: StoredMessage }[] = [];
+    // By index of `items`. Most groups hold one submit (a batch's messages mostly go to different
+    // devices), so the rarer structures are made only when needed.
+    const outcomes: (SendOutcome | undefined)[] = new Array<SendOutcome | undefined>(items.length);
+    let failures: Map<number, unknown> | undefined;
+    const accepted: { index: number; message: StoredMessage }[] = [];
     /** Messages of this group that a later one of the group collapsed or overflowed: never written. */
-    const superseded = new Set<string>();
+    let superseded: Set<string> | undefined;
     let state: DeviceState | undefined;
-    items.forEach((item, index) => {
+    for (let index = 0; index < items.length; index++) {
       const settled = results[index];
-      if (settled === undefined) return;
+      if (settled === undefined) continue;
       if (settled.status === 'rejected') {
-        failures.set(item, settled.reason);
-        return;
+        (failures ??= new Map()).set(index, settled.reason);
+        continue;
       }
       const value = settled.value;
       if (value.kind === 'expired') {
         if (value.existing !== undefined) {
-          outcomes.set(item, outcomeOf(value.existing, true));
-          return;
+          outcomes[index] = outcomeOf(value.existing, true);
+          continue;
         }
         const stored = value.stored;
         this.emit(stored, 'accepted', stored.acceptedAt, null);
         this.emit(stored, 'expired', now, null);
         this.waiters.settle(stored.id, 'expired');
-        outcomes.set(item, outcomeOf(stored, false));
-        return;
+        outcomes[index] = outcomeOf(stored, false);
+        continue;
       }
       const result = value.result;
       // A duplicate: the id was submitted before, or raced in through another device's chain.
       if (result.duplicate) {
-        outcomes.set(item, outcomeOf(result.message, true));
-        return;
+        outcomes[index] = outcomeOf(result.message, true);
+        continue;
       }
       state ??= this.stateOf(deviceId);
       const stored = result.message;
       this.emit(stored, 'accepted', stored.acceptedAt, null);
       for (const older of result.collapsed) {
-        superseded.add(older.id);
+        (superseded ??= new Set()).add(older.id);
         this.settled(older, 'collapsed', stored.id);
       }
       for (const older of result.overflowed) {
-        superseded.add(older.id);
+        (superseded ??= new Set()).add(older.id);
         this.settled(older, 'overflowed', stored.id);
       }
       if (result.overflowed.length > 0) tellOverflow(state, result.overflowed.length, this.logger);
-      accepted.push({ item, message: stored });
-    });
+      accepted.push({ index, message: stored });
+    }
 
     if (state !== undefined) {
       const device = state;
-      const fresh = accepted.map((a) => a.message).filter((m) => !superseded.has(m.id));
+      const gone = superseded;
+      const all = accepted.map((a) => a.message);
+      const fresh = gone === undefined ? all : all.filter((m) => !gone.has(m.id));
       const writeNow = this.clock.now();
       const written = this.writeDirect(device, fresh, writeNow);
       if (written.length < fresh.length) device.caughtUp = false;
       this.markSentLater(device, written, writeNow);
       await this.pump(device);
-      for (const { item, message } of accepted) {
+      for (const { index, message } of accepted) {
         const sent = device.inFlight.get(message.seq) === message.id;
-        outcomes.set(item, {
+        outcomes[index] = {
           deviceId: message.deviceId,
           id: message.id,
           status: sent ? 'sent' : 'queued',
           duplicate: false,
           seq: message.seq,
-        });
+        };
       }
     }
 
-    if (failures.size > 0) {
+    if (failures !== undefined) {
       // enqueue and recordExpired reject an unknown device before writing anything.
       const known = (await this.store.getDevice(deviceId)) !== undefined;
       if (!known) {
-        for (const item of failures.keys()) {
-          outcomes.set(item, { deviceId, id: item.id, status: 'unknown_device', duplicate: false });
+        for (const index of failures.keys()) {
+          const item = items[index];
+          if (item !== undefined)
+            outcomes[index] = { deviceId, id: item.id, status: 'unknown_device', duplicate: false };
         }
       }
     }
-    for (const item of items) {
-      const outcome = outcomes.get(item);
+    items.forEach((item, index) => {
+      const outcome = outcomes[index];
       if (outcome !== undefined) item.resolve(outcome);
-      else item.reject(failures.get(item) ?? new Error('internal error: a submit had no outcome'));
-    }
+      else item.reject(failures?.get(index) ?? new Error('internal error: a submit had no outcome'));
+    });
   }
 
   // ── feeding and acks ──────────────────────────────────────────────────────────────────────────────
