@@ -11,6 +11,7 @@ import {
   isDeliverable,
   isExpiredAt,
   isUndelivered,
+  receiptsOf,
   unknownDeviceError,
 } from './rules.js';
 import type {
@@ -244,21 +245,11 @@ class MemoryStore implements Store {
     return this.run(() => {
       const message = this.messages.get(messageId);
       if (message === undefined) return [];
-      const receipt = (event: ReceiptEvent, at: number, detail: string | null): Receipt => ({
-        messageId,
-        deviceId: message.deviceId,
-        event,
-        at,
-        detail,
-      });
-      const list = [receipt('accepted', message.acceptedAt, null)];
-      if (message.sentAt !== null) list.push(receipt('sent', message.sentAt, null));
-      for (const at of this.redeliveries.get(messageId) ?? []) list.push(receipt('sent', at, null));
-      if (message.settledAt !== null && message.state !== 'queued' && message.state !== 'sent') {
-        list.push(receipt(message.state, message.settledAt, this.settledDetails.get(messageId) ?? null));
-      }
-      // Array.prototype.sort is stable: receipts of the same time stay in the order of a message's life.
-      return list.sort((a, b) => a.at - b.at);
+      return receiptsOf(
+        message,
+        this.redeliveries.get(messageId) ?? [],
+        this.settledDetails.get(messageId) ?? null,
+      );
     });
   }
 

@@ -3,7 +3,13 @@
  * drift apart. SQLite expresses the same rules in SQL (sqlite-statements.ts); the conformance suite
  * checks that both agree.
  */
-import { ZERO_EXPIRATION_GRACE_MS, type MessageState, type StoredMessage } from './types.js';
+import {
+  ZERO_EXPIRATION_GRACE_MS,
+  type MessageState,
+  type Receipt,
+  type ReceiptEvent,
+  type StoredMessage,
+} from './types.js';
 
 /** States of a message that is still to be delivered. */
 export const UNDELIVERED_STATES = ['queued', 'sent'] as const satisfies readonly MessageState[];
@@ -48,4 +54,31 @@ export function closedError(kind: string): Error {
  */
 export function unknownDeviceError(deviceId: string): Error {
   return new Error(`cannot store a message for unknown device "${deviceId}": register the device first`);
+}
+
+/**
+ * A message's receipts, rebuilt from what both stores keep: the message itself (accepted, the first
+ * send, the terminal event), the times of its later sends, and the terminal receipt's detail. In time
+ * order; receipts of the same millisecond keep the order of a message's life, the order they happened.
+ */
+export function receiptsOf(
+  message: Pick<StoredMessage, 'id' | 'deviceId' | 'acceptedAt' | 'sentAt' | 'settledAt' | 'state'>,
+  redeliveries: readonly number[],
+  settledDetail: string | null,
+): Receipt[] {
+  const receipt = (event: ReceiptEvent, at: number, detail: string | null): Receipt => ({
+    messageId: message.id,
+    deviceId: message.deviceId,
+    event,
+    at,
+    detail,
+  });
+  const list = [receipt('accepted', message.acceptedAt, null)];
+  if (message.sentAt !== null) list.push(receipt('sent', message.sentAt, null));
+  for (const at of redeliveries) list.push(receipt('sent', at, null));
+  if (message.settledAt !== null && !isUndelivered(message.state)) {
+    list.push(receipt(message.state as ReceiptEvent, message.settledAt, settledDetail));
+  }
+  // Array.prototype.sort is stable: ties stay in the order above.
+  return list.sort((a, b) => a.at - b.at);
 }

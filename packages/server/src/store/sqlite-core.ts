@@ -9,7 +9,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { JsonValue, PushKind, PushPriority } from '@localpush/protocol';
 import { ServerErrorCode, StoreError } from '../errors.js';
-import { effectiveQueueBound, unknownDeviceError } from './rules.js';
+import { effectiveQueueBound, receiptsOf, unknownDeviceError } from './rules.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
   type AckInput,
@@ -20,7 +20,6 @@ import {
   type MessageState,
   type NewMessage,
   type Receipt,
-  type ReceiptEvent,
   type StoredMessage,
 } from './types.js';
 
@@ -188,29 +187,23 @@ export class SqliteCore {
     return this.s.listMessages.all({ deviceId, beforeSeq, limit: options.limit }).map(toMessage);
   }
 
-  /**
-   * A message's receipts, rebuilt from its row — accepted, the first send, the terminal event with its
-   * detail — and the rows of its redeliveries, in time order. Events of the same millisecond keep the
-   * order of a message's life, which is the order they were recorded in.
-   */
+  /** A message's receipts, rebuilt from its row and the rows of its redeliveries (see receiptsOf). */
   receipts(messageId: string): Receipt[] {
     const row = this.s.getMessage.get(messageId);
     if (row === undefined) return [];
-    const receipt = (event: ReceiptEvent, at: number, detail: string | null): Receipt => ({
-      messageId,
-      deviceId: row.device_id,
-      event,
-      at,
-      detail,
-    });
-    const list = [receipt('accepted', row.accepted_at, null)];
-    if (row.sent_at !== null) list.push(receipt('sent', row.sent_at, null));
-    for (const resent of this.s.redeliveries.all(messageId)) list.push(receipt('sent', resent.at, null));
-    if (row.settled_at !== null && row.state !== 'queued' && row.state !== 'sent') {
-      list.push(receipt(row.state as ReceiptEvent, row.settled_at, row.settled_detail));
-    }
-    // Array.prototype.sort is stable: ties stay in the order above.
-    return list.sort((a, b) => a.at - b.at);
+    const redeliveries = this.s.redeliveries.all(messageId).map((r) => r.at);
+    return receiptsOf(
+      {
+        id: row.id,
+        deviceId: row.device_id,
+        acceptedAt: row.accepted_at,
+        sentAt: row.sent_at,
+        settledAt: row.settled_at,
+        state: row.state as MessageState,
+      },
+      redeliveries,
+      row.settled_detail,
+    );
   }
 
   pendingCount(deviceId: string): number {
