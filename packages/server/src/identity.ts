@@ -8,7 +8,6 @@ import type { TlsOptions } from 'node:tls';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { LocalpushError, ServerErrorCode } from './errors.js';
 
 export interface ServerIdentity {
@@ -88,6 +87,9 @@ export async function loadOrCreateIdentity(
       `only one of ${keyPath} and ${certPath} exists; restore the other, or delete both to generate a new identity`,
     );
   }
+  // Loaded only here, on first start: the certificate library and its ASN.1 stack take ~180 ms to load,
+  // a tenth of a restart that every device waits for.
+  const { generate } = await import('selfsigned');
   const names = [...new Set(['localhost', hostname(), ...extraNames])];
   const now = Date.now();
   const pems = await generate([{ name: 'commonName', value: 'localpush' }], {
