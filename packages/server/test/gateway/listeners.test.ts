@@ -4,23 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import {
-  FrameDecoder,
-  decodeServerMessage,
-  encodeMessage,
-  frame,
-  systemClock,
-  type Ack,
-  type Hello,
-} from '@localpush/protocol';
+import { FrameDecoder, decodeServerMessage, encodeMessage, frame, type Hello } from '@localpush/protocol';
 import { WebSocket } from 'ws';
-import { Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { listenTcp, listenTls, listenWebSocket, type Listener } from '../../src/gateway/listeners.js';
 import {
   loadOrCreateIdentity,
@@ -28,38 +19,24 @@ import {
   spkiPin,
   type ServerIdentity,
 } from '../../src/identity.js';
-import type { SessionListener } from '../../src/engine/types.js';
+import { loopbackGateway, type LoopbackGateway } from '../helpers/loopback-gateway.js';
 import { RawPeer } from '../helpers/raw-peer.js';
-
-const listener: SessionListener = {
-  sessionOpened() {},
-  sessionClosed() {},
-  ackReceived: (_s, _a: Ack) => true,
-};
 
 const hello: Hello = { type: 'hello', version: 1, deviceId: 'd1', credential: 'good', capabilities: [] };
 
 describe('device listeners on loopback', () => {
+  let loop: LoopbackGateway;
   let dataDir: string;
   let identity: ServerIdentity;
   let gateway: Gateway;
-  const listeners: Listener[] = [];
+  let listeners: Listener[];
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'localpush-listeners-'));
-    identity = await loadOrCreateIdentity(dataDir);
-    gateway = new Gateway({
-      listener,
-      clock: systemClock,
-      authenticate: (_id, credential) => Promise.resolve(credential === 'good'),
-    });
+    loop = await loopbackGateway('localpush-listeners-');
+    ({ dataDir, identity, gateway, listeners } = loop);
   });
 
-  after(async () => {
-    await gateway.shutdown({ drainTimeoutMs: 500 });
-    await Promise.all(listeners.map((l) => l.close()));
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => loop.close());
 
   it('keeps the identity and provider key in the data directory, owner-only, and reuses them', async () => {
     assert.equal(identity.created, true);

@@ -10,26 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { systemClock, type Ack } from '@localpush/protocol';
-import type { SessionListener } from '../../src/engine/types.js';
 import { LocalpushError, ServerErrorCode } from '../../src/errors.js';
-import { Gateway } from '../../src/gateway/gateway.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { listenTls, listenWebSocket, type Listener } from '../../src/gateway/listeners.js';
 import {
   TICKET_KEYS_BYTES,
   TICKET_KEYS_MAX_AGE_MS,
-  loadOrCreateIdentity,
   loadOrCreateTicketKeys,
   type ServerIdentity,
 } from '../../src/identity.js';
 import { startServer } from '../../src/server.js';
+import { loopbackGateway, type LoopbackGateway } from '../helpers/loopback-gateway.js';
 import { RawPeer } from '../helpers/raw-peer.js';
-
-const listener: SessionListener = {
-  sessionOpened() {},
-  sessionClosed() {},
-  ackReceived: (_s, _a: Ack) => true,
-};
 
 /**
  * One TLS connection: whether it resumed `session`, and (for a full handshake) the ticket the server gave
@@ -74,26 +66,18 @@ const serverConfig = (dataDir: string) =>
   }) as const;
 
 describe('TLS session resumption', () => {
+  let loop: LoopbackGateway;
   let dataDir: string;
   let identity: ServerIdentity;
   let gateway: Gateway;
-  const listeners: Listener[] = [];
+  let listeners: Listener[];
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'localpush-resumption-'));
-    identity = await loadOrCreateIdentity(dataDir);
-    gateway = new Gateway({
-      listener,
-      clock: systemClock,
-      authenticate: (_id, credential) => Promise.resolve(credential === 'good'),
-    });
+    loop = await loopbackGateway('localpush-resumption-');
+    ({ dataDir, identity, gateway, listeners } = loop);
   });
 
-  after(async () => {
-    await gateway.shutdown({ drainTimeoutMs: 500 });
-    await Promise.all(listeners.map((l) => l.close()));
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => loop.close());
 
   it('resumes through the sniffing front of the TLS listener, and the resumed connection is served', async () => {
     const l = await listenTls(gateway, identity, { host: '127.0.0.1', port: 0 });
