@@ -19,6 +19,8 @@ export const ServerErrorCode = {
   LISTEN_FAILED: 'LP_LISTEN_FAILED',
   /** The data directory's TLS session-ticket key file is not 48 bytes. */
   TICKET_KEYS_INVALID: 'LP_TICKET_KEYS_INVALID',
+  /** Another localpush server holds the data directory's lock (its pid is in the message). */
+  DATA_DIR_LOCKED: 'LP_DATA_DIR_LOCKED',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];

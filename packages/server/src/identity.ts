@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import type { TlsOptions } from 'node:tls';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LocalpushError, ServerErrorCode } from './errors.js';
@@ -25,19 +25,6 @@ export interface ServerIdentity {
 export function spkiPin(certPem: string): string {
   const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('base64');
-}
-
-/** Creates the data directory (owner-only) when missing; fails with a clear message when it cannot. */
-export async function ensureDataDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-  } catch (cause) {
-    throw new LocalpushError(
-      ServerErrorCode.CONFIG_INVALID,
-      `cannot create the data directory ${dir}: ${(cause as Error).message} (choose another with --data-dir)`,
-      { cause },
-    );
-  }
 }
 
 /** Writes a secret file atomically (temp file, then rename) and readable by the owner only. */

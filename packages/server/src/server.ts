@@ -21,12 +21,8 @@ import {
 import { buildHttpApi } from './http/api.js';
 import { registrationBundleId, type ApnsSender } from './apns/router.js';
 import { startApnsService, type ApnsService } from './apns/service.js';
-import {
-  ensureDataDir,
-  loadOrCreateIdentity,
-  loadOrCreateProviderKey,
-  type ServerIdentity,
-} from './identity.js';
+import { openDataDir } from './data-dir.js';
+import { loadOrCreateIdentity, loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
 import { createMetrics } from './metrics.js';
 import { SimplePushBridge } from './simplepush/bridge.js';
 import { registerChatRoutes } from './simplepush/bridge-routes.js';
@@ -96,13 +92,26 @@ export async function startServer(
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
 
-  await ensureDataDir(config.dataDir);
-  const identity = await loadOrCreateIdentity(config.dataDir);
-  const provider = await loadOrCreateProviderKey(config.dataDir);
-  const store =
-    config.store === 'sqlite'
-      ? await openSqliteStore({ path: join(config.dataDir, 'localpush.db'), synchronous: config.durability })
-      : createMemoryStore();
+  // One server per data directory (docs/crash-safety.md): locked before anything in it is read or written.
+  const dataDirLock = await openDataDir(config.dataDir, logger);
+  let store: Store;
+  let identity: ServerIdentity;
+  let provider: { key: string; created: boolean };
+  try {
+    identity = await loadOrCreateIdentity(config.dataDir);
+    provider = await loadOrCreateProviderKey(config.dataDir);
+    store =
+      config.store === 'sqlite'
+        ? await openSqliteStore({
+            path: join(config.dataDir, 'localpush.db'),
+            synchronous: config.durability,
+            logger,
+          })
+        : createMemoryStore();
+  } catch (error) {
+    dataDirLock.release();
+    throw error;
+  }
 
   const listeners: Listener[] = [];
   let apns: ApnsService | null = null;
@@ -285,6 +294,7 @@ export async function startServer(
           await step(() => api.close());
           await step(() => engine.close());
           await step(() => store.close());
+          dataDirLock.release();
           if (failures.length > 0) throw failures[0];
         })();
         return closing;
@@ -297,6 +307,7 @@ export async function startServer(
     await apns?.close();
     await engine.close();
     await store.close();
+    dataDirLock.release();
     throw error;
   }
 }

@@ -5,6 +5,7 @@
  * file) because it is APNs-specific and the store's schema and conformance suite need not know about it.
  */
 import Database from 'better-sqlite3';
+import { ownerOnlyFile } from '../data-dir.js';
 import type { ApnsEnvironment } from './token-verifier.js';
 
 /** One registration: a device's APNs token for one app. */
@@ -78,6 +79,8 @@ interface Row {
 
 /** A registry in its own SQLite file (WAL), so registrations survive restarts like messages do. */
 export function openSqliteApnsTokenRegistry(path: string): ApnsTokenRegistry {
+  // Owner-only, like the message store: SQLite gives the -wal and -shm files the database's mode.
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) ownerOnlyFile(file, file === path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.exec(`CREATE TABLE IF NOT EXISTS apns_tokens (

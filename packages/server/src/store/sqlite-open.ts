@@ -9,6 +9,7 @@
 import { closeSync, constants, openSync, readSync, statSync, accessSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ownerOnlyFile } from '../data-dir.js';
 import { ServerErrorCode, StoreError } from '../errors.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './sqlite-schema.js';
 
@@ -41,6 +42,7 @@ const USER_VERSION_OFFSET = 60;
 export function openDatabase(options: SqliteOpenOptions): Database.Database {
   const { path } = options;
   preflight(path);
+  secureFiles(path, options.logger);
   let db: Database.Database;
   try {
     db = new Database(path);
@@ -92,6 +94,32 @@ function preflight(path: string): void {
     throw corrupt(path, 'it does not start with the SQLite header: this file is not a database');
   }
   checkVersion(path, header.readUInt32BE(USER_VERSION_OFFSET));
+}
+
+/**
+ * The database, its WAL and its shared-memory file hold payloads: owner-only (0600). The database is
+ * created 0600 before SQLite opens it, because SQLite gives the -wal and -shm files the database's mode;
+ * files left looser by an older localpush or by hand are tightened, with a warning.
+ */
+function secureFiles(path: string, logger: StoreLogger | undefined): void {
+  for (const [file, create] of [
+    [path, true],
+    [`${path}-wal`, false],
+    [`${path}-shm`, false],
+  ] as const) {
+    let was: number | undefined;
+    try {
+      was = ownerOnlyFile(file, create);
+    } catch (error) {
+      throw unwritable(path, `cannot make ${file} owner-only: ${describe(error)}`, error);
+    }
+    if (was !== undefined) {
+      logger?.warn(
+        { path: file, was: was.toString(8), now: '600' },
+        'a database file was readable by other users; made it owner-only',
+      );
+    }
+  }
 }
 
 function configure(db: Database.Database, options: SqliteOpenOptions): void {
