@@ -13,6 +13,8 @@ export const ServerErrorCode = {
   STORE_SCHEMA_TOO_NEW: 'LP_STORE_SCHEMA_TOO_NEW',
   /** The disk is full. */
   STORE_DISK_FULL: 'LP_STORE_DISK_FULL',
+  /** The store's server (Redis) cannot be reached or cannot write now; nothing was accepted. */
+  STORE_UNAVAILABLE: 'LP_STORE_UNAVAILABLE',
   /** A configuration value is missing or out of range. */
   CONFIG_INVALID: 'LP_CONFIG_INVALID',
   /** A listener could not bind its address. */

@@ -6,3 +6,5 @@ export * from './types.js';
 export { createMemoryStore } from './memory.js';
 export { openSqliteStore, type SqliteOpenOptions, type StoreLogger } from './sqlite.js';
 export { LATEST_SCHEMA_VERSION } from './sqlite-schema.js';
+export { openRedisStore, type RedisStoreOptions } from './redis.js';
+export type { RedisAddress, RedisConnectionOptions } from './redis-connect.js';
