@@ -16,6 +16,12 @@ export const FRAME_HEADER_BYTES = 4;
 /** Default largest frame payload, in bytes. A push payload must leave room for the envelope. [LP-2.3] */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 
+/**
+ * The default heartbeat timing [LP-5.1, LP-5.3]: the server's defaults, and what a client assumes until
+ * a welcome tells it the real values. The one place these figures are written.
+ */
+export const DEFAULT_HEARTBEAT = Object.freeze({ intervalMs: 20_000, graceMs: 10_000 });
+
 /** The hard ceiling on any negotiated frame size (16 MiB), so a length prefix can never ask for more. */
 export const ABSOLUTE_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 

@@ -9,7 +9,27 @@ export {
   type ServerParts,
   type StartOptions,
 } from './server.js';
-export { DEFAULT_CONFIG, resolveConfig, parseDuration, parseSize, type ServerConfig } from './config.js';
+export {
+  ConfigError,
+  DEFAULT_CONFIG,
+  SERVER_OPTIONS,
+  envName,
+  layerFromEnv,
+  layerFromFlags,
+  layerFromToml,
+  loadServerConfig,
+  optionSpellings,
+  parseDuration,
+  parseSize,
+  readConfigFile,
+  resolveConfig,
+  resolveLayers,
+  type ConfigLayer,
+  type ConfigSource,
+  type EffectiveConfig,
+  type OptionSpelling,
+  type ServerConfig,
+} from './config.js';
 export { LocalpushError, StoreError, ServerErrorCode } from './errors.js';
 export { Gateway, type GatewayOptions, type ShutdownOptions } from './gateway/gateway.js';
 export {

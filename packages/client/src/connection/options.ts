@@ -3,6 +3,7 @@
  * and tools can import the vocabulary cheaply.
  */
 import type { Clock, Goaway, Heartbeat, Notice, Push, Welcome } from '@localpush/protocol';
+import { DEFAULT_HEARTBEAT } from '@localpush/protocol';
 import type { BackoffOptions } from './backoff.js';
 import type { ClientError } from './errors.js';
 import type { ClientState, StopReason } from './states.js';
@@ -53,7 +54,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * Heartbeat timing assumed by {@link DeviceClient.isStale} before any welcome told the real values;
  * the server's defaults. [LP-5]
  */
-export const ASSUMED_HEARTBEAT = { intervalMs: 20_000, graceMs: 10_000 } as const;
+export const ASSUMED_HEARTBEAT: Readonly<{ intervalMs: number; graceMs: number }> = DEFAULT_HEARTBEAT;
 
 /** The events of a {@link DeviceClient} and their arguments. */
 export interface DeviceClientEvents {

@@ -76,17 +76,17 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
     let sender = deps.sender;
     const fallback = config.apnsFallback;
     if (sender === undefined && fallback !== null) {
+      // The fallback forwards to the environment the endpoint plays unless it names its own.
+      const environment = fallback.environment ?? config.apnsEnvironment;
       client = new ApnsClient({
         credentials: {
           teamId: fallback.teamId,
           keyId: fallback.keyId,
           privateKey: await readFile(fallback.privateKeyPath, 'utf8'),
         },
-        environment: fallback.environment,
+        environment,
         clock,
-        ...(fallback.endpoint !== undefined
-          ? { endpoints: { [fallback.environment]: fallback.endpoint } }
-          : {}),
+        ...(fallback.endpoint !== undefined ? { endpoints: { [environment]: fallback.endpoint } } : {}),
         ...(fallback.proxy !== undefined ? { proxy: fallback.proxy } : {}),
         // The provider is waiting on the answer: don't spend its whole request timeout on back-off.
         maxAttempts: 2,

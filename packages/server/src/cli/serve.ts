@@ -1,143 +1,67 @@
 /** `localpush serve`: starts the server with zero configuration and tells the person how to use it. */
 import { join, resolve } from 'node:path';
 import {
-  DEFAULT_CONFIG,
-  DEFAULT_SIMPLEPUSH_PORTS,
-  parseDuration,
-  parseSize,
+  ConfigError,
+  assemble,
+  flagDeclarations,
+  layerFromFlags,
+  loadServerConfig,
+  renderOptionsHelp,
+  type EffectiveConfig,
   type ServerConfig,
 } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
-import { APNS_FLAGS, APNS_FLAGS_HELP, apnsConfigFromFlags } from '../apns/cli-flags.js';
-import {
-  CliError,
-  DEFAULT_API_URL,
-  DEFAULT_DATA_DIR,
-  EXIT,
-  dataDirFrom,
-  parseFlags,
-  requireInteger,
-  type CliIo,
-} from './common.js';
+import { CliError, DEFAULT_API_URL, DEFAULT_DATA_DIR, EXIT, parseFlags, type CliIo } from './common.js';
 
 export const SERVE_HELP = `Usage: localpush serve [options]
 
 Starts the push server. With no options it keeps everything in ./.localpush: a self-signed TLS
 certificate (devices pin its public key), the provider key for the HTTP API, and the SQLite database.
 
+Every option can also be set in the environment, as LOCALPUSH_ and the flag in upper snake case
+(--tls-port 7701 is LOCALPUSH_TLS_PORT=7701), or in a TOML config file named by --config (or
+LOCALPUSH_CONFIG), whose keys are the flags' names (tls-port = 7701). A flag wins over the environment,
+which wins over the file, which wins over the default.
+
 Options:
-  --data-dir <dir>            data directory (default ./.localpush, or $LOCALPUSH_DATA_DIR)
-  --host <addr>               address for device listeners (default ${DEFAULT_CONFIG.host})
-  --tls-port <n>              TLS device port (default ${DEFAULT_CONFIG.tlsPort}; 0 = any free port)
-  --ws-port <n>               WebSocket device port (default ${DEFAULT_CONFIG.wsPort}); --no-ws to disable
-  --ws-plain                  serve ws:// instead of wss:// (behind a TLS proxy, or for local demos)
-  --tcp-port <n>              also accept plain TCP devices (no TLS) on this port — development only
-  --api-host <addr>           address for the HTTP API (default ${DEFAULT_CONFIG.apiHost})
-  --api-port <n>              HTTP API port (default ${DEFAULT_CONFIG.apiPort})
-  --store <sqlite|memory>     message store (default sqlite; memory loses everything on restart)
-  --durability <normal|full>  normal survives a crash of the process; full also power loss (default normal)
-  --heartbeat-interval <t>    heartbeat interval (default 20s)
-  --heartbeat-grace <t>       time a device has to answer a heartbeat (default 10s)
-  --max-queue <n>             undelivered messages kept per device (default ${DEFAULT_CONFIG.maxQueuePerDevice})
-  --max-frame <size>          largest frame (default 64KiB)
-  --ack-timeout <t>           a sent message not acknowledged by then counts as not delivered (default 30s)
-  --log-level <level>         fatal|error|warn|info|debug|trace|silent (default info; logs go to stderr)
-  --simplepush                serve Apple's SimplePush sample app too (TLS ports 5060 and 3000 on --host);
-                              prints the pin to paste into the app. See docs/simplepush.md
-  --simplepush-ports <c,n>    SimplePush control and notification ports (implies --simplepush)
-${APNS_FLAGS_HELP}  -h, --help                  show this help
-`;
+  --config <file>             read options from this TOML file
+  -h, --help                  show this help
+${renderOptionsHelp()}`;
 
-const FLAGS = {
-  'data-dir': { type: 'string' },
-  host: { type: 'string' },
-  'tls-port': { type: 'string' },
-  'ws-port': { type: 'string' },
-  'no-ws': { type: 'boolean' },
-  'ws-plain': { type: 'boolean' },
-  'tcp-port': { type: 'string' },
-  'api-host': { type: 'string' },
-  'api-port': { type: 'string' },
-  store: { type: 'string' },
-  durability: { type: 'string' },
-  'heartbeat-interval': { type: 'string' },
-  'heartbeat-grace': { type: 'string' },
-  'max-queue': { type: 'string' },
-  'max-frame': { type: 'string' },
-  'ack-timeout': { type: 'string' },
-  'log-level': { type: 'string' },
-  ...APNS_FLAGS,
-  simplepush: { type: 'boolean' },
-  'simplepush-ports': { type: 'string' },
-} as const;
+const FLAGS = { ...flagDeclarations(), config: { type: 'string' } } as const;
 
-function measure<T>(flag: string, value: string | undefined, parse: (text: string) => T): T | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return parse(value);
-  } catch (error) {
-    throw new CliError(`--${flag}: ${(error as Error).message}`, EXIT.usage);
-  }
-}
-
-/** `--simplepush` and `--simplepush-ports c,n` → the `simplepush` config key (undefined: off). */
-function simplePushFromFlags(
-  on: boolean | undefined,
-  ports: string | undefined,
-): ServerConfig['simplepush'] | undefined {
-  if (ports === undefined) return on ? { ...DEFAULT_SIMPLEPUSH_PORTS } : undefined;
-  const [control = '', notification = '', extra] = ports.split(',').map((p) => p.trim());
-  if (extra !== undefined || control === '' || notification === '') {
-    throw new CliError(
-      `--simplepush-ports takes two ports, "control,notification", got "${ports}"`,
-      EXIT.usage,
-    );
-  }
-  return {
-    controlPort:
-      requireInteger('simplepush-ports', control, 0, 65535) ?? DEFAULT_SIMPLEPUSH_PORTS.controlPort,
-    notificationPort:
-      requireInteger('simplepush-ports', notification, 0, 65535) ?? DEFAULT_SIMPLEPUSH_PORTS.notificationPort,
-  };
-}
-
-/** Turns serve's flags into configuration overrides. Exported for tests. */
-export function serveConfigFromFlags(args: string[], io: CliIo): Partial<ServerConfig> | 'help' {
+/** Parses serve's command line: the flag layer and the config file it names, or 'help'. */
+function parseServeFlags(args: string[]) {
   const { values } = parseFlags('serve', args, FLAGS);
-  if (values.help) return 'help';
-  const store = values.store;
-  if (store !== undefined && store !== 'sqlite' && store !== 'memory') {
-    throw new CliError(`--store must be sqlite or memory, got "${store}"`, EXIT.usage);
+  if (values.help) return 'help' as const;
+  const { config, help: _help, ...rest } = values as Record<string, string | boolean | string[] | undefined>;
+  try {
+    return { flags: layerFromFlags(rest), configFile: config as string | undefined };
+  } catch (error) {
+    throw error instanceof ConfigError ? new CliError(error.message, EXIT.usage) : error;
   }
-  const durability = values.durability;
-  if (durability !== undefined && durability !== 'normal' && durability !== 'full') {
-    throw new CliError(`--durability must be normal or full, got "${durability}"`, EXIT.usage);
+}
+
+/** The configuration serve's flags give by themselves (without environment or file). For tests. */
+export function serveConfigFromFlags(args: string[], _io: CliIo): Partial<ServerConfig> | 'help' {
+  const parsed = parseServeFlags(args);
+  if (parsed === 'help') return 'help';
+  try {
+    return assemble(parsed.flags.values, parsed.flags.where);
+  } catch (error) {
+    throw error instanceof ConfigError ? new CliError(error.message, EXIT.usage) : error;
   }
-  const logLevel = values['log-level'];
-  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-  if (logLevel !== undefined && !(levels as readonly string[]).includes(logLevel)) {
-    throw new CliError(`--log-level must be one of ${levels.join(', ')}, got "${logLevel}"`, EXIT.usage);
+}
+
+/** serve's effective configuration: flags over LOCALPUSH_* over the config file over the defaults. */
+export async function serveConfig(args: string[], io: CliIo): Promise<EffectiveConfig | 'help'> {
+  const parsed = parseServeFlags(args);
+  if (parsed === 'help') return 'help';
+  try {
+    return await loadServerConfig({ flags: parsed.flags, env: io.env, configFile: parsed.configFile });
+  } catch (error) {
+    throw error instanceof ConfigError ? new CliError(error.message, EXIT.usage) : error;
   }
-  return {
-    dataDir: dataDirFrom(values['data-dir'], io),
-    host: values.host,
-    tlsPort: requireInteger('tls-port', values['tls-port'], 0, 65535),
-    wsPort: values['no-ws'] ? null : requireInteger('ws-port', values['ws-port'], 0, 65535),
-    wsTls: values['ws-plain'] ? false : undefined,
-    tcpPort: requireInteger('tcp-port', values['tcp-port'], 0, 65535),
-    apiHost: values['api-host'],
-    apiPort: requireInteger('api-port', values['api-port'], 0, 65535),
-    store,
-    durability,
-    heartbeatIntervalMs: measure('heartbeat-interval', values['heartbeat-interval'], parseDuration),
-    heartbeatGraceMs: measure('heartbeat-grace', values['heartbeat-grace'], parseDuration),
-    maxQueuePerDevice: requireInteger('max-queue', values['max-queue'], 1, 1_000_000),
-    maxFrameBytes: measure('max-frame', values['max-frame'], parseSize),
-    ackTimeoutMs: measure('ack-timeout', values['ack-timeout'], parseDuration),
-    logLevel: logLevel as ServerConfig['logLevel'] | undefined,
-    ...apnsConfigFromFlags(values),
-    simplepush: simplePushFromFlags(values.simplepush, values['simplepush-ports']),
-  };
 }
 
 /** The banner: where everything is and the next two commands to try. */
@@ -186,12 +110,12 @@ export function describeServer(server: RunningServer): string {
 }
 
 export async function serve(args: string[], io: CliIo): Promise<number> {
-  const overrides = serveConfigFromFlags(args, io);
-  if (overrides === 'help') {
+  const effective = await serveConfig(args, io);
+  if (effective === 'help') {
     io.stdout(SERVE_HELP);
     return EXIT.ok;
   }
-  const server = await startServer(overrides);
+  const server = await startServer(effective.config);
   io.stdout(describeServer(server));
   await io.untilInterrupted();
   io.stderr('shutting down: telling devices to reconnect later…\n');

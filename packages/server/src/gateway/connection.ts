@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  DEFAULT_HEARTBEAT,
+  DEFAULT_MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   ProtocolErrorCode,
@@ -41,10 +43,10 @@ export interface ConnectionOptions {
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
-  heartbeatIntervalMs: 20_000,
-  heartbeatGraceMs: 10_000,
+  heartbeatIntervalMs: DEFAULT_HEARTBEAT.intervalMs,
+  heartbeatGraceMs: DEFAULT_HEARTBEAT.graceMs,
   helloTimeoutMs: 10_000,
-  maxFrameBytes: 64 * 1024,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxWriteQueueBytes: 1024 * 1024,
   closeTimeoutMs: 2_000,
 };
