@@ -23,6 +23,7 @@ const FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'icon.svg': 'image/svg+xml',
 };
 
 /** Skips the API's provider-key check (api.ts). */
@@ -41,11 +42,21 @@ export function demoPublicDir(): string {
   return fileURLToPath(found ?? candidates[0] ?? new URL('./public/', import.meta.url));
 }
 
-/** Adds GET /, GET /demo/<file> and POST /demo/join to the HTTP API (before it listens). */
+/**
+ * Adds GET /, GET /favicon.ico, GET /demo/<file> and POST /demo/join to the HTTP API (before it listens).
+ */
 export function registerDemoRoutes(app: FastifyInstance, deps: DemoRouteDeps): void {
   const dir = demoPublicDir();
   app.get('/', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) =>
     reply.redirect('/demo/'),
+  );
+  // The page names its icon, but browsers still ask for /favicon.ico on some loads (a bookmark, a tab
+  // restored); without this route the API's key check answered 401, a console error on every load.
+  app.get('/favicon.ico', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) =>
+    reply
+      .type('image/svg+xml')
+      .header('cache-control', 'max-age=86400')
+      .send(await readFile(`${dir}/icon.svg`, 'utf8')),
   );
   app.get<{ Params: { file?: string } }>(
     '/demo/:file?',

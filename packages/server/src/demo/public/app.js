@@ -310,7 +310,7 @@
     }
     $('nobody').hidden = state.people.length > 0;
     const chosen = state.selected !== null;
-    $('peer-name').textContent = chosen ? nameOf(state.selected) : 'Choose someone on the left';
+    $('peer-name').textContent = chosen ? nameOf(state.selected) : 'Choose someone to talk to';
     $('text').disabled = !chosen;
     $('send').disabled = !chosen;
     $('call-button').disabled = !chosen || state.call !== null;
