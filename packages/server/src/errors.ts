@@ -15,6 +15,11 @@ export const ServerErrorCode = {
   STORE_DISK_FULL: 'LP_STORE_DISK_FULL',
   /** The store's server (Redis) cannot be reached or cannot write now; nothing was accepted. */
   STORE_UNAVAILABLE: 'LP_STORE_UNAVAILABLE',
+  /**
+   * A message id already names a message for another device, or with other content; nothing was stored.
+   * The same id for the same device with the same content is a duplicate instead (idempotent).
+   */
+  STORE_MESSAGE_ID_CONFLICT: 'LP_STORE_MESSAGE_ID_CONFLICT',
   /** A configuration value is missing or out of range. */
   CONFIG_INVALID: 'LP_CONFIG_INVALID',
   /** A listener could not bind its address. */

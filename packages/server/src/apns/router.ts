@@ -12,6 +12,7 @@
  * - APNs not configured or unreachable → 200, the message stays queued until its expiration (the local
  *   queue delivers it when the device comes back, as APNs's own store-and-forward would).
  */
+import { createHash } from 'node:crypto';
 import type { PushKind } from '@localpush/protocol';
 import type { DeliveryEngineImpl } from '../engine/engine.js';
 import type { SendOutcome, SendRequest } from '../engine/types.js';
@@ -125,9 +126,20 @@ export class ApnsRouter {
       ...(request.expiration !== undefined ? { expiration: request.expiration } : {}),
       ...(request.collapseId !== undefined ? { collapseId: request.collapseId } : {}),
     };
-    const outcome: SendOutcome = engine.isOnline(registration.deviceId)
-      ? await engine.submitAndWait(send, this.ackTimeoutMs)
-      : await engine.submit(send);
+    let outcome = await this.submit(send);
+    if (outcome.status === 'conflict') {
+      // APNs does not scope apns-ids: a provider may reuse one for another token or other content, and APNs
+      // delivers it. The message then gets an id of its own, derived from the device and the content, so
+      // that a retry of that very request is still one message.
+      outcome = await this.submit({ ...send, id: scopedMessageId(send, request.payload) });
+      if (outcome.status === 'conflict') {
+        this.options.logger?.warn(
+          { id: request.apnsId },
+          'APNs request refused: its derived message id is taken',
+        );
+        return { status: 500, reason: 'InternalServerError', path: 'refused' };
+      }
+    }
 
     if (outcome.status === 'unknown_device') {
       // The registration outlived its device (removed since): the token is as good as unknown.
@@ -155,6 +167,14 @@ export class ApnsRouter {
       return { status: 200, path: 'expired' };
     }
     return this.relay(request, deadline, outcome.id);
+  }
+
+  /** Submits to the device's live connection and waits for its ack, or queues when it is offline. */
+  private submit(send: SendRequest): Promise<SendOutcome> {
+    const { engine } = this.options;
+    return engine.isOnline(send.deviceId)
+      ? engine.submitAndWait(send, this.ackTimeoutMs)
+      : engine.submit(send);
   }
 
   /**
@@ -211,6 +231,28 @@ export class ApnsRouter {
   private forwardUnknown(request: ApnsParsedRequest): Promise<ApnsRouteResult> {
     return this.relay(request, request.expiration, undefined);
   }
+}
+
+/**
+ * The message id of an APNs request whose apns-id already names another device's message or other
+ * content: the apns-id, `~`, and 22 base64url characters (132 bits) of SHA-256 over the device and
+ * everything the id rule compares. 59 characters, within the 128 a message id may have.
+ */
+export function scopedMessageId(send: SendRequest, payload: Uint8Array): string {
+  const digest = createHash('sha256')
+    .update(
+      JSON.stringify([
+        send.deviceId,
+        send.kind,
+        send.priority,
+        send.expiration ?? null,
+        send.collapseId ?? null,
+      ]),
+    )
+    .update('\0')
+    .update(payload)
+    .digest('base64url');
+  return `${send.id ?? ''}~${digest.slice(0, 22)}`;
 }
 
 /** The bundle id a registration should record for a topic (any push-type suffix removed). */

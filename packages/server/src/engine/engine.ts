@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Ack, Clock, TimerHandle } from '@localpush/protocol';
-import { isExpiredAt } from '../store/rules.js';
+import { MessageIdConflictError, isExpiredAt } from '../store/rules.js';
 import type { ListOptions, Receipt, ReceiptEvent, Store, StoredMessage } from '../store/types.js';
 import { KeyedChain } from './chain.js';
 import {
@@ -360,22 +360,36 @@ class Engine implements DeliveryEngineImpl {
       }
     }
 
-    if (failures !== undefined) {
-      // enqueue and recordExpired reject an unknown device before writing anything.
-      const known = (await this.store.getDevice(deviceId)) !== undefined;
-      if (!known) {
-        for (const index of failures.keys()) {
-          const item = items[index];
-          if (item !== undefined)
-            outcomes[index] = { deviceId, id: item.id, status: 'unknown_device', duplicate: false };
-        }
-      }
-    }
+    if (failures !== undefined) await this.settleRefusals(deviceId, items, failures, outcomes);
     items.forEach((item, index) => {
       const outcome = outcomes[index];
       if (outcome !== undefined) item.resolve(outcome);
       else item.reject(failures?.get(index) ?? new Error('internal error: a submit had no outcome'));
     });
+  }
+
+  /**
+   * Outcomes for the submits whose store call was refused before it wrote anything: a conflicting reuse
+   * of an id, or an unknown device (confirmed with one read). Other failures keep no outcome and reject.
+   */
+  private async settleRefusals(
+    deviceId: string,
+    items: readonly PendingSubmit[],
+    failures: Map<number, unknown>,
+    outcomes: (SendOutcome | undefined)[],
+  ): Promise<void> {
+    let unknown: boolean | undefined;
+    for (const [index, reason] of failures) {
+      const item = items[index];
+      if (item === undefined) continue;
+      if (reason instanceof MessageIdConflictError) {
+        const conflict = { reason: reason.reason, message: reason.message };
+        outcomes[index] = { deviceId, id: item.id, status: 'conflict', duplicate: false, conflict };
+        continue;
+      }
+      unknown ??= (await this.store.getDevice(deviceId)) === undefined;
+      if (unknown) outcomes[index] = { deviceId, id: item.id, status: 'unknown_device', duplicate: false };
+    }
   }
 
   // ── feeding and acks ──────────────────────────────────────────────────────────────────────────────

@@ -14,8 +14,9 @@ export type GroupResult =
 
 /**
  * Issues the group's store calls, one or two per submit, and waits for all of them. There is no
- * getMessage or getDevice first: enqueue reports a duplicate id itself and rejects an unknown device
- * before writing anything (the caller confirms that with one getDevice).
+ * getMessage or getDevice first: enqueue reports a duplicate id itself, and rejects a conflicting reuse
+ * of an id and an unknown device before writing anything (the caller confirms the latter with one
+ * getDevice).
  */
 export function issueGroup(
   store: Store,
@@ -52,5 +53,6 @@ function newMessage(item: PendingSubmit, now: number, defaultTtlSeconds: number)
     expiration: request.expiration ?? Math.floor(now / 1000) + defaultTtlSeconds,
     collapseId: request.collapseId ?? null,
     acceptedAt: now,
+    defaultExpiration: request.expiration === undefined,
   };
 }

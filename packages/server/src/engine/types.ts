@@ -5,6 +5,7 @@
  *   HTTP API ──DeliveryEngine──▶ engine
  */
 import type { Ack, JsonValue, Notice, Push, PushKind, PushPriority } from '@localpush/protocol';
+import type { MessageIdConflict } from '../store/rules.js';
 import type { DeviceRecord, Receipt, StoredMessage } from '../store/types.js';
 
 /** A live, authenticated device connection, as the engine sees it. Implemented by the gateway. */
@@ -54,18 +55,33 @@ export interface SendRequest {
  * - `queued`: stored; the device is offline and gets it when it connects;
  * - `expired`: expiration 0 and the device offline, or already past its expiration: not delivered;
  * - `timeout`: waited for the ack and none came in time — the message stays queued for redelivery;
- * - `unknown_device`: no such device; nothing stored.
+ * - `unknown_device`: no such device; nothing stored;
+ * - `conflict`: the id already names a message for another device or with other content; nothing stored
+ *   (`conflict` says which). The same id, device and content is a duplicate instead.
  */
-export const SEND_STATUSES = ['delivered', 'sent', 'queued', 'expired', 'timeout', 'unknown_device'] as const;
+export const SEND_STATUSES = [
+  'delivered',
+  'sent',
+  'queued',
+  'expired',
+  'timeout',
+  'unknown_device',
+  'conflict',
+] as const;
 export type SendStatus = (typeof SEND_STATUSES)[number];
 
 export interface SendOutcome {
   deviceId: string;
   id: string;
   status: SendStatus;
-  /** True when this id was submitted before; the outcome then describes the existing message. */
+  /**
+   * True when this id was submitted before for this device with the same content; the outcome then
+   * describes the existing message.
+   */
   duplicate: boolean;
   seq?: number;
+  /** With status `conflict`: why the id was refused, and a sentence saying so. */
+  conflict?: { reason: MessageIdConflict; message: string };
 }
 
 export interface MessageStatus {

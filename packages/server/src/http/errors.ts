@@ -20,6 +20,11 @@ export const ApiErrorCode = {
   DEVICE_NOT_FOUND: 'LP_API_DEVICE_NOT_FOUND',
   /** 409: a device with this id is already registered. */
   DEVICE_EXISTS: 'LP_API_DEVICE_EXISTS',
+  /**
+   * 409: the message id already names a message for another device, or with other content; nothing was
+   * stored. (The same id, device and content again is a duplicate: 200 with `duplicate: true`.)
+   */
+  MESSAGE_ID_CONFLICT: 'LP_API_MESSAGE_ID_CONFLICT',
   /** 413: the request body exceeds the route's body limit. */
   BODY_TOO_LARGE: 'LP_API_BODY_TOO_LARGE',
   /** 413: a push payload's JSON exceeds what fits in a protocol frame (60 KiB by default). */

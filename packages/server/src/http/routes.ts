@@ -48,6 +48,8 @@ export interface SendResultView {
   status: SendOutcome['status'];
   duplicate: boolean;
   seq?: number;
+  /** With status `conflict`: the coded reason, as a 409 would carry it. */
+  error?: { code: typeof ApiErrorCode.MESSAGE_ID_CONFLICT; message: string };
 }
 
 function resultView(outcome: SendOutcome): SendResultView {
@@ -58,7 +60,16 @@ function resultView(outcome: SendOutcome): SendResultView {
     duplicate: outcome.duplicate,
   };
   if (outcome.seq !== undefined) view.seq = outcome.seq;
+  if (outcome.conflict !== undefined) {
+    view.error = { code: ApiErrorCode.MESSAGE_ID_CONFLICT, message: outcome.conflict.message };
+  }
   return view;
+}
+
+/** A 409 for a push whose id was refused: nothing was stored, and the answer must not look like success. */
+function conflictError(outcome: SendOutcome): ApiError {
+  const message = outcome.conflict?.message ?? `message id "${outcome.id}" is already used`;
+  return new ApiError(409, ApiErrorCode.MESSAGE_ID_CONFLICT, message, [{ field: 'body.id', message }]);
 }
 
 function messageView(message: StoredMessage) {
@@ -129,7 +140,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         summary: 'Send one message to one or more devices',
         tags: ['push'],
         body: pushBodySchema,
-        response: { 200: sendResultsSchema, ...errors(400, 413, 415, 503) },
+        response: { 200: sendResultsSchema, ...errors(400, 409, 413, 415, 503) },
       },
     },
     async (request) => {
@@ -147,6 +158,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
             : engine.submit(sendRequest);
         }),
       );
+      // An id is only allowed with one recipient, so a conflict is the whole answer. [docs/http-api.md]
+      const refused = outcomes.find((o) => o.status === 'conflict');
+      if (refused !== undefined) throw conflictError(refused);
       return { results: outcomes.map(resultView) };
     },
   );

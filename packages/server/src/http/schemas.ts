@@ -138,8 +138,24 @@ const sendResult = {
     device: { type: 'string' },
     id: { type: 'string' },
     status: { type: 'string', enum: SEND_STATUSES },
-    duplicate: { type: 'boolean', description: 'True when this id was submitted before.' },
-    seq: { type: 'integer', description: 'Per-device sequence number (absent for unknown_device).' },
+    duplicate: {
+      type: 'boolean',
+      description: 'True when this id was submitted before for this device with the same content.',
+    },
+    seq: {
+      type: 'integer',
+      description: 'Per-device sequence number (absent for unknown_device and conflict).',
+    },
+    error: {
+      type: 'object',
+      description:
+        'With status `conflict`: the id already names a message for another device or with other content; nothing was stored.',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', enum: ['LP_API_MESSAGE_ID_CONFLICT'] },
+        message: { type: 'string' },
+      },
+    },
   },
 } as const;
 

@@ -6,6 +6,7 @@
 import type { JsonValue } from '@localpush/protocol';
 import { ServerErrorCode, StoreError } from '../errors.js';
 import {
+  assertDuplicate,
   closedError,
   effectiveQueueBound,
   isDeliverable,
@@ -102,6 +103,7 @@ class MemoryStore implements Store {
     return this.run(() => {
       const existing = this.messages.get(input.id);
       if (existing !== undefined) {
+        assertDuplicate(existing, input);
         return { message: copy(existing), duplicate: true, collapsed: [], overflowed: [] };
       }
       const queue = this.queueOf(input.deviceId);
@@ -133,7 +135,10 @@ class MemoryStore implements Store {
   recordExpired(input: NewMessage, at: number): Promise<StoredMessage> {
     return this.run(() => {
       const existing = this.messages.get(input.id);
-      if (existing !== undefined) return copy(existing);
+      if (existing !== undefined) {
+        assertDuplicate(existing, input);
+        return copy(existing);
+      }
       this.queueOf(input.deviceId);
       return copy(this.insert(input, 'expired', at));
     });

@@ -3,9 +3,12 @@
  * drift apart. SQLite expresses the same rules in SQL (sqlite-statements.ts); the conformance suite
  * checks that both agree.
  */
+import type { JsonValue } from '@localpush/protocol';
+import { ServerErrorCode, StoreError } from '../errors.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
   type MessageState,
+  type NewMessage,
   type Receipt,
   type ReceiptEvent,
   type StoredMessage,
@@ -81,4 +84,68 @@ export function receiptsOf(
   }
   // Array.prototype.sort is stable: ties stay in the order above.
   return list.sort((a, b) => a.at - b.at);
+}
+
+/** Why a reused message id was refused. */
+export type MessageIdConflict = 'other_device' | 'other_content';
+
+/**
+ * The message-id rule every store applies when an id it holds comes again (docs/http-api.md, "Message
+ * ids"): the same device and the same content is a retry — a duplicate, answered with the existing
+ * message; anything else is refused, because answering it as a duplicate would be a success that
+ * delivers nothing. Content is what the sender chose: kind, payload (as JSON, key order aside), priority,
+ * collapse id, and the expiration — unless the retry left it to the server's default, which moves with
+ * the clock and so cannot tell a retry from a new message.
+ */
+export function messageIdConflict(
+  existing: Pick<StoredMessage, 'deviceId' | 'kind' | 'payload' | 'priority' | 'collapseId' | 'expiration'>,
+  input: NewMessage,
+): MessageIdConflict | undefined {
+  if (existing.deviceId !== input.deviceId) return 'other_device';
+  const same =
+    existing.kind === input.kind &&
+    existing.priority === input.priority &&
+    existing.collapseId === input.collapseId &&
+    (input.defaultExpiration === true || existing.expiration === input.expiration) &&
+    jsonEqual(existing.payload, input.payload);
+  return same ? undefined : 'other_content';
+}
+
+/** Thrown (before anything is written) by enqueue and recordExpired for a refused reuse of an id. */
+export class MessageIdConflictError extends StoreError {
+  constructor(
+    readonly messageId: string,
+    readonly reason: MessageIdConflict,
+  ) {
+    super(
+      ServerErrorCode.STORE_MESSAGE_ID_CONFLICT,
+      reason === 'other_device'
+        ? `message id "${messageId}" is already used by a message for another device; ids are unique across devices`
+        : `message id "${messageId}" is already used by a message with other content; a retry must repeat the message as it was`,
+    );
+  }
+}
+
+/** Checks an id that exists already; throws the conflict, or returns normally for a true duplicate. */
+export function assertDuplicate(existing: StoredMessage, input: NewMessage): void {
+  const conflict = messageIdConflict(existing, input);
+  if (conflict !== undefined) throw new MessageIdConflictError(input.id, conflict);
+}
+
+/** Equality of two JSON values: same types, same array items in order, same object members in any order. */
+export function jsonEqual(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i] as JsonValue, b[i] as JsonValue)) return false;
+    return true;
+  }
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.prototype.hasOwnProperty.call(b, key)) return false;
+    if (!jsonEqual(a[key] as JsonValue, b[key] as JsonValue)) return false;
+  }
+  return true;
 }

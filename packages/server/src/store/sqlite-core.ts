@@ -9,7 +9,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { JsonValue, PushKind, PushPriority } from '@localpush/protocol';
 import { ServerErrorCode, StoreError } from '../errors.js';
-import { effectiveQueueBound, receiptsOf, unknownDeviceError } from './rules.js';
+import { assertDuplicate, effectiveQueueBound, receiptsOf, unknownDeviceError } from './rules.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
   type AckInput,
@@ -92,7 +92,9 @@ export class SqliteCore {
   enqueue(input: NewMessage, options: EnqueueOptions): EnqueueResult {
     const existing = this.s.getMessage.get(input.id);
     if (existing !== undefined) {
-      return { message: toMessage(existing), duplicate: true, collapsed: [], overflowed: [] };
+      const stored = toMessage(existing);
+      assertDuplicate(stored, input);
+      return { message: stored, duplicate: true, collapsed: [], overflowed: [] };
     }
     const message = this.insert(input, 'queued', null);
 
@@ -133,7 +135,11 @@ export class SqliteCore {
 
   recordExpired(input: NewMessage, at: number): StoredMessage {
     const existing = this.s.getMessage.get(input.id);
-    if (existing !== undefined) return toMessage(existing);
+    if (existing !== undefined) {
+      const stored = toMessage(existing);
+      assertDuplicate(stored, input);
+      return stored;
+    }
     return this.insert(input, 'expired', at);
   }
 
@@ -216,8 +222,9 @@ export class SqliteCore {
     const seq = this.s.nextSeq.get(input.deviceId, input.deviceId);
     if (seq === undefined) throw unknownDeviceError(input.deviceId);
     const payload = JSON.stringify(input.payload);
+    const { defaultExpiration: _notStored, ...fields } = input;
     const message: StoredMessage = {
-      ...input,
+      ...fields,
       // A private copy, as from the memory store: the caller may go on changing its payload object.
       payload: JSON.parse(payload) as JsonValue,
       seq,

@@ -42,7 +42,11 @@ export type ReceiptEvent = (typeof RECEIPT_EVENTS)[number];
 
 /** A message as submitted, before the store gives it a sequence number. */
 export interface NewMessage {
-  /** Globally unique; submitting the same id again is the same message (idempotent). */
+  /**
+   * Globally unique. Submitting the same id again for the same device with the same content is the same
+   * message (idempotent: a duplicate); for another device or with other content it is refused with
+   * STORE_MESSAGE_ID_CONFLICT (see `messageIdConflict` in rules.ts).
+   */
   id: string;
   deviceId: string;
   kind: PushKind;
@@ -55,9 +59,14 @@ export interface NewMessage {
   expiration: number;
   collapseId: string | null;
   acceptedAt: number;
+  /**
+   * True when `expiration` is the server's default (the sender gave none). Not stored: it only tells the
+   * id rule that a retry without an expiration matches whatever expiration the first copy got.
+   */
+  defaultExpiration?: boolean;
 }
 
-export interface StoredMessage extends NewMessage {
+export interface StoredMessage extends Omit<NewMessage, 'defaultExpiration'> {
   /** Per-device sequence, 1, 2, 3… in acceptance order; never reused, even after collapse or overflow. */
   seq: number;
   state: MessageState;
@@ -90,7 +99,10 @@ export interface EnqueueOptions {
 
 export interface EnqueueResult {
   message: StoredMessage;
-  /** True when a message with this id existed already: nothing changed and `message` is the existing one. */
+  /**
+   * True when a message with this id existed already for the same device with the same content: nothing
+   * changed and `message` is the existing one. (Any other reuse of the id is rejected, see NewMessage.id.)
+   */
   duplicate: boolean;
   /** Older undelivered messages of the same device and collapse id, now in state `collapsed`. */
   collapsed: StoredMessage[];
@@ -128,12 +140,15 @@ export interface Store {
   /**
    * Accepts a message: assigns the next seq, applies collapse and the queue bound, records the
    * `accepted` (and any `collapsed` / `overflowed`) receipts — all in one atomic step. Rejects when the
-   * device is not registered. A maxQueuePerDevice below 1 acts as 1: the new message is never dropped.
+   * device is not registered, and with a `MessageIdConflictError` (STORE_MESSAGE_ID_CONFLICT) when
+   * the id names a message of another device or with other content; either way nothing is written. A
+   * maxQueuePerDevice below 1 acts as 1: the new message is never dropped.
    */
   enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult>;
   /**
    * Records a message that was never queued (expiration 0 with the device offline) directly as expired,
-   * so that its status can still be asked for by id.
+   * so that its status can still be asked for by id. Idempotent by id under the same rule as enqueue
+   * (the existing message is returned; another device or other content is rejected with a conflict).
    */
   recordExpired(message: NewMessage, at: number): Promise<StoredMessage>;
   /**

@@ -149,6 +149,36 @@ describe('APNs endpoint: local delivery', () => {
     }
   });
 
+  it('an apns-id reused for another device (or other content) still reaches it, once per request', async () => {
+    const credentialA = await enrol(h.server, 'reuse-a', token(20));
+    const credentialB = await enrol(h.server, 'reuse-b', token(21));
+    const a = await connectDevice(h.server, 'reuse-a', credentialA);
+    const b = await connectDevice(h.server, 'reuse-b', credentialB);
+    try {
+      const id = randomUUID();
+      // APNs does not scope apns-ids; a provider may send one notification's id to several tokens.
+      assert.equal((await post(token(20), '{"aps":{"alert":"to A"}}', { 'apns-id': id })).status, 200);
+      assert.equal((await post(token(21), '{"aps":{"alert":"to B"}}', { 'apns-id': id })).status, 200);
+      // The provider retries B's request: still one message for B.
+      assert.equal((await post(token(21), '{"aps":{"alert":"to B"}}', { 'apns-id': id })).status, 200);
+      // Other content under the same id for A is a new notification, as it is for APNs.
+      assert.equal((await post(token(20), '{"aps":{"alert":"again"}}', { 'apns-id': id })).status, 200);
+      assert.deepEqual(
+        a.received.map((p) => (p.payload as { aps: { alert: string } }).aps.alert),
+        ['to A', 'again'],
+      );
+      assert.deepEqual(
+        b.received.map((p) => (p.payload as { aps: { alert: string } }).aps.alert),
+        ['to B'],
+      );
+      assert.equal(a.received[0]?.id, id);
+      assert.match(b.received[0]?.id ?? '', new RegExp(`^${id}~[A-Za-z0-9_-]{22}$`));
+    } finally {
+      await a.client.stop();
+      await b.client.stop();
+    }
+  });
+
   it('serves HTTP/1.1 over TLS and cleartext h2c too, and accepts the core provider key', async () => {
     const credential = await enrol(h.server, 'transports-dev', token(4));
     const { client, received } = await connectDevice(h.server, 'transports-dev', credential);

@@ -83,12 +83,30 @@ describe('submit', () => {
     await t.engine.close();
   });
 
-  test('the same id again is a duplicate describing the existing message', async () => {
+  test('the same id, device and content again is a duplicate describing the existing message', async () => {
     const t = await setup();
     const first = await t.engine.submit(request('d1', { id: 'same' }));
-    const again = await t.engine.submit(request('d1', { id: 'same', payload: 'other' }));
+    const again = await t.engine.submit(request('d1', { id: 'same' }));
     assert.deepEqual(again, { ...first, duplicate: true });
     assert.equal(t.receipts.filter((r) => r.event === 'accepted').length, 1);
+    await t.engine.close();
+  });
+
+  test('the same id for another device or with other content is a conflict that stores nothing', async () => {
+    const t = await setup({}, ['d1', 'd2']);
+    const first = await t.engine.submit(request('d1', { id: 'same' }));
+    const elsewhere = await t.engine.submit(request('d2', { id: 'same' }));
+    assert.equal(elsewhere.status, 'conflict');
+    assert.equal(elsewhere.duplicate, false);
+    assert.equal(elsewhere.seq, undefined);
+    assert.equal(elsewhere.conflict?.reason, 'other_device');
+    const changed = await t.engine.submitAndWait(request('d1', { id: 'same', payload: 'other' }), 1000);
+    assert.equal(changed.status, 'conflict');
+    assert.equal(changed.conflict?.reason, 'other_content');
+    assert.equal(t.engine.waiterCount, 0);
+    assert.equal(t.receipts.filter((r) => r.event === 'accepted').length, 1);
+    assert.equal((await t.store.getMessage('same'))?.seq, first.seq);
+    assert.equal(await t.store.pendingCount('d2'), 0);
     await t.engine.close();
   });
 

@@ -134,7 +134,7 @@ for (const [name, factory] of factories) {
       await t.close();
     });
 
-    test('a group to an unknown device stores nothing; duplicates and expired ones keep their order', async () => {
+    test('a group to an unknown device stores nothing; duplicates, conflicts and expired ones keep their order', async () => {
       const t = await setupOn(factory);
       const unknown = await Promise.all(ids(3).map((id) => t.engine.submit(request('nobody', { id }))));
       assert.deepEqual(
@@ -147,18 +147,20 @@ for (const [name, factory] of factories) {
       const mixed = await Promise.all([
         t.engine.submit(request('d1', { id: 'x' })),
         t.engine.submit(request('d1', { id: 'zero', expiration: 0 })),
+        t.engine.submit(request('d1', { id: 'x' })),
         t.engine.submit(request('d1', { id: 'x', payload: 'again' })),
         t.engine.submit(request('d1', { id: 'x', expiration: past })),
         t.engine.submit(request('d1', { id: 'y' })),
       ]);
       assert.deepEqual(
-        mixed.map((o) => [o.id, o.status, o.duplicate, o.seq]),
+        mixed.map((o) => [o.id, o.status, o.duplicate, o.seq, o.conflict?.reason]),
         [
-          ['x', 'queued', false, 1],
-          ['zero', 'expired', false, 2],
-          ['x', 'queued', true, 1],
-          ['x', 'queued', true, 1],
-          ['y', 'queued', false, 3],
+          ['x', 'queued', false, 1, undefined],
+          ['zero', 'expired', false, 2, undefined],
+          ['x', 'queued', true, 1, undefined],
+          ['x', 'conflict', false, undefined, 'other_content'],
+          ['x', 'conflict', false, undefined, 'other_content'],
+          ['y', 'queued', false, 3, undefined],
         ],
       );
       assert.deepEqual(t.eventsOf('x'), ['accepted']);

@@ -89,6 +89,25 @@ async function replay(store: Store, reference: Store, operations: readonly Opera
     return actual;
   };
 
+  /**
+   * Like `both` for an operation that may be refused with a coded StoreError: the two stores must give
+   * the same result, or refuse with the same code and reason. Undefined when refused.
+   */
+  const refusedOr = async <T>(run: (s: Store) => Promise<T>): Promise<T | undefined> => {
+    const settle = (p: Promise<T>) =>
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => {
+          const code = (error as { code?: unknown }).code;
+          if (code === undefined) throw error;
+          return { refused: { code, reason: (error as { reason?: unknown }).reason } };
+        },
+      );
+    const actual = await settle(run(store));
+    assert.deepEqual(actual, await settle(run(reference)));
+    return 'value' in actual ? actual.value : undefined;
+  };
+
   for (const [step, o] of operations.entries()) {
     now += 10;
     switch (o.op) {
@@ -96,8 +115,10 @@ async function replay(store: Store, reference: Store, operations: readonly Opera
         const deviceId = DEVICES[o.device] ?? 'p0';
         const reused = o.reuse === null ? undefined : known[o.reuse % Math.max(1, known.length)];
         const input = newMessage(reused ?? `x${step}`, deviceId, now, o.collapseId, o.expiry);
-        const result = await both((s) => s.enqueue(input, { maxQueuePerDevice: o.bound }));
-        if (!result.duplicate) {
+        // A reused id is a duplicate (same device and content) or refused as a conflict: both stores must
+        // say the same, and a refusal must change nothing (the invariants and reads below check that).
+        const result = await refusedOr((s) => s.enqueue(input, { maxQueuePerDevice: o.bound }));
+        if (result !== undefined && !result.duplicate) {
           known.push(input.id);
           assert.ok(result.message.seq > (lastSeq.get(deviceId) ?? 0), 'seqs strictly increase per device');
           lastSeq.set(deviceId, result.message.seq);

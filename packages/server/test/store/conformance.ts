@@ -112,10 +112,12 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.getMessage(input.id), expected);
       });
 
-      it('is idempotent by id: the existing message, unchanged, no new receipt, no seq used', async () => {
-        const first = await store.enqueue(message('d1', { id: 'same', payload: 1 }), BOUND);
+      it('is idempotent by id for the same device and content: the existing message, no new receipt, no seq used', async () => {
+        const input = message('d1', { id: 'same', payload: { a: 1, b: [true, null] }, collapseId: 'c' });
+        const first = await store.enqueue(input, BOUND);
+        // A retry: same content (object members in another order), later.
         const again = await store.enqueue(
-          message('d1', { id: 'same', payload: 2, acceptedAt: T0 + 5 }),
+          { ...input, payload: { b: [true, null], a: 1 }, acceptedAt: T0 + 5 },
           BOUND,
         );
         assert.equal(again.duplicate, true);
@@ -124,12 +126,72 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.deepEqual(again.overflowed, []);
         assert.deepEqual(await events(store, 'same'), ['accepted']);
         assert.equal((await put(store, 'd1')).seq, 2);
-        // Still a duplicate once settled, and even when named for another device.
+        // Still a duplicate once settled.
         await store.acknowledge('d1', { ids: ['same'] }, T0 + 1);
-        const late = await store.enqueue(message('d2', { id: 'same' }), BOUND);
+        const late = await store.enqueue(input, BOUND);
         assert.equal(late.duplicate, true);
         assert.equal(late.message.state, 'acked');
+        // A retry that left the expiration to the server's default matches whatever the first copy got.
+        const defaulted = await store.enqueue(
+          { ...input, expiration: FAR + 999, defaultExpiration: true },
+          BOUND,
+        );
+        assert.equal(defaulted.duplicate, true);
+        assert.equal(defaulted.message.expiration, FAR);
+        // The flag itself is not stored.
+        const fresh = await store.enqueue(message('d1', { defaultExpiration: true }), BOUND);
+        assert.equal('defaultExpiration' in fresh.message, false);
+        assert.equal('defaultExpiration' in (await store.getMessage(fresh.message.id))!, false);
+      });
+
+      it('refuses an id already used for another device with MESSAGE_ID_CONFLICT, storing nothing', async () => {
+        const first = await put(store, 'd1', { id: 'shared' });
+        for (const state of ['queued', 'acked'] as const) {
+          if (state === 'acked') await store.acknowledge('d1', { ids: ['shared'] }, T0 + 1);
+          await assert.rejects(store.enqueue(message('d2', { id: 'shared' }), BOUND), {
+            code: ServerErrorCode.STORE_MESSAGE_ID_CONFLICT,
+            reason: 'other_device',
+          });
+          await assert.rejects(store.recordExpired(message('d2', { id: 'shared', expiration: 0 }), T0), {
+            code: ServerErrorCode.STORE_MESSAGE_ID_CONFLICT,
+            reason: 'other_device',
+          });
+        }
+        assert.equal((await store.getMessage('shared'))?.deviceId, 'd1');
+        assert.deepEqual(await events(store, 'shared'), ['accepted', 'acked']);
         assert.equal(await store.pendingCount('d2'), 0);
+        // No seq was used up on either device.
+        assert.equal((await put(store, 'd2')).seq, 1);
+        assert.equal((await put(store, 'd1')).seq, first.seq + 1);
+      });
+
+      it('refuses an id already used with other content with MESSAGE_ID_CONFLICT, storing nothing', async () => {
+        const input = message('d1', { id: 'same', payload: { a: 1 }, collapseId: 'c', priority: 10 });
+        const stored = (await store.enqueue(input, BOUND)).message;
+        const others: Partial<typeof input>[] = [
+          { payload: { a: 2 } },
+          { payload: { a: 1, b: 1 } },
+          { payload: [1] },
+          { kind: 'call' },
+          { priority: 5 },
+          { collapseId: null },
+          { collapseId: 'd' },
+          { expiration: FAR + 1 },
+        ];
+        for (const other of others) {
+          await assert.rejects(
+            store.enqueue({ ...input, ...other }, BOUND),
+            { code: ServerErrorCode.STORE_MESSAGE_ID_CONFLICT, reason: 'other_content' },
+            JSON.stringify(other),
+          );
+        }
+        await assert.rejects(store.recordExpired({ ...input, expiration: 0 }, T0), {
+          code: ServerErrorCode.STORE_MESSAGE_ID_CONFLICT,
+          reason: 'other_content',
+        });
+        assert.deepEqual(await store.getMessage('same'), stored);
+        assert.deepEqual(await events(store, 'same'), ['accepted']);
+        assert.equal((await put(store, 'd1')).seq, 2);
       });
 
       it('collapses older undelivered messages (queued or sent) with the same collapse id, same device only', async () => {
@@ -224,9 +286,14 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         assert.equal(await store.pendingCount('d1'), 1);
         assert.deepEqual(seqs(await store.deliverable('d1', 0, T0, 10)), [1]);
         assert.equal((await put(store, 'd1')).seq, 3);
-        // Idempotent like enqueue.
+        // Idempotent like enqueue: same device, same content.
         assert.deepEqual(await store.recordExpired(m, T0 + 9), stored);
         assert.equal((await store.enqueue(m, BOUND)).duplicate, true);
+        // Stored without the flag that says its expiration was a default.
+        assert.equal(
+          'defaultExpiration' in (await store.recordExpired({ ...m, defaultExpiration: true }, T0)),
+          false,
+        );
       });
 
       // The engine relies on this instead of reading the device first.
