@@ -51,7 +51,13 @@ import {
 } from './redis-keys.js';
 import { DeviceOrder } from './redis-order.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
-import { closedError, effectiveQueueBound, receiptsOf, unknownDeviceError } from './rules.js';
+import {
+  assertDuplicate,
+  closedError,
+  effectiveQueueBound,
+  receiptsOf,
+  unknownDeviceError,
+} from './rules.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
   type AckInput,
@@ -342,8 +348,11 @@ class RedisStore implements Store {
         let generation = parseClaim(value).generation;
         if (owner !== deviceId) {
           const existing = await this.fence(owner, message.id, generation);
-          if (existing !== undefined)
+          if (existing !== undefined) {
+            // Another device's message: refused by the id rule (rules.ts), nothing was written.
+            assertDuplicate(existing, message);
             return { message: existing, duplicate: true, collapsed: [], overflowed: [] };
+          }
           const moved = await this.script(
             'lpCompareAndSet',
             [this.keys.claim(message.id)],
@@ -363,13 +372,12 @@ class RedisStore implements Store {
               collapsed: reply[2].map((raw) => decodeMessage(raw, deviceId).message),
               overflowed: reply[3].map((raw) => decodeMessage(raw, deviceId).message),
             };
-          case 'dup':
-            return {
-              message: decodeMessage(reply[1], deviceId).message,
-              duplicate: true,
-              collapsed: [],
-              overflowed: [],
-            };
+          case 'dup': {
+            const existing = decodeMessage(reply[1], deviceId).message;
+            // Same device: a duplicate only with the same content (rules.ts); nothing was written.
+            assertDuplicate(existing, message);
+            return { message: existing, duplicate: true, collapsed: [], overflowed: [] };
+          }
           case 'unknown':
             // Release a claim made by this call (one made earlier stays: someone may be inserting under it).
             if (created === 1)
