@@ -7,6 +7,7 @@ import {
   APNS_ENVIRONMENTS,
   APNS_TOKEN_PATTERN,
   APNS_TOPIC_PATTERN,
+  BSSID_PATTERN,
   DEVICE_ID_PATTERN,
   GOAWAY_REASONS,
   LIMITS,
@@ -23,9 +24,12 @@ import {
   type Heartbeat,
   type HeartbeatAck,
   type Hello,
+  type HelloNetwork,
   type Message,
   type MessageType,
   type Notice,
+  type Probe,
+  type ProbeReply,
   type Push,
   type ServerMessage,
   type Welcome,
@@ -127,6 +131,10 @@ export function validateMessage(value: Record<string, unknown>): Message {
       return readGoaway(v);
     case 'notice':
       return readNotice(v);
+    case 'probe':
+      return readProbe(v);
+    case 'probe_reply':
+      return readProbeReply(v);
   }
 }
 
@@ -142,7 +150,38 @@ function readHello(v: Reader): Hello {
   if (resume !== undefined) hello.resume = { lastSeq: new Reader(resume, 'hello.resume').uint('lastSeq') };
   const agent = v.optionalString('agent', LIMITS.textMaxLength);
   if (agent !== undefined) hello.agent = agent;
+  const network = v.optionalObject('network');
+  if (network !== undefined) hello.network = readHelloNetwork(new Reader(network, 'hello.network'));
   return hello;
+}
+
+/** [LP-10.4] Every field optional; an empty object is a valid (if useless) report. */
+function readHelloNetwork(v: Reader): HelloNetwork {
+  const network: HelloNetwork = {};
+  const ssid = v.optionalString('ssid', LIMITS.ssidMaxLength);
+  if (ssid !== undefined) network.ssid = ssid;
+  if (v.has('bssid')) network.bssid = v.pattern('bssid', BSSID_PATTERN);
+  if (v.has('signalDbm')) network.signalDbm = v.int('signalDbm', -150, 0);
+  return network;
+}
+
+/** [LP-10.2] */
+function readProbe(v: Reader): Probe {
+  const probe: Probe = { type: 'probe', id: v.string('id', 1, LIMITS.probeIdMaxLength) };
+  const pad = v.optionalString('pad', LIMITS.probePadMaxLength);
+  if (pad !== undefined) probe.pad = pad;
+  return probe;
+}
+
+function readProbeReply(v: Reader): ProbeReply {
+  const reply: ProbeReply = {
+    type: 'probe_reply',
+    id: v.string('id', 1, LIMITS.probeIdMaxLength),
+    serverTime: v.uint('serverTime'),
+  };
+  const pad = v.optionalString('pad', LIMITS.probePadMaxLength);
+  if (pad !== undefined) reply.pad = pad;
+  return reply;
 }
 
 function readWelcome(v: Reader): Welcome {
@@ -238,6 +277,19 @@ class Reader {
       this.fail(field, `an integer ≥ ${min}`);
     }
     return x;
+  }
+
+  /** An integer in [min, max], negative ones included. */
+  int(field: string, min: number, max: number): number {
+    const x = this.value[field];
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min || x > max) {
+      this.fail(field, `an integer from ${min} to ${max}`);
+    }
+    return x;
+  }
+
+  has(field: string): boolean {
+    return this.value[field] !== undefined;
   }
 
   optionalUint(field: string): number | undefined {

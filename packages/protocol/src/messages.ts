@@ -45,6 +45,12 @@ export type NoticeCode = (typeof NOTICE_CODES)[number];
 export const APNS_ENVIRONMENTS = ['development', 'production'] as const;
 export type ApnsEnvironment = (typeof APNS_ENVIRONMENTS)[number];
 
+/**
+ * Capabilities this version defines [LP-1.6]: `probe` (a server answers `probe` with `probe_reply`,
+ * LP-10.2) and `diagnostic` (a session that measures without becoming the device's session, LP-10.3).
+ */
+export const CAPABILITIES = { probe: 'probe', diagnostic: 'diagnostic' } as const;
+
 /** Any value JSON can carry. Push payloads are opaque JSON to the protocol. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -63,6 +69,17 @@ export interface Hello {
   capabilities: string[];
   /** Free text naming the client software, for logs. */
   agent?: string;
+  /** The Wi-Fi the device is on, when its user allows telling (off by default in clients). [LP-10.4] */
+  network?: HelloNetwork;
+}
+
+/** What a device may report about its network with the hello. Every field is optional. [LP-10.4] */
+export interface HelloNetwork {
+  ssid?: string;
+  /** The access point's MAC, lower-case `aa:bb:cc:dd:ee:ff`. */
+  bssid?: string;
+  /** Signal strength in dBm, an integer from -150 to 0. */
+  signalDbm?: number;
 }
 
 /** Server → client, the answer to an accepted hello. [LP-4.6] */
@@ -156,8 +173,28 @@ export interface Notice {
   message: string;
 }
 
-export type ClientMessage = Hello | HeartbeatAck | Ack | ApnsToken | ErrorMessage;
-export type ServerMessage = Welcome | Heartbeat | Push | ErrorMessage | Goaway | Notice;
+/**
+ * Client → server, after both sides listed `probe`: answer me at once. Measures the round trip through
+ * the server's connection path; never stored, no seq, not acknowledged. [LP-10.2]
+ */
+export interface Probe {
+  type: 'probe';
+  id: string;
+  /** Filler to give the probe (and its reply) the size of a real push. */
+  pad?: string;
+}
+
+/** Server → client, the answer to a probe: the same id and pad. [LP-10.2] */
+export interface ProbeReply {
+  type: 'probe_reply';
+  id: string;
+  /** Server clock when it answered, milliseconds since the UNIX epoch. */
+  serverTime: number;
+  pad?: string;
+}
+
+export type ClientMessage = Hello | HeartbeatAck | Ack | ApnsToken | Probe | ErrorMessage;
+export type ServerMessage = Welcome | Heartbeat | Push | ProbeReply | ErrorMessage | Goaway | Notice;
 export type Message = ClientMessage | ServerMessage;
 export type MessageType = Message['type'];
 
@@ -173,6 +210,8 @@ export const MESSAGE_SENDERS = {
   error: 'both',
   goaway: 'server',
   notice: 'server',
+  probe: 'client',
+  probe_reply: 'server',
 } as const satisfies Record<MessageType, 'client' | 'server' | 'both'>;
 
 /** Limits on field sizes, so that a hostile peer cannot make the other side keep large strings. [LP-3.3] */
@@ -185,6 +224,9 @@ export const LIMITS = {
   capabilityMaxLength: 64,
   ackIdsMaxCount: 1024,
   textMaxLength: 1024,
+  probeIdMaxLength: 64,
+  probePadMaxLength: 4096,
+  ssidMaxLength: 64,
 } as const;
 
 /** APNs device tokens: an even number (2–400) of hex digits; APNs says not to assume a length. [LP-6.9] */
@@ -195,6 +237,9 @@ export const APNS_TOPIC_PATTERN = /^(?=.{1,255}$)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+
 
 /** Device ids: 1–128 characters of letters, digits, `.`, `_`, `-`, `:` and `@`. [LP-4.4] */
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** BSSIDs in a hello's network report: a MAC address, six pairs of hex digits with colons. [LP-10.4] */
+export const BSSID_PATTERN = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/;
 
 /** Message ids: 1–128 printable ASCII characters without spaces. [LP-6.4] */
 export const MESSAGE_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;

@@ -45,6 +45,7 @@ const examples: Record<MessageType, Message> = {
     resume: { lastSeq: 0 },
     capabilities: ['x'],
     agent: 'test',
+    network: { ssid: 'ward', bssid: 'aa:bb:cc:dd:ee:ff', signalDbm: -60 },
   },
   welcome: {
     type: 'welcome',
@@ -78,6 +79,8 @@ const examples: Record<MessageType, Message> = {
   error: { type: 'error', code: 'LP_SLOW_CONSUMER', message: 'too slow' },
   goaway: { type: 'goaway', reason: 'redirect', message: 'm', redirect: 'tls://h:1', reconnectAfterMs: 5 },
   notice: { type: 'notice', code: 'queue_overflow', count: 2, message: 'dropped 2' },
+  probe: { type: 'probe', id: 'p-1', pad: '....' },
+  probe_reply: { type: 'probe_reply', id: 'p-1', serverTime: 1_700_000_000_000, pad: '....' },
 };
 
 describe('encode/decode round trips', () => {

@@ -81,6 +81,7 @@ const welcome = {
   capabilities: [],
 };
 const heartbeat = { type: 'heartbeat', seq: 1, serverTime: 1700000020000 };
+const helloMinimal = { type: 'hello', version: 1, deviceId: 'd', credential: 'c', capabilities: [] };
 const alert = {
   type: 'push',
   id: 'msg-0001',
@@ -133,6 +134,39 @@ export function frameCases(): FrameCase[] {
       agent: x(1024, 'g'),
     }),
     plain('welcome', 'server', welcome),
+    plain('welcome-diagnostics', 'server', { ...welcome, capabilities: ['probe', 'diagnostic'] }),
+    plain('hello-diagnostic-with-network', 'client', {
+      type: 'hello',
+      version: 1,
+      deviceId: 'ward-7.nurse-call',
+      credential: 's3cret',
+      capabilities: ['probe', 'diagnostic'],
+      agent: 'localpush-doctor',
+      network: { ssid: 'Station 7 — Pflege', bssid: '64:d1:54:68:93:ae', signalDbm: -67 },
+    }),
+    plain('hello-network-empty', 'client', { ...helloMinimal, network: {} }),
+    raw(
+      'hello-network-unknown-field',
+      'client',
+      '{"type":"hello","version":1,"deviceId":"d","credential":"c","network":{"bssid":"AA:BB:CC:DD:EE:FF","noiseDbm":-90}}',
+      {
+        type: 'hello',
+        version: 1,
+        deviceId: 'd',
+        credential: 'c',
+        capabilities: [],
+        network: { bssid: 'AA:BB:CC:DD:EE:FF' },
+      },
+      'unknown fields inside the network report are dropped like any other [LP-3.5] [LP-10.4]',
+    ),
+    plain('hello-network-limits', 'client', {
+      ...helloMinimal,
+      network: { ssid: x(64, 's'), signalDbm: -150 },
+    }),
+    plain('probe', 'client', { type: 'probe', id: '17' }),
+    plain('probe-padded', 'client', { type: 'probe', id: x(64, 'p'), pad: x(4096, '.') }),
+    plain('probe-reply', 'server', { type: 'probe_reply', id: '17', serverTime: 1700000000123 }),
+    plain('probe-reply-padded', 'server', { type: 'probe_reply', id: 'p-2', serverTime: 0, pad: '....' }),
     plain('heartbeat', 'server', heartbeat),
     plain('heartbeat-ack', 'client', { type: 'heartbeat_ack', seq: 1 }),
     plain('push-alert', 'server', alert),
@@ -510,6 +544,18 @@ export function invalidCases(): InvalidCase[] {
     field('hello-agent-not-string', { ...hello, agent: 7 }),
     field('hello-agent-null', { ...hello, agent: null }),
     field('hello-agent-too-long', { ...hello, agent: x(1025, 'g') }),
+    // hello.network [LP-10.4]
+    field('hello-network-null', { ...hello, network: null }),
+    field('hello-network-not-object', { ...hello, network: 'wifi' }),
+    field('hello-network-ssid-too-long', { ...hello, network: { ssid: x(65, 's') } }),
+    field('hello-network-ssid-number', { ...hello, network: { ssid: 7 } }),
+    field('hello-network-bssid-short', { ...hello, network: { bssid: 'aa:bb:cc:dd:ee' } }),
+    field('hello-network-bssid-dashes', { ...hello, network: { bssid: 'aa-bb-cc-dd-ee-ff' } }),
+    field('hello-network-bssid-null', { ...hello, network: { bssid: null } }),
+    field('hello-network-signal-positive', { ...hello, network: { signalDbm: 3 } }),
+    field('hello-network-signal-too-low', { ...hello, network: { signalDbm: -151 } }),
+    field('hello-network-signal-fraction', { ...hello, network: { signalDbm: -67.5 } }),
+    field('hello-network-signal-string', { ...hello, network: { signalDbm: '-67' } }),
     // welcome [LP-4.6]
     field('welcome-session-id-empty', { ...welcome, sessionId: '' }),
     field('welcome-interval-zero', { ...welcome, heartbeatIntervalMs: 0 }),
@@ -599,6 +645,15 @@ export function invalidCases(): InvalidCase[] {
     field('notice-count-missing', omit(notice, 'count')),
     field('notice-count-negative', { ...notice, count: -1 }),
     field('notice-message-number', { ...notice, message: 3 }),
+    // probe, probe_reply [LP-10.2]
+    field('probe-id-missing', { type: 'probe' }),
+    field('probe-id-empty', { type: 'probe', id: '' }),
+    field('probe-id-too-long', { type: 'probe', id: x(65, 'p') }),
+    field('probe-id-number', { type: 'probe', id: 17 }),
+    field('probe-pad-too-long', { type: 'probe', id: '1', pad: x(4097, '.') }),
+    field('probe-pad-null', { type: 'probe', id: '1', pad: null }),
+    field('probe-reply-server-time-missing', { type: 'probe_reply', id: '1' }),
+    field('probe-reply-id-missing', { type: 'probe_reply', serverTime: 0 }),
     // Direction [LP-3.4]
     wrongWay('server-receives-welcome', 'server', welcome),
     wrongWay('server-receives-heartbeat', 'server', heartbeat),
@@ -608,6 +663,8 @@ export function invalidCases(): InvalidCase[] {
     wrongWay('client-receives-hello', 'client', hello),
     wrongWay('client-receives-heartbeat-ack', 'client', { type: 'heartbeat_ack', seq: 1 }),
     wrongWay('client-receives-ack', 'client', { type: 'ack', through: 1 }),
+    wrongWay('server-receives-probe-reply', 'server', { type: 'probe_reply', id: '1', serverTime: 0 }),
+    wrongWay('client-receives-probe', 'client', { type: 'probe', id: '1' }),
     wrongWay('client-receives-apns-token', 'client', {
       type: 'apns_token',
       token: 'ab',

@@ -320,6 +320,9 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     const lastSeq = this.delivery.lastSeq;
     if (lastSeq !== undefined) hello.resume = { lastSeq };
     if (this.options.agent !== undefined) hello.agent = this.options.agent;
+    // [LP-10.4] Only when the application asked for it: an SSID and BSSID say where the device is.
+    const network = this.options.reportNetwork?.();
+    if (network !== undefined) hello.network = network;
     this.send(attempt, hello);
     this.setState('handshaking');
     if (this.current !== attempt || attempt.ended) return;
@@ -375,6 +378,9 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
         return this.onPushFrame(attempt, message);
       case 'notice':
         this.emit('notice', message);
+        return;
+      case 'probe_reply':
+        // [LP-10.2] This client sends no probes (the doctor does); a reply it did not ask for is ignored.
         return;
     }
   }

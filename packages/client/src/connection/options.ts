@@ -2,7 +2,7 @@
  * The options and events of a `DeviceClient`, apart from its implementation so that the SDK layer
  * and tools can import the vocabulary cheaply.
  */
-import type { Clock, Goaway, Heartbeat, Notice, Push, Welcome } from '@localpush/protocol';
+import type { Clock, Goaway, Heartbeat, HelloNetwork, Notice, Push, Welcome } from '@localpush/protocol';
 import { DEFAULT_HEARTBEAT } from '@localpush/protocol';
 import type { BackoffOptions } from './backoff.js';
 import type { ClientError } from './errors.js';
@@ -37,6 +37,12 @@ export interface DeviceClientOptions {
   capabilities?: string[];
   /** Free text naming the client software. */
   agent?: string;
+  /**
+   * Off by default. When set, called before every hello; what it returns (SSID, BSSID, signal) is sent
+   * with the hello so the server can group connection health by access point. `wifiReporter()` reads it
+   * from the system on Linux. [LP-10.4]
+   */
+  reportNetwork?: () => HelloNetwork | undefined;
   /** WebSocket constructor for ws/wss URLs; default `globalThis.WebSocket` (Node 22+). */
   webSocket?: WebSocketConstructor;
   /** Limit for opening the transport, and again for the welcome after the hello. Default 10 000 ms. */

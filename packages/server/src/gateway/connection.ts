@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  CAPABILITIES,
   DEFAULT_HEARTBEAT,
   DEFAULT_MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
@@ -68,9 +69,14 @@ export interface ConnectionHooks {
   ack(connection: DeviceConnection, ack: Ack): boolean;
   /** The device told its APNs token. [LP-6.9] */
   apnsToken(connection: DeviceConnection, token: ApnsToken): void;
+  /** The outstanding heartbeat was acknowledged, `rttMs` after it was written. [LP-5.2] */
+  heartbeatAcked(connection: DeviceConnection, rttMs: number): void;
   /** The connection closed; called once, for connections that were opened or not. */
   closed(connection: DeviceConnection, reason: CloseReason): void;
 }
+
+/** What every welcome of this server lists: it answers probes and honours diagnostic sessions. [LP-10.1] */
+const SERVER_CAPABILITIES: readonly string[] = Object.freeze([CAPABILITIES.probe, CAPABILITIES.diagnostic]);
 
 export class DeviceConnection implements DeviceSession {
   /**
@@ -101,6 +107,9 @@ export class DeviceConnection implements DeviceSession {
   private heartbeatSeq = 0;
   /** The seq of the heartbeat awaiting its ack, or 0 when none is outstanding. */
   private awaitedHeartbeat = 0;
+  /** clock.now() when the outstanding heartbeat was written, for its round-trip time. */
+  private heartbeatSentAt = 0;
+  private _diagnostic = false;
   private closeReason: CloseReason | undefined;
   /** When the last heartbeat was acknowledged (or the session opened). */
   lastSeenAt: number;
@@ -132,6 +141,11 @@ export class DeviceConnection implements DeviceSession {
 
   get isOpen(): boolean {
     return this._state === 'open';
+  }
+
+  /** The hello asked for a diagnostic session: measured, never the device's session. [LP-10.3] */
+  get diagnostic(): boolean {
+    return this._diagnostic;
   }
 
   get remoteAddress(): string | undefined {
@@ -219,6 +233,14 @@ export class DeviceConnection implements DeviceSession {
       case 'apns_token':
         this.hooks.apnsToken(this, message);
         return;
+      case 'probe':
+        // [LP-10.2] Answered at once, through the same bounded write path as pushes; nothing is kept.
+        this.write(
+          message.pad === undefined
+            ? { type: 'probe_reply', id: message.id, serverTime: this.clock.now() }
+            : { type: 'probe_reply', id: message.id, serverTime: this.clock.now(), pad: message.pad },
+        );
+        return;
       case 'error':
         // [LP-9.1] The device reports a problem with what we sent; it will close. Nothing to answer.
         return;
@@ -237,6 +259,7 @@ export class DeviceConnection implements DeviceSession {
     }
     this._state = 'authenticating';
     this._deviceId = hello.deviceId;
+    this._diagnostic = hello.capabilities.includes(CAPABILITIES.diagnostic);
     this.hooks.authenticate(hello).then(
       (ok) => {
         if (this._state !== 'authenticating') return;
@@ -254,7 +277,7 @@ export class DeviceConnection implements DeviceSession {
           heartbeatGraceMs: this.options.heartbeatGraceMs,
           serverTime: this.clock.now(),
           maxFrameBytes: this.options.maxFrameBytes,
-          capabilities: [],
+          capabilities: SERVER_CAPABILITIES as string[],
         });
         this.scheduleHeartbeat();
         this.hooks.opened(this, hello);
@@ -279,7 +302,8 @@ export class DeviceConnection implements DeviceSession {
     if (this._state !== 'open') return;
     this.heartbeatSeq += 1;
     this.awaitedHeartbeat = this.heartbeatSeq;
-    this.write({ type: 'heartbeat', seq: this.heartbeatSeq, serverTime: this.clock.now() });
+    this.heartbeatSentAt = this.clock.now();
+    this.write({ type: 'heartbeat', seq: this.heartbeatSeq, serverTime: this.heartbeatSentAt });
     // [LP-5.3] Dead-peer detection: no ack within the grace period closes the connection.
     this.graceTimer = this.clock.setTimeout(() => {
       this.graceTimer = undefined;
@@ -299,6 +323,7 @@ export class DeviceConnection implements DeviceSession {
     if (this.graceTimer !== undefined) this.clock.clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.scheduleHeartbeat();
+    this.hooks.heartbeatAcked(this, this.lastSeenAt - this.heartbeatSentAt);
   }
 
   private beginClose(reason: CloseReason): void {

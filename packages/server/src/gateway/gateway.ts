@@ -29,8 +29,22 @@ export interface GatewayMetrics {
   sessionReplaced(): void;
 }
 
+/**
+ * Told about device sessions as they come and go (the per-device health view). Only authoritative
+ * sessions are reported; diagnostic sessions never are. [LP-10.3]
+ */
+export interface SessionObserver {
+  /** A device's session opened (possibly replacing an older one of the same device, LP-8.2). */
+  opened(connection: DeviceConnection, hello: Hello): void;
+  /** The device's authoritative session closed; the device is offline until its next session. */
+  closed(connection: DeviceConnection, reason: CloseReason): void;
+  /** The device acknowledged a heartbeat `rttMs` after it was written. */
+  heartbeatRtt(connection: DeviceConnection, rttMs: number): void;
+}
+
 export interface GatewayOptions {
   listener: SessionListener;
+  observer?: SessionObserver;
   authenticate: (deviceId: string, credential: string) => Promise<boolean>;
   clock: Clock;
   logger?: GatewayLogger;
@@ -75,6 +89,9 @@ export class Gateway {
     },
     apnsToken: (c, token) => {
       if (this.sessions.get(c.deviceId) === c) this.options.onApnsToken?.(c.deviceId, token);
+    },
+    heartbeatAcked: (c, rttMs) => {
+      if (this.sessions.get(c.deviceId) === c) this.options.observer?.heartbeatRtt(c, rttMs);
     },
     closed: (c, reason) => this.onClosed(c, reason),
   };
@@ -156,6 +173,8 @@ export class Gateway {
   }
 
   private onOpened(connection: DeviceConnection, hello: Hello): void {
+    // [LP-10.3] A diagnostic session is welcomed and measured but never becomes the device's session.
+    if (connection.diagnostic) return;
     const previous = this.sessions.get(connection.deviceId);
     this.sessions.set(connection.deviceId, connection);
     if (previous !== undefined && previous !== connection) {
@@ -175,6 +194,7 @@ export class Gateway {
       );
     }
     this.options.listener.sessionOpened(connection, hello.resume?.lastSeq);
+    this.options.observer?.opened(connection, hello);
   }
 
   private onClosed(connection: DeviceConnection, reason: CloseReason): void {
@@ -183,6 +203,7 @@ export class Gateway {
     if (this.sessions.get(connection.deviceId) === connection) {
       this.sessions.delete(connection.deviceId);
       this.options.listener.sessionClosed(connection);
+      this.options.observer?.closed(connection, reason);
     }
     if (reason.kind === 'protocol_error') {
       this.logger.info(
