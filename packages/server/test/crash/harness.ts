@@ -23,8 +23,13 @@ export interface ServerChild {
   readonly stderr: string[];
 }
 
-/** Starts the server process and resolves once it printed its ports; rejects if it dies or stalls first. */
-export async function spawnServer(config: Partial<ServerConfig>, timeoutMs = 15_000): Promise<ServerChild> {
+/**
+ * Starts the server process and resolves once it printed its ports; rejects if it dies or stalls first.
+ * The deadline only catches a child that hangs: it is not a speed check. The child compiles its sources
+ * through tsx as it starts, which on a busy 2-core machine (a suite beside a build) has taken over 12 s,
+ * so the default leaves room for that.
+ */
+export async function spawnServer(config: Partial<ServerConfig>, timeoutMs = 60_000): Promise<ServerChild> {
   // LOCALPUSH_SERVER_NODE_OPTIONS adds flags to the child's node, e.g. "--cpu-prof --cpu-prof-dir=prof"
   // to profile the server under a benchmark, or "--expose-gc".
   const extra = (process.env.LOCALPUSH_SERVER_NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag !== '');
