@@ -11,7 +11,6 @@ import {
   APNS_TOPIC_PATTERN,
   DEFAULT_MAX_FRAME_BYTES,
   DEVICE_ID_PATTERN,
-  LIMITS,
   PROTOCOL_VERSION,
   ProtocolError,
   ProtocolErrorCode,
@@ -39,41 +38,26 @@ import {
   type DeviceClientEvents,
   type DeviceClientOptions,
 } from './options.js';
+import { newAttempt, takeAcks, type Attempt } from './attempt.js';
+import { LivenessWatchdog } from './liveness.js';
 import { decodePins } from './pinning.js';
 import type { ClientState, StopReason } from './states.js';
 import {
-  isSecureScheme,
+  checkWebSocketSupport,
   openTransport,
   parseServerUrl,
-  type PendingTransport,
+  redirectTarget,
   type ServerUrl,
   type TransportResult,
   type WebSocketConstructor,
 } from './transports.js';
 
-/** How long `stop()` lets a graceful close flush before destroying the transport. */
+/**
+ * How long `stop()` lets a graceful close flush before destroying the transport, and the bound on
+ * `stop()` itself: a WHATWG WebSocket cannot be torn down at once and waits for a close handshake that a
+ * dead link never completes, so past this the attempt is abandoned rather than awaited.
+ */
 const CLOSE_TIMEOUT_MS = 2_000;
-
-/** One connection attempt, from opening the transport to its close. */
-interface Attempt {
-  readonly url: ServerUrl;
-  transport?: PendingTransport;
-  link?: FrameLink;
-  /** Connect timeout, then welcome timeout. */
-  timer?: TimerHandle;
-  /** Resets the back-off once the connection has stayed up one heartbeat interval. */
-  healthyTimer?: TimerHandle;
-  /** Ids delivered on this connection and not yet acknowledged on it. */
-  readonly awaiting: Set<string>;
-  /** Highest push seq received on this connection: the ceiling for `through` on it. */
-  maxSeq: number;
-  ackIds: string[];
-  ackScheduled: boolean;
-  ended: boolean;
-  linkClosed: boolean;
-  /** Resolvers waiting for the transport to be gone. */
-  readonly onClosed: Array<() => void>;
-}
 
 /** The connection half of the client SDK. See {@link DeviceClientEvents} for what it emits. */
 export class DeviceClient extends EventEmitter<DeviceClientEvents> {
@@ -220,21 +204,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   }
 
   private checkTransport(url: ServerUrl): void {
-    if (url.scheme !== 'ws' && url.scheme !== 'wss') return;
-    if (this.webSocket === undefined) {
-      throw new ClientError(
-        ClientErrorCode.NO_WEBSOCKET,
-        `${url.href} needs a WebSocket: this Node has no global WebSocket, pass one as options.webSocket (e.g. from the "ws" package)`,
-      );
-    }
-    const tlsOptions = this.pins.length > 0 || this.options.ca !== undefined;
-    const whatwg = this.webSocket === (globalThis as { WebSocket?: unknown }).WebSocket;
-    if (url.scheme === 'wss' && tlsOptions && whatwg) {
-      throw new ClientError(
-        ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
-        'the built-in WebSocket cannot use pin or ca; pass a WebSocket from the "ws" package as options.webSocket',
-      );
-    }
+    checkWebSocketSupport(url, this.webSocket, this.pins.length > 0 || this.options.ca !== undefined);
   }
 
   private setState(next: ClientState): void {
@@ -252,29 +222,15 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
 
   private connect(): void {
     this.notConnectedSince ??= this.clock.now();
-    const attempt: Attempt = {
-      url: this.url,
-      awaiting: new Set(),
-      maxSeq: 0,
-      ackIds: [],
-      ackScheduled: false,
-      ended: false,
-      linkClosed: false,
-      onClosed: [],
-    };
+    const attempt = newAttempt(this.url);
     this.current = attempt;
     this.setState('connecting');
     if (this.current !== attempt) return; // a state listener moved on
-    attempt.timer = this.clock.setTimeout(() => {
-      attempt.timer = undefined;
-      this.fail(
-        attempt,
-        new ClientError(
-          ClientErrorCode.CONNECT_TIMEOUT,
-          `no connection to ${attempt.url.href} within ${this.connectTimeoutMs} ms`,
-        ),
-      );
-    }, this.connectTimeoutMs);
+    this.armDeadline(
+      attempt,
+      ClientErrorCode.CONNECT_TIMEOUT,
+      `no connection to ${attempt.url.href} within ${this.connectTimeoutMs} ms`,
+    );
     const transport = openTransport(
       attempt.url,
       {
@@ -326,15 +282,18 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.send(attempt, hello);
     this.setState('handshaking');
     if (this.current !== attempt || attempt.ended) return;
+    this.armDeadline(
+      attempt,
+      ClientErrorCode.WELCOME_TIMEOUT,
+      `no welcome within ${this.connectTimeoutMs} ms [LP-4.6]`,
+    );
+  }
+
+  /** The attempt's absolute deadline for its current wait (transport, then welcome): bytes never reset it. */
+  private armDeadline(attempt: Attempt, code: ClientErrorCode, text: string): void {
     attempt.timer = this.clock.setTimeout(() => {
       attempt.timer = undefined;
-      this.fail(
-        attempt,
-        new ClientError(
-          ClientErrorCode.WELCOME_TIMEOUT,
-          `no welcome within ${this.connectTimeoutMs} ms [LP-4.6]`,
-        ),
-      );
+      this.fail(attempt, new ClientError(code, text));
     }, this.connectTimeoutMs);
   }
 
@@ -350,6 +309,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
 
   private onFrame(attempt: Attempt, payload: Uint8Array): void {
     if (attempt.ended) return;
+    attempt.watchdog?.heard();
     let message: ServerMessage;
     try {
       message = decodeServerMessage(payload);
@@ -415,10 +375,25 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       attempt.healthyTimer = undefined;
       if (this.current === attempt && !attempt.ended) this.backoff.reset();
     }, welcome.heartbeatIntervalMs);
+    if (this.options.liveness !== false) this.watch(attempt, welcome);
     this.setState('connected');
     if (this.current !== attempt || attempt.ended) return;
     for (const token of this.apnsTokens.values()) this.send(attempt, token);
     this.emit('connected', welcome);
+  }
+
+  /** Arms the dead-server deadline of a session that just opened. [LP-5.6] */
+  private watch(attempt: Attempt, welcome: Welcome): void {
+    const { heartbeatIntervalMs: interval, heartbeatGraceMs: grace } = welcome;
+    attempt.watchdog = new LivenessWatchdog(this.clock, interval + grace, (silentMs) =>
+      this.fail(
+        attempt,
+        new ClientError(
+          ClientErrorCode.HEARTBEAT_TIMEOUT,
+          `nothing from ${attempt.url.href} for ${silentMs} ms (heartbeat interval ${interval} ms + grace ${grace} ms): the link is dead [LP-5.6]`,
+        ),
+      ),
+    );
   }
 
   private onServerError(attempt: Attempt, code: ProtocolErrorCode, text: string): void {
@@ -451,13 +426,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private followRedirect(target: string): void {
     let url: ServerUrl;
     try {
-      url = parseServerUrl(target);
-      if (isSecureScheme(this.url.scheme) && !isSecureScheme(url.scheme)) {
-        throw new ClientError(
-          ClientErrorCode.BAD_URL,
-          `refusing redirect from ${this.url.href} to plaintext ${target}`,
-        );
-      }
+      url = redirectTarget(this.url, target);
       this.checkTransport(url);
     } catch (error) {
       this.emit(
@@ -541,16 +510,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
 
   /** Sends the collected ids, at most {@link LIMITS.ackIdsMaxCount} per frame, with the cursor. [LP-6.5] */
   private sendAcks(attempt: Attempt): void {
-    const ids = attempt.ackIds;
-    attempt.ackIds = [];
-    for (let i = 0; i < ids.length; i += LIMITS.ackIdsMaxCount) {
-      const ack: ClientMessage = { type: 'ack', ids: ids.slice(i, i + LIMITS.ackIdsMaxCount) };
-      // [LP-6.5] A server rejects a `through` beyond anything it sent (LP_ACK_INVALID), which a cursor
-      // from `resumeFrom` or an earlier server (wiped since) could be; what arrived here it did send.
-      const through = Math.min(this.delivery.lastSeq ?? 0, attempt.maxSeq);
-      if (through > 0) ack.through = through;
-      this.send(attempt, ack);
-    }
+    for (const ack of takeAcks(attempt, this.delivery.lastSeq)) this.send(attempt, ack);
   }
 
   private onLinkClosed(attempt: Attempt, error: Error | undefined): void {
@@ -593,6 +553,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.clearAttemptTimer(attempt);
     if (attempt.healthyTimer !== undefined) this.clock.clearTimeout(attempt.healthyTimer);
     attempt.healthyTimer = undefined;
+    attempt.watchdog?.stop();
     attempt.transport?.cancel();
     attempt.transport = undefined;
     const link = attempt.link;
@@ -601,14 +562,12 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
         // Acks already earned go out before the close; end() flushes them.
         this.sendAcks(attempt);
         link.end();
-        const timer = this.clock.setTimeout(() => link.destroy(), CLOSE_TIMEOUT_MS);
-        attempt.onClosed.push(() => this.clock.clearTimeout(timer));
+        this.destroyLater(attempt, link);
       } else {
         link.destroy();
       }
     } else if (link !== undefined && !attempt.linkClosed) {
-      const timer = this.clock.setTimeout(() => link.destroy(), CLOSE_TIMEOUT_MS);
-      attempt.onClosed.push(() => this.clock.clearTimeout(timer));
+      this.destroyLater(attempt, link);
     }
     if (this.current !== attempt) return;
     if (next.kind === 'silent') return;
@@ -624,6 +583,18 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       this.retryTimer = undefined;
       if (this._state === 'backoff') this.connect();
     }, next.delayMs);
+  }
+
+  /**
+   * Gives a closing link {@link CLOSE_TIMEOUT_MS} to finish, then destroys it and stops waiting for it:
+   * whoever awaits the close (stop()) is released even if the transport never reports one.
+   */
+  private destroyLater(attempt: Attempt, link: FrameLink): void {
+    const timer = this.clock.setTimeout(() => {
+      link.destroy();
+      for (const resolve of attempt.onClosed.splice(0)) resolve();
+    }, CLOSE_TIMEOUT_MS);
+    attempt.onClosed.push(() => this.clock.clearTimeout(timer));
   }
 
   private enterStopped(reason: StopReason): void {

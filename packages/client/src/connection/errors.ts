@@ -27,6 +27,8 @@ export const ClientErrorCode = {
   CONNECTION_LOST: 'LP_CLIENT_CONNECTION_LOST',
   /** A `push` listener or the `onPush` handler threw; the push was not acknowledged. */
   PUSH_HANDLER_FAILED: 'LP_CLIENT_PUSH_HANDLER_FAILED',
+  /** Nothing arrived from the server within heartbeat interval + grace: the link is dead. [LP-5.6] */
+  HEARTBEAT_TIMEOUT: 'LP_CLIENT_HEARTBEAT_TIMEOUT',
 } as const;
 
 /** One of {@link ClientErrorCode}'s values. */

@@ -47,6 +47,13 @@ export interface DeviceClientOptions {
   webSocket?: WebSocketConstructor;
   /** Limit for opening the transport, and again for the welcome after the hello. Default 10 000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * The client's own dead-server check, on by default: a connected session from which nothing (no
+   * heartbeat, no push) arrived for the welcome's heartbeat interval + grace is dropped and dialled again
+   * (`LP_CLIENT_HEARTBEAT_TIMEOUT`) [LP-5.6]. `false` leaves that to the host, which then polls
+   * {@link DeviceClient.isStale} and calls `reconnect()`, as an iOS provider does from its 60 s timer.
+   */
+  liveness?: boolean;
   /** Largest frame accepted from the server. Default 64 KiB. */
   maxFrameBytes?: number;
   /** Awaited for every new push before it is acknowledged, so an ack means "the app has it". */

@@ -51,12 +51,52 @@ export function parseServerUrl(url: string): ServerUrl {
   return { scheme, host, port, href: url };
 }
 
+/**
+ * The URL a `goaway` redirect points to, parsed; a ClientError (`LP_CLIENT_BAD_URL`) when it is not a
+ * server URL or would leave `tls`/`wss` for plaintext. [LP-8.4]
+ */
+export function redirectTarget(from: ServerUrl, target: string): ServerUrl {
+  const url = parseServerUrl(target);
+  if (isSecureScheme(from.scheme) && !isSecureScheme(url.scheme)) {
+    throw new ClientError(
+      ClientErrorCode.BAD_URL,
+      `refusing redirect from ${from.href} to plaintext ${target}`,
+    );
+  }
+  return url;
+}
+
 /** A WebSocket constructor: the WHATWG one (Node 22+) or a compatible one such as the `ws` package's. */
 export type WebSocketConstructor = new (
   url: string,
   protocols?: string | string[],
   options?: Record<string, unknown>,
 ) => WebSocketLike;
+
+/**
+ * Throws a {@link ClientError} when `url` is a WebSocket URL that cannot be served: no WebSocket
+ * constructor at all, or the built-in WHATWG one for wss with a pin or CA (it takes no TLS options).
+ */
+export function checkWebSocketSupport(
+  url: ServerUrl,
+  webSocket: WebSocketConstructor | undefined,
+  tlsOptions: boolean,
+): void {
+  if (url.scheme !== 'ws' && url.scheme !== 'wss') return;
+  if (webSocket === undefined) {
+    throw new ClientError(
+      ClientErrorCode.NO_WEBSOCKET,
+      `${url.href} needs a WebSocket: this Node has no global WebSocket, pass one as options.webSocket (e.g. from the "ws" package)`,
+    );
+  }
+  const whatwg = webSocket === (globalThis as { WebSocket?: unknown }).WebSocket;
+  if (url.scheme === 'wss' && tlsOptions && whatwg) {
+    throw new ClientError(
+      ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
+      'the built-in WebSocket cannot use pin or ca; pass a WebSocket from the "ws" package as options.webSocket',
+    );
+  }
+}
 
 /** What a transport needs besides the URL. */
 export interface TransportOptions {

@@ -1,4 +1,8 @@
-/** isStale(): the check the SDK's periodic timer runs, driven by a ManualClock. */
+/**
+ * isStale(): the check the SDK's periodic timer runs, driven by a ManualClock. The client's own deadline
+ * (liveness.test.ts) would drop the silent connection first, so the connected case turns it off, as a
+ * host that drives the check itself does.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeServer } from '../helpers/fake-server.js';
@@ -9,7 +13,7 @@ import { ASSUMED_HEARTBEAT } from '../../src/index.js';
 test('connected: stale after 2 × interval + grace without a heartbeat', async (t) => {
   const server = await FakeServer.start('tcp');
   t.after(() => server.close());
-  const { client, clock } = makeClient(t, server.url);
+  const { client, clock } = makeClient(t, server.url, { liveness: false });
   assert.equal(client.isStale(), false, 'idle is never stale');
   client.start();
   const conn = await server.next();

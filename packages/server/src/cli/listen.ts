@@ -6,7 +6,9 @@ import { CliError, EXIT, dataDirFrom, parseFlags, readFlagFile, type CliIo } fro
 export const LISTEN_HELP = `Usage: localpush listen --device <id> --credential <credential> [options]
 
 Connects as a device, acknowledges everything that arrives, and prints it. Reconnects by itself
-(capped exponential back-off with jitter) until stopped with Ctrl-C.
+(capped exponential back-off with jitter) until stopped with Ctrl-C: after a failure, and when the
+server has been silent for its heartbeat interval + grace (30 s by default; a partition closes
+nothing, so silence is the only sign of one). What was sent meanwhile arrives on reconnection.
 
 Options:
   --device <id>          device id (or $LOCALPUSH_DEVICE)
