@@ -15,6 +15,7 @@ import { LocalpushError, ServerErrorCode } from '../errors.js';
 import { EngineClosedError, type DeliveryEngineImpl } from '../engine/engine.js';
 import type { DeliveryEngine, DeviceDirectory } from '../engine/types.js';
 import { ProviderKeys } from './auth.js';
+import { MAX_PARAM_BYTES, clientError, frameworkError, installBodyParsers } from './edge.js';
 import { ApiError, ApiErrorCode, errorBody, type ApiErrorDetail } from './errors.js';
 import { registerRoutes } from './routes.js';
 import { ReceiptStreams } from './sse.js';
@@ -69,11 +70,17 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
     bodyLimit,
+    // Every id that can be created can be addressed, percent-encoded or not.
+    routerOptions: { maxParamLength: MAX_PARAM_BYTES },
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     ajv: {
       // Bodies are not coerced ("10" is not a priority) and unknown fields are refused, not dropped.
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false },
     },
   });
+
+  installBodyParsers(app);
 
   const streams = new ReceiptStreams({
     engine: options.engine,

@@ -8,8 +8,10 @@
 export const ApiErrorCode = {
   /** 400: the request does not match the schema, or breaks a rule the schema cannot express. */
   BAD_REQUEST: 'LP_API_BAD_REQUEST',
-  /** 400: the body is not JSON (or is empty while JSON was announced). */
+  /** 400: the body is not JSON: not UTF-8, not valid JSON, or empty while JSON was announced. */
   BAD_JSON: 'LP_API_BAD_JSON',
+  /** 400: the body nests arrays and objects deeper than the API's limit (64). */
+  NESTING_TOO_DEEP: 'LP_API_NESTING_TOO_DEEP',
   /** 401: no `Authorization: Bearer <provider key>`, or not a known key. */
   UNAUTHORIZED: 'LP_API_UNAUTHORIZED',
   /** 404: no such route. */
@@ -29,8 +31,14 @@ export const ApiErrorCode = {
   BODY_TOO_LARGE: 'LP_API_BODY_TOO_LARGE',
   /** 413: a push payload's JSON exceeds what fits in a protocol frame (60 KiB by default). */
   PAYLOAD_TOO_LARGE: 'LP_API_PAYLOAD_TOO_LARGE',
-  /** 415: the body is not `application/json`. */
+  /** 415: the body is not `application/json` (in UTF-8). */
   UNSUPPORTED_MEDIA_TYPE: 'LP_API_UNSUPPORTED_MEDIA_TYPE',
+  /** 414: a path parameter is longer than any id can be, even percent-encoded. */
+  URI_TOO_LONG: 'LP_API_URI_TOO_LONG',
+  /** 431: the request's headers are larger than the server accepts. */
+  HEADERS_TOO_LARGE: 'LP_API_HEADERS_TOO_LARGE',
+  /** 408: the request did not arrive in time. */
+  REQUEST_TIMEOUT: 'LP_API_REQUEST_TIMEOUT',
   /** 503: the server is shutting down. */
   SHUTTING_DOWN: 'LP_API_SHUTTING_DOWN',
   /** 500: the server failed (see its log); safe to retry with the same message id. */

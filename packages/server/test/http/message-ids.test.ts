@@ -6,11 +6,8 @@
  * reused apns-id reaches the second device too.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
 
 /** The parts of API answers these tests read. */
 interface Body {
@@ -30,40 +27,15 @@ interface Result {
 }
 
 describe('message ids', () => {
-  let dir: string;
-  let server: RunningServer;
-  let call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Body }>;
+  let loop: LoopbackServer;
+  const call = (method: string, path: string, body?: unknown) => loop.call<Body>(method, path, body);
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'localpush-ids-'));
-    server = await startServer({
-      dataDir: dir,
-      host: '127.0.0.1',
-      tlsPort: 0,
-      wsPort: null,
-      apiPort: 0,
-      store: 'sqlite',
-      logLevel: 'silent',
-    });
-    call = async (method, path, body) => {
-      const response = await fetch(`http://127.0.0.1:${server.addresses.api.port}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${server.providerKey}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as Body };
-    };
+    loop = await startLoopbackServer('localpush-ids-');
     for (const id of ['a', 'b']) assert.equal((await call('POST', '/v1/devices', { id })).status, 201);
   });
 
-  after(async () => {
-    await server.close({ drainTimeoutMs: 100 });
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => loop.close());
 
   const push = (extra: Record<string, unknown>) => ({ kind: 'alert', payload: { text: 'hi' }, ...extra });
 

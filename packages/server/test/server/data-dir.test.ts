@@ -11,16 +11,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LocalpushError, ServerErrorCode } from '../../src/errors.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { LOOPBACK_CONFIG } from '../helpers/loopback-server.js';
 import { apiRequest, killServer, spawnServer, stopServer, type ServerChild } from '../crash/harness.js';
 
-const base = {
-  host: '127.0.0.1',
-  tlsPort: 0,
-  wsPort: null,
-  apiPort: 0,
-  store: 'sqlite',
-  logLevel: 'silent',
-} as const;
+const base = LOOPBACK_CONFIG;
 
 /**
  * Every file of the directory with its mode, size and modification time. stat() only: reading a file
