@@ -7,6 +7,7 @@ import { ProtocolErrorCode, systemClock, type Clock } from '@localpush/protocol'
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { resolveConfig, type ServerConfig } from './config.js';
+import { LocalpushError, ServerErrorCode } from './errors.js';
 import { createDeliveryEngine, type DeliveryEngineImpl } from './engine/engine.js';
 import type { DeviceDirectory } from './engine/types.js';
 import { createDeviceDirectory, verifyCredential } from './engine/devices.js';
@@ -28,7 +29,7 @@ import { SimplePushBridge } from './simplepush/bridge.js';
 import { registerChatRoutes } from './simplepush/bridge-routes.js';
 import { SimplePushGateway } from './simplepush/gateway.js';
 import { listenSimplePush, type SimplePushListener } from './simplepush/listen.js';
-import { createMemoryStore, openSqliteStore } from './store/index.js';
+import { createMemoryStore, openRedisStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
 export interface StartOptions {
@@ -84,6 +85,31 @@ export interface RunningServer {
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
 }
 
+/** The configured store: SQLite in the data directory, memory, or Redis (shared by every node). */
+async function openStore(config: ServerConfig, logger: Logger): Promise<Store> {
+  if (config.store === 'sqlite') {
+    return openSqliteStore({
+      path: join(config.dataDir, 'localpush.db'),
+      synchronous: config.durability,
+      logger,
+    });
+  }
+  if (config.store === 'memory') return createMemoryStore();
+  if (config.redis === null) {
+    throw new LocalpushError(
+      ServerErrorCode.CONFIG_INVALID,
+      'store "redis" needs a Redis to connect to: --redis redis://host:port, redis+sentinel://… or redis+cluster://… (docs/cluster.md)',
+    );
+  }
+  return openRedisStore({
+    ...config.redis,
+    prefix: config.redisPrefix,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
+    logger,
+  });
+}
+
 export async function startServer(
   overrides: Partial<ServerConfig>,
   options: StartOptions = {},
@@ -100,14 +126,7 @@ export async function startServer(
   try {
     identity = await loadOrCreateIdentity(config.dataDir);
     provider = await loadOrCreateProviderKey(config.dataDir);
-    store =
-      config.store === 'sqlite'
-        ? await openSqliteStore({
-            path: join(config.dataDir, 'localpush.db'),
-            synchronous: config.durability,
-            logger,
-          })
-        : createMemoryStore();
+    store = await openStore(config, logger);
   } catch (error) {
     dataDirLock.release();
     throw error;

@@ -261,6 +261,9 @@ export function assemble(
   where: Partial<Record<SettingKey, string>> = {},
 ): Partial<ServerConfig> {
   const { apnsProxy, ...config } = settings;
+  // Naming a Redis is choosing the Redis store, unless a store is named too.
+  if (config.redis !== undefined && config.redis !== null && config.store === undefined)
+    config.store = 'redis';
   if (apnsProxy !== undefined) {
     if (config.apnsFallback === undefined || config.apnsFallback === null) {
       throw new ConfigError(

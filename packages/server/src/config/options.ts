@@ -25,6 +25,7 @@ import {
   type Kind,
   type ReadContext,
 } from './kinds.js';
+import { redisTarget, type RedisTarget } from './redis.js';
 
 /** One option: its kind, default and help, and how it is spelled everywhere else. */
 export interface ConfigOption<T> {
@@ -43,7 +44,7 @@ export interface ConfigOption<T> {
   readonly aliases?: readonly { flag: string; help: string; value: T }[];
 }
 
-export const OPTION_GROUPS = ['Server', 'Devices', 'Delivery', 'SimplePush', 'APNs'] as const;
+export const OPTION_GROUPS = ['Server', 'Redis', 'Devices', 'Delivery', 'SimplePush', 'APNs'] as const;
 export type OptionGroup = (typeof OPTION_GROUPS)[number];
 
 function option<T>(spec: ConfigOption<T>): ConfigOption<T> {
@@ -210,10 +211,10 @@ export const SERVER_OPTIONS = {
     group: 'Server',
   }),
   store: option({
-    kind: choice(['sqlite', 'memory']),
+    kind: choice(['sqlite', 'memory', 'redis']),
     default: 'sqlite',
     flag: 'store',
-    help: 'message store; memory loses everything on restart',
+    help: 'message store; memory loses everything on restart; redis is shared by several nodes (docs/cluster.md)',
     group: 'Server',
   }),
   durability: option({
@@ -222,6 +223,35 @@ export const SERVER_OPTIONS = {
     flag: 'durability',
     help: 'normal survives a crash of the process; full also power loss (an fsync per group commit)',
     group: 'Server',
+  }),
+  redis: option<RedisTarget | null>({
+    kind: redisTarget(),
+    default: null,
+    flag: 'redis',
+    help: 'the Redis store: redis://host:port[/db], redis+sentinel://host:port,…[/master] or redis+cluster://host:port,…; implies --store redis',
+    showDefault: false,
+    group: 'Redis',
+  }),
+  redisPrefix: option({
+    kind: text('<prefix>'),
+    default: 'lp',
+    flag: 'redis-prefix',
+    help: 'prefix of every key, so that several deployments can share one Redis',
+    group: 'Redis',
+  }),
+  redisWaitReplicas: option({
+    kind: integer(0, 16),
+    default: 0,
+    flag: 'redis-wait-replicas',
+    help: 'answer a write only once this many replicas have it (Redis WAIT); 0 = do not wait',
+    group: 'Redis',
+  }),
+  redisWaitTimeoutMs: option({
+    kind: duration(1, 60_000),
+    default: 1_000,
+    flag: 'redis-wait-timeout',
+    help: 'how long to wait for those replicas before answering 503',
+    group: 'Redis',
   }),
   apiHost: option({
     kind: text('<addr>'),

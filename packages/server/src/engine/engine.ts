@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Ack, Clock, TimerHandle } from '@localpush/protocol';
+import { ServerErrorCode, StoreError } from '../errors.js';
 import { MessageIdConflictError, isExpiredAt } from '../store/rules.js';
 import type { ListOptions, Receipt, ReceiptEvent, Store, StoredMessage } from '../store/types.js';
 import { KeyedChain } from './chain.js';
@@ -39,6 +40,9 @@ import {
 import { issueGroup } from './submit-group.js';
 import type { DeviceSession, MessageStatus, SendOutcome, SendRequest } from './types.js';
 import { AckWaiters } from './waiters.js';
+
+/** How long the engine waits before redoing a device's work that failed because the store was unavailable. */
+const STORE_RETRY_MS = 1_000;
 
 export { DEFAULT_ENGINE_OPTIONS, type DeliveryEngineOptions } from './options.js';
 export {
@@ -70,6 +74,8 @@ class Engine implements DeliveryEngineImpl {
   private readonly ackTimeoutListeners = new Set<(message: StoredMessage) => void>();
   /** One ack timer per sent message id; restarted on redelivery, cleared on ack or settle. */
   private readonly ackTimers = new Map<string, { deviceId: string; handle: TimerHandle }>();
+  /** Retries of device work that failed while the store was unavailable (see background). */
+  private readonly retryTimers = new Set<TimerHandle>();
   private sweepTimer: TimerHandle | undefined;
   private sweeping: Promise<void> | undefined;
   private closed = false;
@@ -185,6 +191,8 @@ class Engine implements DeliveryEngineImpl {
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const timer of this.ackTimers.values()) this.clock.clearTimeout(timer.handle);
+    for (const handle of this.retryTimers) this.clock.clearTimeout(handle);
+    this.retryTimers.clear();
     this.ackTimers.clear();
     this.waiters.settleAll('timeout');
     await Promise.allSettled([this.chain.idle(), this.sweeping]);
@@ -203,36 +211,44 @@ class Engine implements DeliveryEngineImpl {
     state.inFlight = new Map();
     state.cursor = 0;
     state.caughtUp = false;
-    this.background(session.deviceId, 'session open', async () => {
-      if (state.session !== session) return;
-      await seed(this.store, state);
-      if (state.session !== session) return;
-      if (resumeThrough !== undefined && resumeThrough > 0) {
-        // [LP-4.5] The resume cursor is a cumulative ack, but never of more than was ever sent: a cursor
-        // from a wiped server must not acknowledge messages the device has not seen.
-        let through = resumeThrough;
-        if (state.bounded && through > state.highestSent) {
-          this.logger?.warn(
-            { device: state.deviceId, resume: resumeThrough, highestSent: state.highestSent },
-            'resume cursor beyond the highest seq ever sent; acknowledging only what was sent',
-          );
-          through = state.highestSent;
-        }
-        if (through > 0) await this.applyAck(state, { through });
+    this.background(
+      session.deviceId,
+      'session open',
+      async () => {
         if (state.session !== session) return;
-        state.cursor = Math.max(state.cursor, through);
-      }
-      if (state.pendingOverflow > 0 && session.isOpen) {
-        session.sendNotice(overflowNotice(state.pendingOverflow, 'while the device was offline'));
-        state.pendingOverflow = 0;
-      }
-      if (state.pendingExpired > 0 && session.isOpen) {
-        session.sendNotice(expiredNotice(state.pendingExpired));
-        state.pendingExpired = 0;
-      }
-      state.ready = true;
-      await this.pump(state);
-    });
+        await seed(this.store, state);
+        if (state.session !== session) return;
+        if (resumeThrough !== undefined && resumeThrough > 0) {
+          // [LP-4.5] The resume cursor is a cumulative ack, but never of more than was ever sent: a cursor
+          // from a wiped server must not acknowledge messages the device has not seen.
+          let through = resumeThrough;
+          if (state.bounded && through > state.highestSent) {
+            this.logger?.warn(
+              { device: state.deviceId, resume: resumeThrough, highestSent: state.highestSent },
+              'resume cursor beyond the highest seq ever sent; acknowledging only what was sent',
+            );
+            through = state.highestSent;
+          }
+          if (through > 0) await this.applyAck(state, { through });
+          if (state.session !== session) return;
+          state.cursor = Math.max(state.cursor, through);
+        }
+        if (state.pendingOverflow > 0 && session.isOpen) {
+          session.sendNotice(overflowNotice(state.pendingOverflow, 'while the device was offline'));
+          state.pendingOverflow = 0;
+        }
+        if (state.pendingExpired > 0 && session.isOpen) {
+          session.sendNotice(expiredNotice(state.pendingExpired));
+          state.pendingExpired = 0;
+        }
+        state.ready = true;
+        await this.pump(state);
+      },
+      () => {
+        // The store was unavailable: open the session again (seeding, resume, pump) once it may be back.
+        if (state.session === session && session.isOpen) this.sessionOpened(session, resumeThrough);
+      },
+    );
   }
 
   sessionClosed(session: DeviceSession): void {
@@ -265,11 +281,24 @@ class Engine implements DeliveryEngineImpl {
     }
     const merged: PendingAck = { session, ids: [...(ack.ids ?? [])], through: ack.through };
     state.pendingAck = merged;
-    this.background(state.deviceId, 'ack', async () => {
-      if (state.pendingAck === merged) state.pendingAck = undefined;
-      await this.applyAck(state, merged);
-      if (state.session === session) await this.pump(state);
-    });
+    this.background(
+      state.deviceId,
+      'ack',
+      async () => {
+        if (state.pendingAck === merged) state.pendingAck = undefined;
+        await this.applyAck(state, merged);
+        if (state.session === session) await this.pump(state);
+      },
+      // Acknowledging is idempotent: the same ack again, once the store may be back.
+      () => {
+        if (state.session !== session) return;
+        this.ackReceived(session, {
+          type: 'ack',
+          ids: merged.ids,
+          ...(merged.through !== undefined ? { through: merged.through } : {}),
+        });
+      },
+    );
     return true;
   }
 
@@ -593,14 +622,39 @@ class Engine implements DeliveryEngineImpl {
   private schedulePump(deviceId: string): void {
     const state = this.devices.get(deviceId);
     if (state?.session === undefined) return;
-    this.background(deviceId, 'refill', () => this.pump(state));
+    this.background(
+      deviceId,
+      'refill',
+      () => this.pump(state),
+      () => this.schedulePump(deviceId),
+    );
   }
 
   /** Runs a fire-and-forget operation in the device's chain; failures are logged, never thrown. */
-  private background(deviceId: string, what: string, operation: () => Promise<void>): void {
+  /**
+   * Runs a fire-and-forget operation in the device's chain; failures are logged, never thrown. When the
+   * store was unavailable (Redis down or failing over) and a `retry` is given, it runs after
+   * STORE_RETRY_MS, so that a connected device's acks and feeding recover by themselves once it is back.
+   */
+  private background(
+    deviceId: string,
+    what: string,
+    operation: () => Promise<void>,
+    retry?: () => void,
+  ): void {
     if (this.closed) return;
     this.chain.run(deviceId, operation).catch((error: unknown) => {
-      if (!this.closed) this.logger?.error({ err: error, device: deviceId }, `engine ${what} failed`);
+      if (this.closed) return;
+      const unavailable = error instanceof StoreError && error.code === ServerErrorCode.STORE_UNAVAILABLE;
+      if (unavailable)
+        this.logger?.debug({ err: error, device: deviceId }, `engine ${what} failed; retrying`);
+      else this.logger?.error({ err: error, device: deviceId }, `engine ${what} failed`);
+      if (!unavailable || retry === undefined) return;
+      const handle = this.clock.setTimeout(() => {
+        this.retryTimers.delete(handle);
+        if (!this.closed) retry();
+      }, STORE_RETRY_MS);
+      this.retryTimers.add(handle);
     });
   }
 

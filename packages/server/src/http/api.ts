@@ -11,7 +11,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
-import { LocalpushError, ServerErrorCode } from '../errors.js';
+import { LocalpushError, ServerErrorCode, StoreError } from '../errors.js';
 import { EngineClosedError, type DeliveryEngineImpl } from '../engine/engine.js';
 import type { DeliveryEngine, DeviceDirectory } from '../engine/types.js';
 import { ProviderKeys } from './auth.js';
@@ -107,6 +107,8 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, body } = mapError(error);
     if (status >= 500) request.log.error({ err: error }, 'HTTP API request failed');
+    // A 503 is temporary: say when to try again (the store reconnects on its own).
+    if (status === 503) void reply.header('retry-after', '1');
     void reply.code(status).send(body);
   });
 
@@ -175,6 +177,15 @@ function mapError(error: FastifyError): { status: number; body: ReturnType<typeo
     return {
       status: 503,
       body: errorBody(ApiErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry shortly'),
+    };
+  }
+  if (error instanceof StoreError && error.code === ServerErrorCode.STORE_UNAVAILABLE) {
+    return {
+      status: 503,
+      body: errorBody(
+        ApiErrorCode.STORE_UNAVAILABLE,
+        `the store cannot be reached, so nothing was accepted; retry with the same message id (${error.message})`,
+      ),
     };
   }
   if (error.validation !== undefined) {

@@ -41,6 +41,8 @@ export const ApiErrorCode = {
   REQUEST_TIMEOUT: 'LP_API_REQUEST_TIMEOUT',
   /** 503: the server is shutting down. */
   SHUTTING_DOWN: 'LP_API_SHUTTING_DOWN',
+  /** 503: the store (Redis) cannot be reached or cannot confirm a write now; retry with the same message id. */
+  STORE_UNAVAILABLE: 'LP_API_STORE_UNAVAILABLE',
   /** 500: the server failed (see its log); safe to retry with the same message id. */
   INTERNAL: 'LP_API_INTERNAL',
 } as const;

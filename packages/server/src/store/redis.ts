@@ -58,6 +58,7 @@ import {
   receiptsOf,
   unknownDeviceError,
 } from './rules.js';
+import type { StoreLogger } from './sqlite-open.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
   type AckInput,
@@ -78,6 +79,15 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   buckets?: number;
   /** How long opening waits for Redis (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * Before a write resolves, wait until this many replicas have it (Redis WAIT; default 0 = do not). Fewer
+   * within `waitTimeoutMs` (default 1 s) → the write rejects with LP_STORE_UNAVAILABLE: it is on the
+   * master but may be lost in a failover, so the caller must not report it as accepted (docs/cluster.md).
+   */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
+  /** Told when the connection to Redis is lost and when it is back (once each, not per retry). */
+  logger?: StoreLogger;
 }
 
 /** How many times enqueue starts over when its id's claim moved under it (only under races or crashes). */
@@ -101,15 +111,36 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const client = createRedisClient(options);
   // ioredis reports every failed reconnect as an 'error' event; operations report their own failures.
   client.on('error', () => {});
+  reportConnection(client, options.logger, describeTarget(options));
   try {
     await waitUntilReady(client, options.connectTimeoutMs ?? 10_000, describeTarget(options));
     const buckets = await agreeOnBuckets(client, `${prefix}:meta`, options.buckets ?? DEFAULT_BUCKETS);
     await loadScripts(client);
-    return new RedisStore(client, new KeyLayout(prefix, buckets));
+    const wait = { replicas: options.waitReplicas ?? 0, timeoutMs: options.waitTimeoutMs ?? 1_000 };
+    return new RedisStore(client, new KeyLayout(prefix, buckets), wait);
   } catch (error) {
     client.disconnect();
     throw translateRedisError(error);
   }
+}
+
+/** Logs a lost connection once, and its return once, instead of every failed reconnect. */
+function reportConnection(client: RedisClient, logger: StoreLogger | undefined, where: string): void {
+  let lost = false;
+  let ready = false;
+  client.on('ready', () => {
+    if (lost) logger?.info({ redis: where }, 'Redis is reachable again; the store accepts operations');
+    lost = false;
+    ready = true;
+  });
+  client.on('close', () => {
+    if (!ready || lost) return;
+    lost = true;
+    logger?.warn(
+      { redis: where },
+      'lost the connection to Redis: operations fail with LP_STORE_UNAVAILABLE (the API answers 503) until it is back',
+    );
+  });
 }
 
 function describeTarget(options: RedisConnectionOptions): string {
@@ -162,10 +193,13 @@ class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly order = new DeviceOrder();
   private closed = false;
+  /** The WAIT that covers the writes answered in this event-loop turn (see replicated). */
+  private waitRound: Promise<void> | undefined;
 
   constructor(
     private readonly client: RedisClient,
     private readonly keys: KeyLayout,
+    private readonly wait: { replicas: number; timeoutMs: number },
   ) {}
 
   async addDevice(device: DeviceRecord): Promise<void> {
@@ -211,15 +245,20 @@ class RedisStore implements Store {
       );
     }
     await Promise.all(released);
+    await this.replicated();
     return true;
   }
 
-  enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult> {
-    return this.insert(message, 'q', null, effectiveQueueBound(options.maxQueuePerDevice));
+  async enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult> {
+    const result = await this.insert(message, 'q', null, effectiveQueueBound(options.maxQueuePerDevice));
+    await this.replicated();
+    return result;
   }
 
   async recordExpired(message: NewMessage, at: number): Promise<StoredMessage> {
-    return (await this.insert(message, 'x', at, 1)).message;
+    const result = await this.insert(message, 'x', at, 1);
+    await this.replicated();
+    return result.message;
   }
 
   async deliverable(
@@ -251,6 +290,7 @@ class RedisStore implements Store {
     const reply = (await this.deviceStep(deviceId, () =>
       this.script('lpAcknowledge', [k.pend, k.ids, k.cmap], [k.messagePrefix, at, through, ...ids]),
     )) as RawHash[];
+    if (reply.length > 0) await this.replicated();
     return reply.map((raw) => decodeMessage(raw, deviceId).message);
   }
 
@@ -269,6 +309,7 @@ class RedisStore implements Store {
       }
     };
     await this.call(() => Promise.all(Array.from({ length: this.keys.buckets }, (_, b) => sweepBucket(b))));
+    if (expired.length > 0) await this.replicated();
     return expired.sort((a, b) =>
       a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.seq - b.seq,
     );
@@ -283,7 +324,9 @@ class RedisStore implements Store {
       [k.pend, k.ids, k.cmap],
       [k.messagePrefix, messageId, at, detail],
     )) as RawHash | null;
-    return raw === null ? undefined : decodeMessage(raw, owner).message;
+    if (raw === null) return undefined;
+    await this.replicated();
+    return decodeMessage(raw, owner).message;
   }
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {
@@ -458,6 +501,31 @@ class RedisStore implements Store {
     const k = this.keys.device(owner);
     const raw = (await this.script('lpGetMessage', [k.ids], [k.messagePrefix, messageId])) as RawHash | null;
     return raw === null ? undefined : decodeMessage(raw, owner);
+  }
+
+  /**
+   * With `waitReplicas`, resolves once that many replicas have every write answered so far. One WAIT per
+   * event-loop turn (per master, on a Cluster) covers all the writes answered in that turn, since WAIT
+   * counts every earlier write of the connection: a group commit for replication.
+   */
+  private replicated(): Promise<void> {
+    const { replicas, timeoutMs } = this.wait;
+    if (replicas <= 0) return Promise.resolve();
+    this.waitRound ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      this.waitRound = undefined;
+      const masters = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+      const counts = await this.call(() =>
+        Promise.all(masters.map((node) => node.wait(replicas, timeoutMs))),
+      );
+      const fewest = Math.min(...counts);
+      if (fewest < replicas) {
+        throw new StoreError(
+          ServerErrorCode.STORE_UNAVAILABLE,
+          `only ${fewest} of ${replicas} Redis replicas confirmed the write within ${timeoutMs} ms; it may be lost in a failover`,
+        );
+      }
+    });
+    return this.waitRound;
   }
 
   // ── plumbing ────────────────────────────────────────────────────────────────────────────────────
