@@ -185,7 +185,7 @@ describe('configuration: reading each layer', () => {
     );
     assert.throws(
       () => layerFromToml('store = "mongo"', '/x.toml'),
-      /\/x\.toml: store must be sqlite or memory/,
+      /\/x\.toml: store must be one of sqlite, memory, redis/,
     );
     assert.throws(() => layerFromToml('max-frame = true', '/x.toml'), /max-frame must be a size/);
   });

@@ -3,7 +3,8 @@
  * pushes and batches, from several concurrent workers, and records which ids got a 2xx. When the server
  * dies under it, a request's ids are not accepted (no answer came); half of such requests are given up
  * for good, the other half are retried with the same ids once the server is back — the retry the API
- * documents as safe — so the test also sees what a crash does to idempotency.
+ * documents as safe — so the test also sees what a crash does to idempotency. A 503 (the store's Redis
+ * is down) counts as such a failure too: the cluster tests crash Redis instead of the server.
  */
 import { apiRequest, deferred, type Deferred } from './harness.js';
 
@@ -115,10 +116,14 @@ export class Sender {
       const downAtStart = this.down;
       for (const id of chunk.ids) this.posted.add(id);
       this.outstanding.add(chunk);
-      const outcome = chunk.batch
+      let outcome = chunk.batch
         ? await apiRequest(apiPort, providerKey, 'POST', '/v1/push/batch', { messages })
         : await apiRequest(apiPort, providerKey, 'POST', '/v1/push', messages[0]);
       this.outstanding.delete(chunk);
+      // The store (Redis) being down is an outage like the server being down: 503, nothing accepted.
+      if (outcome.kind === 'answer' && outcome.status === 503) {
+        outcome = { kind: 'connection-error', code: 'HTTP_503' };
+      }
       if (outcome.kind === 'answer') {
         if (outcome.status !== 200) {
           throw new Error(`chunk ${chunk.index}: HTTP ${outcome.status} ${JSON.stringify(outcome.body)}`);
