@@ -7,7 +7,7 @@
  * skipped with that reason instead of failing (`.ci/run` installs Debian's package when it can).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,4 +230,73 @@ async function untilClusterOk(nodes: readonly RedisProcess[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error('the Redis Cluster did not reach cluster_state:ok within 20 s');
+}
+
+export interface RedisSentinels {
+  readonly sentinels: RedisProcess[];
+  /** `host:port` of every sentinel, for `redis+sentinel://…`. */
+  readonly addresses: { host: string; port: number }[];
+  /** The master's name as the sentinels know it. */
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `count` sentinels watching the master on `masterPort` under `name`, with a quorum of a
+ * majority, marking it down after `downAfterMs` without answers (fast, for tests).
+ */
+export async function startSentinels(
+  masterPort: number,
+  options: { count?: number; name?: string; downAfterMs?: number } = {},
+): Promise<RedisSentinels> {
+  const count = options.count ?? 3;
+  const name = options.name ?? 'localpush';
+  const sentinels: RedisProcess[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = await mkdtemp(join(tmpdir(), 'localpush-sentinel-'));
+      const port = await freePort();
+      const conf = join(dir, 'sentinel.conf');
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          'protected-mode no',
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${Math.floor(count / 2) + 1}`,
+          `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1_000}`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      const child = spawnTracked('redis-server', [conf, '--sentinel']);
+      await untilPong(port, child);
+      sentinels.push(processHandle(child, port, dir, true));
+    }
+  } catch (error) {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    throw error;
+  }
+  return {
+    sentinels,
+    addresses: sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name,
+    stop: async () => {
+      await Promise.all(sentinels.map((s) => s.stop()));
+    },
+  };
+}
+
+/** Resolves once the replica on `replicaPort` is connected to its master and through the first sync. */
+export async function untilReplicaInSync(replicaPort: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (
+    !(await command(replicaPort, 'INFO replication').catch(() => '')).includes('master_link_status:up')
+  ) {
+    if (Date.now() > deadline)
+      throw new Error(`the replica on ${replicaPort} did not sync in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
