@@ -32,6 +32,9 @@ Scenarios:
   reconnect (c) N TLS devices on the durable store; the server is restarted (SIGTERM, new process,
             same data and ports): time until every device is welcomed again, TLS sessions resumed
   stores    (d) delivery with the memory store and the durable (sqlite) store side by side
+  cluster   delivery on the redis store (its own redis-server, AOF always) beside one node on
+            sqlite and Mosquitto, with the redis-server's CPU counted per message. Today one
+            node: runs with 2 and 3 nodes come with routing between nodes (docs/cluster.md)
   floor     (f) the same devices and pushes against a bare Node TLS server (no product): the
             ceiling Node's own I/O puts on any server here, and CPU per message to compare
   all       the issue's target run: connect (10,000 devices per transport, then 15,000 TLS held),
@@ -48,7 +51,7 @@ Options (defaults of 'all' in brackets):
   --rate LIST      comma-separated rates in msgs/s, 0 = full speed (default 0,2000 [0,5000])
   --duration S     seconds of each fixed-rate run (default 5)
   --batch B        messages per POST /v1/push/batch (default 500, at most 1000)
-  --store LIST     stores for delivery: memory, sqlite (default memory)
+  --store LIST     stores for delivery: memory, sqlite, redis (default memory)
   --transport T    transports for connect: tls, tcp, wss, ws (default tls,tcp,wss,ws); delivery,
                    reconnect and floor use the first
   --hold S         seconds connections are held idle before RSS is read (default 3)
@@ -104,7 +107,7 @@ if (values.help || scenario === undefined) {
   console.log(HELP);
   process.exit(scenario === undefined && !values.help ? 1 : 0);
 }
-if (!['connect', 'delivery', 'reconnect', 'stores', 'floor', 'all'].includes(scenario)) {
+if (!['connect', 'delivery', 'reconnect', 'stores', 'cluster', 'floor', 'all'].includes(scenario)) {
   console.error(`unknown scenario "${scenario}"\n\n${HELP}`);
   process.exit(1);
 }
@@ -119,7 +122,9 @@ const rates = (values.rate ?? (targetRun ? '0,5000' : '0,2000'))
 const stores: StoreKind[] =
   scenario === 'stores' || scenario === 'all'
     ? ['memory', 'sqlite']
-    : list<StoreKind>('store', values.store, ['memory', 'sqlite']);
+    : scenario === 'cluster'
+      ? ['sqlite', 'redis']
+      : list<StoreKind>('store', values.store, ['memory', 'sqlite', 'redis']);
 const options = {
   scenario,
   devices,
@@ -171,7 +176,7 @@ async function runOnce(): Promise<Report> {
       limitMs: 60_000,
     });
   }
-  if (scenario === 'delivery' || scenario === 'stores' || scenario === 'all') {
+  if (scenario === 'delivery' || scenario === 'stores' || scenario === 'cluster' || scenario === 'all') {
     const transport = transports[0] ?? 'tls';
     report.delivery = await runDelivery({ ...options, transport });
     if (mqtt) report.mqttDelivery = await runMosquittoDelivery(options);

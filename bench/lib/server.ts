@@ -10,8 +10,13 @@ import { join } from 'node:path';
 import type { ServerConfig } from '../../packages/server/src/config.js';
 import type { Transport } from './simulator.js';
 import { spawnServer, stopServer, type ServerChild } from '../../packages/server/test/crash/harness.js';
+import {
+  redisSkipReason,
+  startRedis,
+  type RedisProcess,
+} from '../../packages/server/test/helpers/redis-server.js';
 
-export type StoreKind = 'memory' | 'sqlite';
+export type StoreKind = 'memory' | 'sqlite' | 'redis';
 
 export interface BenchServer {
   readonly child: ServerChild;
@@ -24,6 +29,8 @@ export interface BenchServer {
   readonly wsPort: number;
   readonly apiPort: number;
   readonly providerKey: string;
+  /** Processes the server depends on whose CPU counts too (the redis-server of the redis store). */
+  readonly helpers: readonly { role: string; pid: number }[];
   /** Resident set size of the server process, in bytes. */
   rss(): Promise<number>;
   /**
@@ -65,9 +72,17 @@ export async function startBenchServer(
   // A restarted server must listen where the devices reconnect to: the ports are chosen here, not by bind(0).
   const tlsPort = fixedPorts ? await freePort() : 0;
   const apiPort = fixedPorts ? await freePort() : 0;
+  // The redis store gets a redis-server of its own (AOF, appendfsync always: the durable setting).
+  let redis: RedisProcess | undefined;
+  if (store === 'redis') {
+    const skip = redisSkipReason();
+    if (skip !== undefined) throw new Error(`the redis store needs redis-server: ${skip}`);
+    redis = await startRedis({ appendfsync: 'always' });
+  }
   const config: Partial<ServerConfig> = {
     dataDir,
     store,
+    ...(redis !== undefined ? { redis: { url: redis.url } } : {}),
     host: '127.0.0.1',
     tlsPort,
     tcpPort,
@@ -84,6 +99,7 @@ export async function startBenchServer(
     child = await spawnServer(config);
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
+    await redis?.stop();
     throw error;
   }
   const { info } = child;
@@ -100,6 +116,7 @@ export async function startBenchServer(
     wsPort,
     apiPort: info.apiPort,
     providerKey: info.providerKey,
+    helpers: redis !== undefined ? [{ role: 'redis-server', pid: redis.pid }] : [],
     rss: () => readRss(current.info.pid),
     async restart() {
       if (!fixedPorts) throw new Error('restart needs a server started with fixed ports');
@@ -109,6 +126,7 @@ export async function startBenchServer(
     async stop() {
       await stopServer(current);
       await rm(dataDir, { recursive: true, force: true });
+      await redis?.stop();
     },
   };
 }

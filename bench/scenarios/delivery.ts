@@ -145,6 +145,7 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
         const ticker = setInterval(() => progress.update(current.acked), 200);
         const cpu = await measureCpu([
           { role: 'server', pid: server.pid },
+          ...server.helpers,
           ...fleet.pids.map((pid, w) => ({ role: `simulator ${w + 1}`, pid })),
           {
             role: options.workers === 0 ? 'bench (sender, feed, devices)' : 'bench (sender, feed)',
