@@ -44,6 +44,10 @@ import { AckWaiters } from './waiters.js';
 /** How long the engine waits before redoing a device's work that failed because the store was unavailable. */
 const STORE_RETRY_MS = 1_000;
 
+function isStoreUnavailable(error: unknown): boolean {
+  return error instanceof StoreError && error.code === ServerErrorCode.STORE_UNAVAILABLE;
+}
+
 export { DEFAULT_ENGINE_OPTIONS, type DeliveryEngineOptions } from './options.js';
 export {
   EngineClosedError,
@@ -116,6 +120,13 @@ class Engine implements DeliveryEngineImpl {
           .catch((error: unknown) => {
             // Settling a promise twice is a no-op, so submits that already have an outcome keep it.
             for (const item of items) item.reject(error);
+            // Some of the group may be stored although the store failed afterwards (a write can run and
+            // its answer be lost; the caller was told 503 and may never send again): the device is no
+            // longer known to be caught up, and is fed from the store once it may be back.
+            if (!isStoreUnavailable(error)) return;
+            const state = this.devices.get(deviceId);
+            if (state !== undefined) state.caughtUp = false;
+            this.retryLater(() => this.schedulePump(deviceId));
           });
       }
       group.push({ request, id, resolve, reject });
@@ -645,17 +656,22 @@ class Engine implements DeliveryEngineImpl {
     if (this.closed) return;
     this.chain.run(deviceId, operation).catch((error: unknown) => {
       if (this.closed) return;
-      const unavailable = error instanceof StoreError && error.code === ServerErrorCode.STORE_UNAVAILABLE;
+      const unavailable = isStoreUnavailable(error);
       if (unavailable)
         this.logger?.debug({ err: error, device: deviceId }, `engine ${what} failed; retrying`);
       else this.logger?.error({ err: error, device: deviceId }, `engine ${what} failed`);
-      if (!unavailable || retry === undefined) return;
-      const handle = this.clock.setTimeout(() => {
-        this.retryTimers.delete(handle);
-        if (!this.closed) retry();
-      }, STORE_RETRY_MS);
-      this.retryTimers.add(handle);
+      if (unavailable && retry !== undefined) this.retryLater(retry);
     });
+  }
+
+  /** Runs `retry` after STORE_RETRY_MS unless the engine closed meanwhile. */
+  private retryLater(retry: () => void): void {
+    if (this.closed) return;
+    const handle = this.clock.setTimeout(() => {
+      this.retryTimers.delete(handle);
+      if (!this.closed) retry();
+    }, STORE_RETRY_MS);
+    this.retryTimers.add(handle);
   }
 
   private emit(message: StoredMessage, event: ReceiptEvent, at: number, detail: string | null): void {

@@ -15,6 +15,7 @@ import { Sender, planChunks } from '../crash/sender.js';
 import { pollUntil } from './helpers.js';
 
 const DEVICE = 'ward-phone';
+const PROBE = 'probe';
 
 export interface TrafficOptions {
   redis: NonNullable<ServerConfig['redis']>;
@@ -71,6 +72,8 @@ export async function runTraffic(
   const enrol = await apiRequest(apiPort, providerKey, 'POST', '/v1/devices', { id: DEVICE });
   assert.ok(enrol.kind === 'answer' && enrol.status === 201, JSON.stringify(enrol));
   const { credential } = enrol.body as { credential: string };
+  const probe = await apiRequest(apiPort, providerKey, 'POST', '/v1/devices', { id: PROBE });
+  assert.ok(probe.kind === 'answer' && probe.status === 201, JSON.stringify(probe));
 
   const seen = new Map<string, number>();
   let connects = 0;
@@ -112,11 +115,18 @@ export async function runTraffic(
   await within(trigger.promise, 30_000, () => `${sender.accepted.size} accepted before the failure`);
   const downAt = Date.now();
   await fail();
-  // The node reconnects by itself; the sender goes on once the API accepts again.
+  // The node reconnects by itself; the sender goes on once the API accepts a write again (a push to a
+  // device of its own that never connects: it exercises the whole write path, replica wait included).
+  let probes = 0;
   await pollUntil(
     'the API to accept again',
     async () => {
-      const probe = await apiRequest(apiPort, providerKey, 'GET', `/v1/devices/${DEVICE}`);
+      const probe = await apiRequest(apiPort, providerKey, 'POST', '/v1/push', {
+        to: PROBE,
+        id: `probe-${probes++}`,
+        kind: 'message',
+        payload: {},
+      });
       return probe.kind === 'answer' && probe.status === 200;
     },
     30_000,
