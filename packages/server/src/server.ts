@@ -3,7 +3,7 @@
  * listeners, and the HTTP API. Everything is created here and passed down; nothing is a module singleton.
  */
 import { join } from 'node:path';
-import { ProtocolErrorCode, systemClock, type Clock } from '@localpush/protocol';
+import { systemClock, type Clock } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { resolveConfig, type ServerConfig } from './config.js';
@@ -25,6 +25,7 @@ import { startApnsService, type ApnsService } from './apns/service.js';
 import { openDataDir } from './data-dir.js';
 import { loadOrCreateIdentity, loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
 import { createMetrics } from './metrics.js';
+import { LocalSessionDirectory } from './presence/local.js';
 import { SimplePushBridge } from './simplepush/bridge.js';
 import { registerChatRoutes } from './simplepush/bridge-routes.js';
 import { SimplePushGateway } from './simplepush/gateway.js';
@@ -146,6 +147,8 @@ export async function startServer(
       ackTimeoutMs: config.ackTimeoutMs,
     },
   });
+  // Who is connected, for every feature: the gateway registers sessions, the engine follows them.
+  const presence = new LocalSessionDirectory({ clock, logger });
   // The metrics read the gateway's counts lazily, so they can be created first and handed to it.
   const metrics = createMetrics({
     sessions: () => gateway?.sessionCount ?? 0,
@@ -154,13 +157,13 @@ export async function startServer(
   // SimplePush users are devices of this server: the bridge joins the sample's gateway to the engine.
   const spGateway = config.simplepush ? new SimplePushGateway({ clock }) : undefined;
   const bridge = spGateway
-    ? new SimplePushBridge({ gateway: spGateway, engine, store, clock, logger })
+    ? new SimplePushBridge({ gateway: spGateway, engine, presence, store, clock, logger })
     : null;
-  bridge?.install();
   try {
     gateway = new Gateway({
       metrics,
-      listener: bridge ? bridge.watch(engine) : engine,
+      listener: engine,
+      presence,
       authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
       clock,
       logger,
@@ -189,11 +192,13 @@ export async function startServer(
       },
     });
     const liveGateway = gateway;
+    // After the gateway subscribed the engine: the engine hears of a session before the bridge does.
+    bridge?.install();
 
     const baseDirectory = createDeviceDirectory({
       store,
       clock,
-      isOnline: (id) => liveGateway.isOnline(id) || (bridge?.isOnline(id) ?? false),
+      isOnline: (id) => presence.isOnline(id),
     });
     const directory: DeviceDirectory = {
       ...baseDirectory,
@@ -201,8 +206,7 @@ export async function startServer(
       async remove(id) {
         const removed = await baseDirectory.remove(id);
         if (removed) await apns?.registry.removeDevice(id);
-        if (removed)
-          liveGateway.session(id)?.fail(ProtocolErrorCode.AUTH_FAILED, 'this device was removed [LP-4.4]');
+        if (removed) await presence.evict(id, 'removed');
         return removed;
       },
     };
@@ -225,6 +229,7 @@ export async function startServer(
       apns = await startApnsService({
         config,
         engine,
+        presence,
         directory,
         api,
         identity,

@@ -17,6 +17,7 @@ import type { PushKind } from '@localpush/protocol';
 import type { DeliveryEngineImpl } from '../engine/engine.js';
 import type { SendOutcome, SendRequest } from '../engine/types.js';
 import { ApnsClientError, type ApnsNotification, type ApnsRoute, type ApnsSendResult } from './client.js';
+import type { SessionDirectory } from '../presence/types.js';
 import type { ApnsTokenRegistry } from './registry.js';
 import {
   bundleIdOf,
@@ -32,10 +33,7 @@ export interface ApnsSender {
 }
 
 /** The engine operations the router uses. */
-export type RouterEngine = Pick<
-  DeliveryEngineImpl,
-  'submit' | 'submitAndWait' | 'isOnline' | 'fallBack' | 'status'
->;
+export type RouterEngine = Pick<DeliveryEngineImpl, 'submit' | 'submitAndWait' | 'fallBack' | 'status'>;
 
 /** Minimal logger (pino satisfies it). */
 export interface RouterLogger {
@@ -69,6 +67,8 @@ export interface ApnsRouteResult {
 /** Dependencies and settings of {@link ApnsRouter}. */
 export interface ApnsRouterOptions {
   readonly engine: RouterEngine;
+  /** Who is connected: a device online now is waited for, one offline goes to APNs at once. */
+  readonly presence: Pick<SessionDirectory, 'isOnline'>;
   readonly registry: ApnsTokenRegistry;
   /** The fallback; absent = APNs not configured. */
   readonly apns?: ApnsSender;
@@ -172,7 +172,7 @@ export class ApnsRouter {
   /** Submits to the device's live connection and waits for its ack, or queues when it is offline. */
   private submit(send: SendRequest): Promise<SendOutcome> {
     const { engine } = this.options;
-    return engine.isOnline(send.deviceId)
+    return this.options.presence.isOnline(send.deviceId)
       ? engine.submitAndWait(send, this.ackTimeoutMs)
       : engine.submit(send);
   }

@@ -11,6 +11,7 @@ import type { DeliveryEngineImpl } from '../engine/engine.js';
 import type { DeviceDirectory } from '../engine/types.js';
 import { ProviderKeys } from '../http/auth.js';
 import type { TlsIdentity } from '../identity.js';
+import type { SessionDirectory } from '../presence/types.js';
 import { ApnsClient } from './client.js';
 import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
 import {
@@ -26,6 +27,7 @@ import { ProviderTokenVerifier, type ProviderKeyConfig } from './token-verifier.
 export interface ApnsServiceDeps {
   readonly config: ServerConfig;
   readonly engine: DeliveryEngineImpl;
+  readonly presence: Pick<SessionDirectory, 'isOnline'>;
   readonly directory: Pick<DeviceDirectory, 'get'>;
   /** The HTTP API: the token routes are added to it (before it listens). */
   readonly api: FastifyInstance;
@@ -97,6 +99,7 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
     }
     const router = new ApnsRouter({
       engine: deps.engine,
+      presence: deps.presence,
       registry,
       ...(sender !== undefined ? { apns: sender } : {}),
       ackTimeoutMs: config.apnsAckTimeoutMs,

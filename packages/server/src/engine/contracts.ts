@@ -43,7 +43,10 @@ export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
   fallBack(messageId: string, detail: string): Promise<StoredMessage | undefined>;
   /** A device's messages, newest first. */
   listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]>;
-  /** Whether the engine has a live session for the device. */
+  /**
+   * Whether the engine is feeding a live session of the device: its delivery state, which follows the
+   * session directory's events. Who is connected is the directory's to say (presence/types.ts).
+   */
   isOnline(deviceId: string): boolean;
   /** Number of pending ack waiters (submitAndWait); for tests and metrics. */
   readonly waiterCount: number;

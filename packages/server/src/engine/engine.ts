@@ -1,7 +1,8 @@
 /**
  * The delivery engine: accepts messages from the HTTP API, keeps them in the store until the device
  * acknowledges them, and feeds each device's live session in seq order through a bounded in-flight
- * window. It is the gateway's SessionListener.
+ * window. It listens to the session directory (which decides which session is a device's) and hears
+ * acks from the gateway.
  *
  * Concurrency: every store operation of a device runs in that device's chain (KeyedChain), so one
  * device's submits, acks and feeding never interleave; devices proceed in parallel. The expiry sweep is

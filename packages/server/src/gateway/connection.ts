@@ -26,7 +26,7 @@ import {
   type TimerHandle,
 } from '@localpush/protocol';
 import type { FrameLink, LinkHandlers } from '@localpush/protocol/link';
-import type { DeviceSession } from '../engine/types.js';
+import type { PresenceSession } from '../presence/types.js';
 
 export const CONNECTION_STATES = ['awaiting_hello', 'authenticating', 'open', 'closing', 'closed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
@@ -78,7 +78,7 @@ export interface ConnectionHooks {
 /** What every welcome of this server lists: it answers probes and honours diagnostic sessions. [LP-10.1] */
 const SERVER_CAPABILITIES: readonly string[] = Object.freeze([CAPABILITIES.probe, CAPABILITIES.diagnostic]);
 
-export class DeviceConnection implements DeviceSession {
+export class DeviceConnection implements PresenceSession {
   /**
    * What the link reports, handed on to the connection's private handlers. A class, not three closures in
    * an object literal: one small object per connection instead of three functions and their context. It
@@ -165,6 +165,15 @@ export class DeviceConnection implements DeviceSession {
     if (this._state === 'closing' || this._state === 'closed') return;
     this.write({ type: 'goaway', reason, ...extra });
     this.beginClose({ kind: 'goaway', reason });
+  }
+
+  /** The session directory ends this session: a newer one replaced it, or the device was removed. */
+  evict(reason: 'replaced' | 'removed'): void {
+    if (reason === 'replaced') {
+      this.goaway('replaced', { message: 'a newer connection of this device replaced this one' });
+    } else {
+      this.fail(ProtocolErrorCode.AUTH_FAILED, 'this device was removed [LP-4.4]');
+    }
   }
 
   /** Sends an error frame with a stable code, then closes. [LP-9.1] */

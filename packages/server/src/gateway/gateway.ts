@@ -1,10 +1,13 @@
 /**
- * The device gateway: accepts links from any transport, authenticates devices, keeps one authoritative
- * session per device (the newest), and reports sessions and acks to the delivery engine.
+ * The device gateway: accepts links from any transport, authenticates devices, registers each opened
+ * session with the session directory (which decides that the newest one is authoritative and tells the
+ * listeners), and hands the authoritative sessions' acks to the delivery engine.
  */
 import { ProtocolErrorCode, type ApnsToken, type Clock, type Hello } from '@localpush/protocol';
 import type { FrameLink } from '@localpush/protocol/link';
 import type { SessionListener } from '../engine/types.js';
+import { LocalSessionDirectory } from '../presence/local.js';
+import type { PresenceSession, SessionDirectory } from '../presence/types.js';
 import {
   DEFAULT_CONNECTION_OPTIONS,
   DeviceConnection,
@@ -43,8 +46,11 @@ export interface SessionObserver {
 }
 
 export interface GatewayOptions {
+  /** Subscribed to the session directory for sessions; called by the gateway for acks. */
   listener: SessionListener;
   observer?: SessionObserver;
+  /** Who is connected: the one owner of presence. Default: a fresh local directory. */
+  presence?: SessionDirectory;
   authenticate: (deviceId: string, credential: string) => Promise<boolean>;
   clock: Clock;
   logger?: GatewayLogger;
@@ -70,8 +76,8 @@ export class Gateway {
   readonly connectionOptions: ConnectionOptions;
   /** Every link-level connection, authenticated or not. */
   private readonly connections = new Set<DeviceConnection>();
-  /** The authoritative session of each device. [LP-8.2] */
-  private readonly sessions = new Map<string, DeviceConnection>();
+  /** The authoritative session of each device is the directory's to decide. [LP-8.2] */
+  readonly presence: SessionDirectory;
   private readonly logger: GatewayLogger;
   private draining = false;
   private readonly idleWaiters = new Set<() => void>();
@@ -84,14 +90,16 @@ export class Gateway {
     authenticate: (hello) => this.authenticate(hello),
     opened: (c, hello) => this.onOpened(c, hello),
     ack: (c, ack) => {
-      if (this.sessions.get(c.deviceId) !== c) return true;
+      if (this.presence.local(c.deviceId) !== c) return true;
       return this.options.listener.ackReceived(c, ack);
     },
     apnsToken: (c, token) => {
-      if (this.sessions.get(c.deviceId) === c) this.options.onApnsToken?.(c.deviceId, token);
+      if (this.presence.local(c.deviceId) === c) this.options.onApnsToken?.(c.deviceId, token);
     },
     heartbeatAcked: (c, rttMs) => {
-      if (this.sessions.get(c.deviceId) === c) this.options.observer?.heartbeatRtt(c, rttMs);
+      if (this.presence.local(c.deviceId) !== c) return;
+      this.presence.renew(c);
+      this.options.observer?.heartbeatRtt(c, rttMs);
     },
     closed: (c, reason) => this.onClosed(c, reason),
   };
@@ -99,6 +107,16 @@ export class Gateway {
   constructor(private readonly options: GatewayOptions) {
     this.connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection };
     this.logger = options.logger ?? silentLogger;
+    this.presence = options.presence ?? new LocalSessionDirectory({ clock: options.clock });
+    this.presence.subscribe(options.listener);
+    this.presence.subscribe({
+      sessionOpened: () => {},
+      sessionClosed: (session, reason) => {
+        if (reason !== 'replaced' || !(session instanceof DeviceConnection)) return;
+        this.options.metrics?.sessionReplaced();
+        this.logger.info({ device: session.deviceId }, 'session replaced by a newer connection');
+      },
+    });
   }
 
   /** The injected clock, for the listeners' own deadlines (the TLS port's plaintext sniffing). */
@@ -111,17 +129,19 @@ export class Gateway {
     return this.connections.size;
   }
 
-  /** Number of devices with an authenticated session. */
+  /** Number of devices with an authenticated session on this node. */
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.presence.size;
   }
 
+  /** The directory's answer (kept for callers that hold only the gateway). */
   isOnline(deviceId: string): boolean {
-    return this.sessions.get(deviceId)?.isOpen ?? false;
+    return this.presence.isOnline(deviceId);
   }
 
-  session(deviceId: string): DeviceConnection | undefined {
-    return this.sessions.get(deviceId);
+  /** The device's authoritative session on this node, if any. */
+  session(deviceId: string): PresenceSession | undefined {
+    return this.presence.local(deviceId);
   }
 
   /** Takes ownership of a new link (one per accepted socket or WebSocket). */
@@ -175,16 +195,6 @@ export class Gateway {
   private onOpened(connection: DeviceConnection, hello: Hello): void {
     // [LP-10.3] A diagnostic session is welcomed and measured but never becomes the device's session.
     if (connection.diagnostic) return;
-    const previous = this.sessions.get(connection.deviceId);
-    this.sessions.set(connection.deviceId, connection);
-    if (previous !== undefined && previous !== connection) {
-      // [LP-8.2] The newest connection is authoritative: the engine moves to it before the old one is told
-      // to go away, so no push is written to a connection that is about to close.
-      this.options.metrics?.sessionReplaced();
-      this.options.listener.sessionClosed(previous);
-      previous.goaway('replaced', { message: 'a newer connection of this device replaced this one' });
-      this.logger.info({ device: connection.deviceId }, 'session replaced by a newer connection');
-    }
     // Reading the remote address makes Node cache it on the socket (an object and a string per idle
     // connection), so it is read only when the record will be written.
     if (this.logger.isLevelEnabled?.('debug') !== false) {
@@ -193,16 +203,16 @@ export class Gateway {
         'device connected',
       );
     }
-    this.options.listener.sessionOpened(connection, hello.resume?.lastSeq);
+    // The directory replaces an older session of the device (goaway) and tells the engine. [LP-8.2]
+    void this.presence.open(connection, hello.resume?.lastSeq);
     this.options.observer?.opened(connection, hello);
   }
 
   private onClosed(connection: DeviceConnection, reason: CloseReason): void {
     this.connections.delete(connection);
     this.options.metrics?.connectionClosed(reason);
-    if (this.sessions.get(connection.deviceId) === connection) {
-      this.sessions.delete(connection.deviceId);
-      this.options.listener.sessionClosed(connection);
+    if (connection.deviceId !== '' && this.presence.local(connection.deviceId) === connection) {
+      void this.presence.release(connection);
       this.options.observer?.closed(connection, reason);
     }
     if (reason.kind === 'protocol_error') {

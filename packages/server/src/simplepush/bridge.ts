@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Ack, Clock, JsonValue, Notice, Push } from '@localpush/protocol';
 import { StoreError, ServerErrorCode } from '../errors.js';
 import type { DeliveryEngine, DeviceSession, SendRequest, SessionListener } from '../engine/types.js';
+import type { PresenceListener, PresenceSession, SessionDirectory } from '../presence/types.js';
 import type { DeviceRecord, Store } from '../store/types.js';
 import { SimplePushErrorCode, isUuid, type SpCallActionKind, type SpMessage, type SpUser } from './codec.js';
 import type { SimplePushGateway, SimplePushText } from './gateway.js';
@@ -50,13 +51,15 @@ export interface WorldUser {
   uuid: string;
 }
 
-/** The engine as the bridge uses it: submit pushes, and report its own sessions and acks. */
-export type BridgeEngine = Pick<DeliveryEngine, 'submit'> & SessionListener;
+/** The engine as the bridge uses it: submit pushes and report its sessions' acks. */
+export type BridgeEngine = Pick<DeliveryEngine, 'submit'> & Pick<SessionListener, 'ackReceived'>;
 
 /** What {@link SimplePushBridge} needs. */
 export interface SimplePushBridgeDeps {
   gateway: SimplePushGateway;
   engine: BridgeEngine;
+  /** Who is connected: SimplePush users' sessions are registered here like any device's. */
+  presence: SessionDirectory;
   store: Pick<Store, 'getDevice' | 'addDevice'>;
   clock: Clock;
   logger?: { warn(obj: object, msg?: string): void };
@@ -101,8 +104,8 @@ interface BridgeCall {
   state: 'pending' | 'active';
 }
 
-/** A SimplePush user's extension, as the delivery engine sees it: a device session. */
-class BridgeSession implements DeviceSession {
+/** A SimplePush user's extension, as the delivery engine and the directory see it: a device session. */
+class BridgeSession implements PresenceSession {
   readonly sessionId = randomUUID();
   isOpen = true;
   constructor(
@@ -110,6 +113,10 @@ class BridgeSession implements DeviceSession {
     readonly uuid: string,
     private readonly deliver: (session: BridgeSession, push: Push) => void,
   ) {}
+  evict(_reason: 'replaced' | 'removed'): void {
+    // The sample has no way to be told; the session just stops receiving (the directory dropped it).
+    this.isOpen = false;
+  }
   sendPush(push: Push): boolean {
     if (!this.isOpen) return false;
     this.deliver(this, push);
@@ -121,17 +128,19 @@ class BridgeSession implements DeviceSession {
 }
 
 /**
- * Joins a SimplePush gateway to the delivery engine. Call {@link install} once; wrap the gateway's
- * session listener with {@link watch} so localpush devices show up in the SimplePush directory.
+ * Joins a SimplePush gateway to the delivery engine. Call {@link install} once: it chains the bridge's
+ * hooks into the SimplePush gateway and subscribes it to the session directory, so localpush devices
+ * show up in the SimplePush directory.
  */
 export class SimplePushBridge {
   private readonly gateway: SimplePushGateway;
   private readonly engine: BridgeEngine;
+  private readonly presence: SessionDirectory;
   private readonly store: SimplePushBridgeDeps['store'];
   private readonly logger: SimplePushBridgeDeps['logger'];
   private readonly clock: Clock;
-  /** Online localpush devices: id → current session and display name. */
-  private readonly online = new Map<string, { session: DeviceSession; name: string }>();
+  /** Display names of localpush devices (their labels, once read); who is online is the directory's. */
+  private readonly names = new Map<string, string>();
   /** Every localpush device UUID handed to the sample so far → device id (small; never pruned). */
   private readonly byUuid = new Map<string, string>();
   /** The bridge session of each SimplePush user whose extension is connected. */
@@ -142,13 +151,14 @@ export class SimplePushBridge {
   constructor(deps: SimplePushBridgeDeps) {
     this.gateway = deps.gateway;
     this.engine = deps.engine;
+    this.presence = deps.presence;
     this.store = deps.store;
     this.logger = deps.logger;
     this.clock = deps.clock;
   }
 
-  /** Chains the bridge's hooks after any the gateway already has. */
-  install(): void {
+  /** Chains the bridge's hooks after any the gateway already has, and follows the directory. */
+  install(): () => void {
     const hooks = this.gateway.hooks;
     // A copy of the earlier hooks, called as methods of it so that each keeps its `this`.
     const prev = { ...hooks };
@@ -169,21 +179,25 @@ export class SimplePushBridge {
       if (!responsive && call?.state === 'pending' && !call.spIsCaller)
         this.endCall(call, 'unavailable', 'sp');
     };
-  }
-
-  /** Wraps the gateway's session listener (the engine) to follow which localpush devices are online. */
-  watch(inner: SessionListener): SessionListener {
-    return {
-      sessionOpened: (session, resume) => {
-        inner.sessionOpened(session, resume);
-        this.deviceOpened(session);
+    const devices: PresenceListener = {
+      sessionOpened: (session) => {
+        if (!(session instanceof BridgeSession)) this.deviceOpened(session);
       },
       sessionClosed: (session) => {
-        inner.sessionClosed(session);
-        this.deviceClosed(session);
+        if (!(session instanceof BridgeSession)) this.deviceClosed(session);
       },
-      ackReceived: (session, ack) => inner.ackReceived(session, ack),
     };
+    return this.presence.subscribe(devices);
+  }
+
+  /** Online localpush devices (not SimplePush users), from the directory. */
+  private *onlineDevices(): Generator<string> {
+    for (const session of this.presence.sessions())
+      if (!(session instanceof BridgeSession) && session.isOpen) yield session.deviceId;
+  }
+
+  private nameOf(deviceId: string): string {
+    return this.names.get(deviceId) ?? deviceId;
   }
 
   /** Everyone reachable now: responsive SimplePush users, then online localpush devices. */
@@ -194,29 +208,21 @@ export class SimplePushBridge {
       const { uuid, deviceName } = state.user;
       users.push({ id: simplePushDeviceId(uuid), name: deviceName, kind: 'simplepush', uuid });
     }
-    for (const [id, { name }] of this.online)
-      users.push({ id, name, kind: 'device', uuid: uuidForDevice(id) });
+    for (const id of this.onlineDevices())
+      users.push({ id, name: this.nameOf(id), kind: 'device', uuid: uuidForDevice(id) });
     return users;
-  }
-
-  /** Whether a SimplePush device has its bridge session (its extension is connected). */
-  isOnline(deviceId: string): boolean {
-    const uuid = simplePushUuidOf(deviceId);
-    return uuid !== undefined && this.sessions.has(uuid);
   }
 
   // ── localpush devices ─────────────────────────────────────────────────────────────────────────────
 
   private deviceOpened(session: DeviceSession): void {
     const id = session.deviceId;
-    this.online.set(id, { session, name: this.online.get(id)?.name ?? id });
     this.byUuid.set(uuidForDevice(id), id);
     this.publish();
     void this.store.getDevice(id).then(
       (device) => {
-        const entry = this.online.get(id);
-        if (entry?.session === session && device?.label) {
-          entry.name = device.label;
+        if (this.presence.local(id) === session && device?.label) {
+          this.names.set(id, device.label);
           this.publish();
         }
       },
@@ -226,8 +232,6 @@ export class SimplePushBridge {
 
   private deviceClosed(session: DeviceSession): void {
     const id = session.deviceId;
-    if (this.online.get(id)?.session !== session) return;
-    this.online.delete(id);
     this.publish();
     for (const call of [...this.calls.values()])
       if (call.peer.deviceId === id) this.endCall(call, 'hangup', 'peer');
@@ -235,12 +239,15 @@ export class SimplePushBridge {
 
   /** Lists the online localpush devices in every SimplePush directory. */
   private publish(): void {
-    const users = [...this.online].map(([id, { name }]) => ({ uuid: uuidForDevice(id), deviceName: name }));
+    const users = [...this.onlineDevices()].map((id) => ({
+      uuid: uuidForDevice(id),
+      deviceName: this.nameOf(id),
+    }));
     this.gateway.setBridgedUsers(users);
   }
 
   private userOf(deviceId: string): SpUser {
-    return { uuid: uuidForDevice(deviceId), deviceName: this.online.get(deviceId)?.name ?? deviceId };
+    return { uuid: uuidForDevice(deviceId), deviceName: this.nameOf(deviceId) };
   }
 
   // ── SimplePush users as devices ───────────────────────────────────────────────────────────────────
@@ -258,7 +265,7 @@ export class SimplePushBridge {
     // The device must exist before the engine feeds it (submit checks the store, not sessions).
     enrolled.then(
       () => {
-        if (session.isOpen) this.engine.sessionOpened(session, undefined);
+        if (session.isOpen) void this.presence.open(session);
       },
       () => {},
     );
@@ -275,7 +282,7 @@ export class SimplePushBridge {
   private closeSession(session: BridgeSession): void {
     session.isOpen = false;
     if (this.sessions.get(session.uuid) === session) this.sessions.delete(session.uuid);
-    this.engine.sessionClosed(session);
+    void this.presence.release(session);
   }
 
   private async ensureDevice(user: SpUser): Promise<void> {
@@ -369,7 +376,7 @@ export class SimplePushBridge {
     }
     const deviceId = this.byUuid.get(receiver.uuid) ?? '';
     const peerBusy = [...this.calls.values()].some((c) => c.peer.deviceId === deviceId);
-    if (!this.online.has(deviceId) || peerBusy || this.inSimplePushCall(from.uuid)) {
+    if (!this.presence.isOnline(deviceId) || peerBusy || this.inSimplePushCall(from.uuid)) {
       this.gateway.sendCallActionTo(from.uuid, 'unavailable', receiver);
       return true;
     }
