@@ -111,6 +111,7 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Store> {
   });
 }
 
+// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
 export async function startServer(
   overrides: Partial<ServerConfig>,
   options: StartOptions = {},

@@ -4,8 +4,8 @@
  * share its provider-key authentication and its `{ error: { code, message } }` answers.
  */
 import type { FastifyInstance } from 'fastify';
-import type { DeviceDirectory } from '../engine/types.js';
-import { ApiError, ApiErrorCode, badRequest } from '../http/errors.js';
+import type { DeviceDirectory } from '../core.js';
+import { ApiError, ApiErrorCode, badRequest } from '../core.js';
 import type { ApnsTokenRegistry } from './registry.js';
 import { registrationBundleId } from './router.js';
 

@@ -5,7 +5,7 @@
  * file) because it is APNs-specific and the store's schema and conformance suite need not know about it.
  */
 import Database from 'better-sqlite3';
-import { ownerOnlyFile } from '../data-dir.js';
+import { ownerOnlyFile } from '../core.js';
 import type { ApnsEnvironment } from './token-verifier.js';
 
 /** One registration: a device's APNs token for one app. */

@@ -14,10 +14,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { PushKind } from '@localpush/protocol';
-import type { DeliveryEngineImpl } from '../engine/engine.js';
-import type { SendOutcome, SendRequest } from '../engine/types.js';
+import type { DeliveryEngineImpl } from '../core.js';
+import type { SendOutcome, SendRequest } from '../core.js';
 import { ApnsClientError, type ApnsNotification, type ApnsRoute, type ApnsSendResult } from './client.js';
-import type { SessionDirectory } from '../presence/types.js';
+import type { SessionDirectory } from '../core.js';
 import type { ApnsTokenRegistry } from './registry.js';
 import {
   bundleIdOf,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyContextConfig, FastifyInstance } from 'fastify';
-import type { DeviceDirectory } from '../engine/types.js';
+import type { DeviceDirectory } from '../core.js';
 
 /** What {@link registerDemoRoutes} needs. */
 export interface DemoRouteDeps {

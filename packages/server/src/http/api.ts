@@ -12,16 +12,15 @@ import Fastify, {
   type FastifyInstance,
 } from 'fastify';
 import { LocalpushError, ServerErrorCode, StoreError } from '../errors.js';
-import { EngineClosedError, type DeliveryEngineImpl } from '../engine/engine.js';
-import type { DeliveryEngine, DeviceDirectory } from '../engine/types.js';
+import { EngineClosedError } from '../engine/engine.js';
+import type { DeviceDirectory } from '../engine/types.js';
 import { ProviderKeys } from './auth.js';
 import { MAX_PARAM_BYTES, clientError, frameworkError, installBodyParsers } from './edge.js';
 import { ApiError, ApiErrorCode, errorBody, type ApiErrorDetail } from './errors.js';
-import { registerRoutes } from './routes.js';
-import { ReceiptStreams } from './sse.js';
+import { registerRoutes, type HttpEngine } from './routes.js';
 
-/** What the API needs of the engine: the DeliveryEngine contract plus message history. */
-export type HttpEngine = DeliveryEngine & Pick<DeliveryEngineImpl, 'listMessages'>;
+export type { HttpEngine } from './routes.js';
+import { ReceiptStreams } from './sse.js';
 
 /** Options of {@link buildHttpApi}. */
 export interface HttpApiOptions {
@@ -57,6 +56,7 @@ const API_VERSION = '1.0.0';
  * Builds the API (not listening: call `listen`, or `inject` in tests). Routes are registered in a plugin
  * after @fastify/swagger, so /openapi.json describes all of them once the instance is ready.
  */
+// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
 export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   if (options.providerKeys.length === 0 || options.providerKeys.some((k) => k.length === 0)) {
     throw new LocalpushError(

@@ -9,10 +9,10 @@
  * `Authorization: Basic base64(<device id>:<credential>)`. See docs/simplepush.md ("One world").
  */
 import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
-import type { DeliveryEngine, SendRequest } from '../engine/types.js';
-import type { Store } from '../store/types.js';
-import { verifyCredential } from '../engine/devices.js';
-import { ApiError, ApiErrorCode } from '../http/errors.js';
+import type { DeliveryEngine, SendRequest } from '../core.js';
+import type { Store } from '../core.js';
+import { verifyCredential } from '../core.js';
+import { ApiError, ApiErrorCode } from '../core.js';
 import type { Clock } from '@localpush/protocol';
 import {
   CHAT_CALL_ACTIONS,

@@ -6,10 +6,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Ack, Clock, JsonValue, Notice, Push } from '@localpush/protocol';
-import { StoreError, ServerErrorCode } from '../errors.js';
-import type { DeliveryEngine, DeviceSession, SendRequest, SessionListener } from '../engine/types.js';
-import type { PresenceListener, PresenceSession, SessionDirectory } from '../presence/types.js';
-import type { DeviceRecord, Store } from '../store/types.js';
+import { StoreError, ServerErrorCode } from '../core.js';
+import type { DeliveryEngine, DeviceSession, SendRequest, SessionListener } from '../core.js';
+import type { PresenceListener, PresenceSession, SessionDirectory } from '../core.js';
+import type { DeviceRecord, Store } from '../core.js';
 import { SimplePushErrorCode, isUuid, type SpCallActionKind, type SpMessage, type SpUser } from './codec.js';
 import type { SimplePushGateway, SimplePushText } from './gateway.js';
 

@@ -5,7 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
-import { tlsServerOptions, type TlsIdentity } from '../identity.js';
+import { tlsServerOptions, type TlsIdentity } from '../core.js';
 import { SimplePushGateway } from './gateway.js';
 
 /** Where a listener ended up (useful with port 0). */

@@ -1,0 +1,24 @@
+/**
+ * The core's surface for features (the APNs side, SimplePush, the demo): everything they may use of the
+ * engine, the stores, presence, the HTTP API's error shape and authentication, identity and
+ * configuration. A feature imports the core through this module only — lint enforces it
+ * (eslint.config.js, import-x/no-restricted-paths) — so the core's insides can change without them.
+ */
+export type { ServerConfig } from './config.js';
+export { ownerOnlyFile } from './data-dir.js';
+export { verifyCredential } from './engine/devices.js';
+export type { DeliveryEngineImpl } from './engine/engine.js';
+export type {
+  DeliveryEngine,
+  DeviceDirectory,
+  DeviceSession,
+  SendOutcome,
+  SendRequest,
+  SessionListener,
+} from './engine/types.js';
+export { ServerErrorCode, StoreError } from './errors.js';
+export { ProviderKeys } from './http/auth.js';
+export { ApiError, ApiErrorCode, badRequest } from './http/errors.js';
+export { tlsServerOptions, type TlsIdentity } from './identity.js';
+export type * from './presence/types.js';
+export type { DeviceRecord, Store } from './store/types.js';
