@@ -24,6 +24,10 @@ export interface AgentOptions {
   isolation?: Isolation;
   registry?: ProviderRegistry;
   memoryLimitMb?: number;
+  /** How long a provider's start may take before it is ended like a crash (default 30 s). */
+  startTimeoutMs?: number;
+  /** How long a provider's stop may take before its worker is terminated (default 10 s). */
+  stopTimeoutMs?: number;
   /** How often the file is checked for edits by other processes; default 5 s. */
   reloadIntervalMs?: number;
 }
@@ -31,7 +35,11 @@ export interface AgentOptions {
 /** A running agent. */
 export interface Agent {
   host: ProviderHost;
-  /** Stops every provider (reason `none` unless given) and the file watch. */
+  /**
+   * Stops every provider (reason `none` unless given) and the file watch. Bounded, however the providers
+   * behave: a start in progress is cut short, and a stop that does not complete within the stop timeout
+   * ends with the worker terminated.
+   */
   stop(reason?: StopReason): Promise<void>;
 }
 
@@ -51,6 +59,8 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
     ...(options.isolation === undefined ? {} : { isolation: options.isolation }),
     ...(options.registry === undefined ? {} : { registry: options.registry }),
     ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }),
+    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    ...(options.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: options.stopTimeoutMs }),
   });
   // There is no app in the agent's process to take incoming calls, so they are logged; embedders that
   // want them listen on agent.host.

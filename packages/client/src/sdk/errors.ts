@@ -50,3 +50,28 @@ export class AppPushError extends Error {
 export function isAppPushError(err: unknown, errno?: AppPushErrorCode): err is AppPushError {
   return err instanceof AppPushError && (errno === undefined || err.errno === errno);
 }
+
+/**
+ * Stable codes of what the {@link ProviderHost} itself reports about a provider, beside Apple's domain
+ * (which has no such errors: on iOS the system just kills the extension). Listed in docs/errors.md.
+ */
+export const ProviderHostErrorCode = {
+  /** start() did not complete within the host's startTimeoutMs; the instance was ended, as for a crash. */
+  START_TIMEOUT: 'LP_PROVIDER_START_TIMEOUT',
+  /** stop() did not complete within stopTimeoutMs; the worker was terminated (in-process: dropped). */
+  STOP_TIMEOUT: 'LP_PROVIDER_STOP_TIMEOUT',
+} as const;
+
+/** One of the {@link ProviderHostErrorCode} values. */
+export type ProviderHostErrorCode = (typeof ProviderHostErrorCode)[keyof typeof ProviderHostErrorCode];
+
+/** A failure of a provider as the host saw it, with a stable code (the `crashed` event's error for a start timeout). */
+export class ProviderHostError extends Error {
+  override readonly name = 'ProviderHostError';
+  readonly code: ProviderHostErrorCode;
+
+  constructor(code: ProviderHostErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

@@ -15,6 +15,7 @@ import { type SdkLog, silentLog } from './log.js';
 import { type AppPushManager, hostBridge } from './manager.js';
 import type { NetworkMonitor } from './network.js';
 import type { PreferencesDocument, PreferencesStore } from './preferences.js';
+import { ProviderHostError, ProviderHostErrorCode } from './errors.js';
 import { StopReason, stopReasonName } from './provider.js';
 import { BUILTIN_PROVIDERS, type ProviderRegistry, lookupProvider } from './registry.js';
 import {
@@ -54,7 +55,13 @@ export interface ProviderHostOptions {
   /** Period of handleTimerEvent; 60 s like iOS. */
   timerIntervalMs?: number;
   backoff?: Partial<RelaunchBackoffOptions>;
-  /** How long a provider's stop may take before its worker is terminated. */
+  /**
+   * How long a provider's start() may take (default 30 s). Past it the instance is ended — a worker
+   * terminated — and the failure handled like a crash: `crashed` (kind `start-timeout`,
+   * `LP_PROVIDER_START_TIMEOUT`), then a relaunch with back-off.
+   */
+  startTimeoutMs?: number;
+  /** How long a provider's stop may take before its worker is terminated (default 10 s). */
   stopTimeoutMs?: number;
   log?: SdkLog;
 }
@@ -63,6 +70,10 @@ export interface ProviderHostOptions {
 export const DEFAULT_MEMORY_LIMIT_MB = 24;
 /** The timer period iOS uses. */
 export const TIMER_INTERVAL_MS = 60_000;
+/** How long a start() may take by default before the host ends the instance. */
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** How long a stop() may take by default before the host terminates the worker. */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Events of {@link ProviderHost}, each with the configuration id first: `launched`, `started`,
@@ -100,7 +111,19 @@ interface Slot {
   /** Stop the current instance even though the configuration still wants to run (implementation swap). */
   restart: boolean;
   driving: Promise<void> | undefined;
+  /** Set while the instance's start() runs: ends the wait when the slot no longer wants it. */
+  starting: { interrupt(): void } | undefined;
+  /** The providerConfiguration (as JSON) the current instance has; a save that differs is delivered. */
+  delivered: string | undefined;
 }
+
+/** How an instance's start ended, as the host saw it. */
+type StartOutcome =
+  | { kind: 'started' }
+  | { kind: 'failed'; error: unknown }
+  /** A stop was requested first (left the network, disabled, removed, host stopping). */
+  | { kind: 'interrupted' }
+  | { kind: 'timeout'; limitMs: number };
 
 /** The system side of Local Push Connectivity. */
 export class ProviderHost extends EventEmitter {
@@ -219,11 +242,9 @@ export class ProviderHost extends EventEmitter {
         slot.restart = slot.instance !== undefined;
         slot.reason = StopReason.superceded;
         this.kick(slot);
-      } else if (
-        slot.running &&
-        JSON.stringify(prev.providerConfiguration) !== JSON.stringify(config.providerConfiguration)
-      ) {
-        slot.instance?.update(config.providerConfiguration);
+      } else {
+        // A running provider gets it now; one still starting gets it as soon as its start completed.
+        this.deliverConfiguration(slot);
       }
     }
     for (const [id, slot] of this.slots) {
@@ -250,6 +271,8 @@ export class ProviderHost extends EventEmitter {
       removed: false,
       restart: false,
       driving: undefined,
+      starting: undefined,
+      delivered: undefined,
     };
   }
 
@@ -272,7 +295,12 @@ export class ProviderHost extends EventEmitter {
   }
 
   private kick(slot: Slot): void {
-    if (slot.driving !== undefined) return; // The running loop re-reads the slot after every step.
+    if (slot.driving !== undefined) {
+      // The running loop re-reads the slot after every step; a start in progress is one step that a stop
+      // request must not wait for.
+      if (slot.starting !== undefined && (!slot.want || slot.restart)) slot.starting.interrupt();
+      return;
+    }
     slot.driving = this.drive(slot).finally(() => {
       slot.driving = undefined;
       // A change that arrived after the loop's last check but before this callback found `driving` still
@@ -299,19 +327,9 @@ export class ProviderHost extends EventEmitter {
           this.released(slot);
           this.scheduleRelaunch(slot);
           break;
-        case 'stop': {
-          const reason = slot.restart ? StopReason.superceded : slot.reason;
-          slot.restart = false;
-          this.setRunning(slot, false);
-          this.log('info', 'stopping provider', {
-            configurationId: slot.config.id,
-            reason: stopReasonName(reason),
-          });
-          await inst?.stop(reason);
-          this.released(slot);
-          this.emit(ProviderHostEvent.stopped, slot.config.id, reason);
+        case 'stop':
+          if (inst !== undefined) await this.stopInstance(slot, inst);
           break;
-        }
         case 'launch':
           await this.launch(slot);
           break;
@@ -348,7 +366,7 @@ export class ProviderHost extends EventEmitter {
       clock: this.clock,
       log: this.log,
       memoryLimitMb: this.options.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB,
-      stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
+      stopTimeoutMs: this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
       ...(this.options.baseDir === undefined ? {} : { baseDir: this.options.baseDir }),
       events: {
         incomingCall: (u) => current() && this.deliver(config.id, 'incomingCall', u),
@@ -365,25 +383,98 @@ export class ProviderHost extends EventEmitter {
       this.isolation === 'worker' ? new WorkerInstance(req) : new InProcessInstance(req);
     slot.instance = inst;
     slot.crashed = false;
+    slot.delivered = JSON.stringify(config.providerConfiguration);
     this.live++;
     this.maxLive = Math.max(this.maxLive, this.live);
     this.emit(ProviderHostEvent.launched, config.id);
     this.log('info', 'launching provider', { configurationId: config.id, isolation: this.isolation });
-    try {
-      await inst.start();
-    } catch (err) {
-      // A failed start has already released the instance (worker gone / provider stopped).
-      this.log('warn', 'provider failed to start', { configurationId: config.id, err });
-      this.released(slot);
-      this.emit(ProviderHostEvent.startFailed, config.id, err);
-      this.scheduleRelaunch(slot);
-      return;
+    const outcome = await this.startWithin(slot, inst);
+    switch (outcome.kind) {
+      case 'started':
+        return this.onStarted(slot, inst);
+      case 'failed':
+        // A failed start has already released the instance (worker gone / provider stopped).
+        this.log('warn', 'provider failed to start', { configurationId: config.id, err: outcome.error });
+        this.released(slot);
+        this.emit(ProviderHostEvent.startFailed, config.id, outcome.error);
+        this.scheduleRelaunch(slot);
+        return;
+      case 'interrupted':
+        // Stopped now whatever the slot wants by the time we get here: an abandoned start must not linger.
+        return this.stopInstance(slot, inst);
+      case 'timeout':
+        return this.onStartTimeout(slot, inst, outcome.limitMs);
     }
+  }
+
+  /**
+   * Waits for the instance's start, but no longer than the start deadline and no longer than the slot
+   * wants it (a stop request interrupts the wait through {@link kick}).
+   */
+  private startWithin(slot: Slot, inst: ProviderInstance): Promise<StartOutcome> {
+    const limitMs = this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    return new Promise((resolve) => {
+      const handle = { interrupt: () => settle({ kind: 'interrupted' }) };
+      const settle = (outcome: StartOutcome): void => {
+        if (slot.starting !== handle) return;
+        slot.starting = undefined;
+        this.clock.clearTimeout(timer);
+        resolve(outcome);
+      };
+      const timer = this.clock.setTimeout(() => settle({ kind: 'timeout', limitMs }), limitMs);
+      slot.starting = handle;
+      inst.start().then(
+        () => settle({ kind: 'started' }),
+        (error: unknown) => settle({ kind: 'failed', error }),
+      );
+    });
+  }
+
+  private onStarted(slot: Slot, inst: ProviderInstance): void {
     if (slot.crashed) return; // Died between start and here; the drive loop handles it next.
     slot.startedAt = this.clock.now();
     this.setRunning(slot, true);
-    this.emit(ProviderHostEvent.started, config.id);
+    this.emit(ProviderHostEvent.started, slot.config.id);
     this.scheduleTimer(slot, inst);
+    this.deliverConfiguration(slot); // saved while it started
+  }
+
+  /** A start past its deadline: end the instance (a worker is terminated) and treat it as a crash. */
+  private async onStartTimeout(slot: Slot, inst: ProviderInstance, limitMs: number): Promise<void> {
+    const id = slot.config.id;
+    const err = new ProviderHostError(
+      ProviderHostErrorCode.START_TIMEOUT,
+      `provider ${slot.config.providerBundleIdentifier} did not complete its start within ${limitMs} ms`,
+    );
+    this.log('warn', 'provider start timed out; ending it', { configurationId: id, err });
+    await inst.terminate();
+    this.released(slot);
+    this.emit(ProviderHostEvent.crashed, id, err, 'start-timeout' satisfies CrashKind);
+    this.scheduleRelaunch(slot);
+  }
+
+  /** Stops the slot's instance (also one whose start is still running) and releases it. */
+  private async stopInstance(slot: Slot, inst: ProviderInstance): Promise<void> {
+    const reason = slot.restart ? StopReason.superceded : slot.reason;
+    slot.restart = false;
+    this.setRunning(slot, false);
+    this.log('info', 'stopping provider', {
+      configurationId: slot.config.id,
+      reason: stopReasonName(reason),
+    });
+    await inst.stop(reason);
+    this.released(slot);
+    this.emit(ProviderHostEvent.stopped, slot.config.id, reason);
+  }
+
+  /** Pushes the slot's providerConfiguration into its running instance if that one has another. */
+  private deliverConfiguration(slot: Slot): void {
+    const inst = slot.instance;
+    if (inst === undefined || !slot.running) return;
+    const json = JSON.stringify(slot.config.providerConfiguration);
+    if (json === slot.delivered) return;
+    slot.delivered = json;
+    inst.update(slot.config.providerConfiguration);
   }
 
   private crashed(slot: Slot, err: Error, kind: CrashKind): void {

@@ -8,6 +8,8 @@ export {
   AppPushErrorStringCode,
   APP_PUSH_ERROR_DOMAIN,
   isAppPushError,
+  ProviderHostError,
+  ProviderHostErrorCode,
 } from './errors.js';
 export { type JsonObject, jsonProblem, isJsonObject } from './json.js';
 export {
@@ -83,6 +85,8 @@ export {
   type Isolation,
   type RelaunchBackoffOptions,
   DEFAULT_MEMORY_LIMIT_MB,
+  DEFAULT_START_TIMEOUT_MS,
+  DEFAULT_STOP_TIMEOUT_MS,
   TIMER_INTERVAL_MS,
 } from './host.js';
 export type { CrashKind } from './instance.js';

@@ -3,6 +3,7 @@
  * host never touches a provider object directly, so the two isolation modes are interchangeable.
  */
 import type { Clock } from '@localpush/protocol';
+import { ProviderHostErrorCode } from './errors.js';
 import { Worker } from 'node:worker_threads';
 import type { JsonObject } from './json.js';
 import type { SdkLog } from './log.js';
@@ -19,8 +20,11 @@ import {
 import { type ProviderRegistration, MODULE_SUFFIX, loadProviderClass } from './registry.js';
 import type { WorkerData, WorkerToHost } from './worker-entry.js';
 
-/** How a running instance ended without being asked to: an exception, or the memory limit. */
-export type CrashKind = 'exception' | 'out-of-memory' | 'exit';
+/**
+ * How an instance ended without being asked to: an exception, the memory limit, an exit, or a start that
+ * did not complete within the host's deadline (the host then ended it).
+ */
+export type CrashKind = 'exception' | 'out-of-memory' | 'exit' | 'start-timeout';
 
 /** What an instance reports to the host. */
 export interface InstanceEvents {
@@ -48,10 +52,21 @@ export interface LaunchRequest {
 
 /** One launched provider. */
 export interface ProviderInstance {
-  /** Creates and starts the provider; rejects for a failed start (the instance is then released). */
+  /**
+   * Creates and starts the provider; rejects for a failed start, once the instance is released (for a
+   * worker: once its thread has exited).
+   */
   start(): Promise<void>;
-  /** Stops it and resolves once it is released (for a worker: once the thread has exited). */
+  /**
+   * Stops it — also while its start is still running — and resolves once it is released (for a worker:
+   * once the thread has exited), at the latest after `stopTimeoutMs` and the teardown.
+   */
   stop(reason: StopReason): Promise<void>;
+  /**
+   * Ends it without asking: a worker is terminated at once; an in-process provider, which nothing can
+   * kill, is stopped (`providerFailed`) within the stop deadline and dropped.
+   */
+  terminate(): Promise<void>;
   /** Delivers the 60 s timer event. */
   timer(): void;
   /** Pushes a new providerConfiguration into the running provider. */
@@ -71,6 +86,7 @@ export class InProcessInstance implements ProviderInstance {
       'create' in registration
         ? registration.create()
         : new (await loadProviderClass(registration, this.req.baseDir))();
+    if (this.dead) return; // stopped while its module loaded: it never starts
     const context: ProviderContext = {
       providerConfiguration: configuration.providerConfiguration,
       configurationId: configuration.id,
@@ -92,6 +108,10 @@ export class InProcessInstance implements ProviderInstance {
 
   stop(reason: StopReason): Promise<void> {
     return this.release(reason);
+  }
+
+  terminate(): Promise<void> {
+    return this.release(Reasons.providerFailed);
   }
 
   timer(): void {
@@ -125,13 +145,39 @@ export class InProcessInstance implements ProviderInstance {
     this.provider = undefined;
     this.dead = true;
     if (provider === undefined) return;
+    const { clock, stopTimeoutMs, log, configuration } = this.req;
     try {
-      await provider.stop(reason);
+      if (!(await settlesWithin(() => provider.stop(reason), clock, stopTimeoutMs))) {
+        // Without a thread of its own there is nothing to terminate: whatever it still holds stays open.
+        log('error', `in-process provider did not stop within ${stopTimeoutMs} ms; dropped`, {
+          configurationId: configuration.id,
+          code: ProviderHostErrorCode.STOP_TIMEOUT,
+        });
+      }
     } catch (err) {
-      this.req.log('warn', 'provider stop threw', { configurationId: this.req.configuration.id, err });
+      log('warn', 'provider stop threw', { configurationId: configuration.id, err });
     } finally {
       provider[providerDetach]();
     }
+  }
+}
+
+/**
+ * Runs `work` and waits for it at most `ms` on `clock`: true when it settled in time (a rejection is
+ * rethrown), false when the deadline came first (it is left running, unobserved).
+ */
+async function settlesWithin(work: () => unknown, clock: Clock, ms: number): Promise<boolean> {
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
+  const deadline = new Promise<false>((resolve) => (timer = clock.setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      Promise.resolve()
+        .then(work)
+        .then(() => true as const),
+      deadline,
+    ]);
+  } finally {
+    if (timer !== undefined) clock.clearTimeout(timer);
   }
 }
 
@@ -159,6 +205,8 @@ export class WorkerInstance implements ProviderInstance {
   private exited: Promise<void> | undefined;
   private stopping = false;
   private lastError: Error | undefined;
+  /** Why the start failed, as the worker reported it; the start rejects with it once the thread exited. */
+  private startError: Error | undefined;
   private onStopped: (() => void) | undefined;
 
   constructor(private readonly req: LaunchRequest) {}
@@ -188,8 +236,9 @@ export class WorkerInstance implements ProviderInstance {
             resolve();
             break;
           case 'startFailed':
-            this.stopping = true; // Its exit is the end of a failed start, not a crash.
-            reject(Object.assign(new Error(msg.message), { code: msg.code }));
+            // Its exit is the end of a failed start, not a crash; the start rejects once it has exited.
+            this.stopping = true;
+            this.startError = Object.assign(new Error(msg.message), { code: msg.code });
             void worker.terminate();
             break;
           case 'incomingCall':
@@ -217,8 +266,10 @@ export class WorkerInstance implements ProviderInstance {
           this.worker = undefined;
           done();
           if (!started) {
-            if (!this.stopping)
-              reject(this.lastError ?? new Error(`provider worker exited with code ${code}`));
+            // Also when stopped or terminated during the start: the host no longer waits for this answer.
+            reject(
+              this.startError ?? this.lastError ?? new Error(`provider worker exited with code ${code}`),
+            );
             return;
           }
           if (this.stopping) return;
@@ -240,7 +291,13 @@ export class WorkerInstance implements ProviderInstance {
     // Ask the provider to stop; terminate the thread when it confirms or the timeout runs out. Terminating
     // always follows, so nothing of this instance can outlive stop().
     await new Promise<void>((resolve) => {
-      const timeout = this.req.clock.setTimeout(resolve, this.req.stopTimeoutMs);
+      const timeout = this.req.clock.setTimeout(() => {
+        this.req.log('warn', `provider did not stop within ${this.req.stopTimeoutMs} ms; terminating it`, {
+          configurationId: this.req.configuration.id,
+          code: ProviderHostErrorCode.STOP_TIMEOUT,
+        });
+        resolve();
+      }, this.req.stopTimeoutMs);
       this.onStopped = () => {
         this.req.clock.clearTimeout(timeout);
         resolve();
@@ -252,6 +309,12 @@ export class WorkerInstance implements ProviderInstance {
       worker.postMessage({ type: 'stop', reason });
     });
     await worker.terminate();
+    await this.exited;
+  }
+
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    await this.worker?.terminate();
     await this.exited;
   }
 

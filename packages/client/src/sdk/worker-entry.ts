@@ -9,7 +9,13 @@ import type { JsonObject } from './json.js';
 import type { LogLevel } from './log.js';
 import type { AppPushConfiguration } from './configuration.js';
 import type { ProviderModuleRef } from './preferences.js';
-import { type StopReason, providerAttach, providerDetach, providerUpdate } from './provider.js';
+import {
+  type AppPushProvider,
+  type StopReason,
+  providerAttach,
+  providerDetach,
+  providerUpdate,
+} from './provider.js';
 import { loadProviderClass } from './registry.js';
 
 /** What the host passes in `workerData`. */
@@ -43,9 +49,30 @@ function crash(err: unknown): void {
 async function main(port: NonNullable<typeof parentPort>): Promise<void> {
   const data = workerData as WorkerData;
   const post = (msg: WorkerToHost): void => port.postMessage(msg);
-  let provider;
+  let provider: AppPushProvider | undefined;
+  // An object, not a variable: the message handler changes it while main() awaits.
+  const state: { phase: 'starting' | 'running' | 'stopping' } = { phase: 'starting' };
+  const stopping = (): boolean => state.phase === 'stopping';
+  // Listening from the first moment: the host may ask for a stop while start() is still running (it left
+  // the network, or it is shutting down), and the provider must get the chance to close its sockets.
+  port.on('message', (msg: HostToWorker) => {
+    switch (msg.type) {
+      case 'timer':
+        if (state.phase === 'running') guard(() => provider?.handleTimerEvent());
+        break;
+      case 'config':
+        if (state.phase === 'running') guard(() => provider?.[providerUpdate](msg.configuration));
+        break;
+      case 'stop':
+        if (stopping()) break;
+        state.phase = 'stopping';
+        stop(provider, msg.reason, post);
+        break;
+    }
+  });
   try {
     const Provider = await loadProviderClass(data.registration, data.baseDir);
+    if (stopping()) return;
     provider = new Provider();
     provider[providerAttach]({
       providerConfiguration: data.configuration.providerConfiguration,
@@ -65,6 +92,7 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     });
     await provider.start();
   } catch (err) {
+    if (stopping()) return; // the stop in progress reports for this instance
     const e = err as { message?: unknown; code?: unknown };
     post({
       type: 'startFailed',
@@ -73,32 +101,38 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     });
     return;
   }
-  const running = provider;
-  port.on('message', (msg: HostToWorker) => {
-    switch (msg.type) {
-      case 'timer':
-        try {
-          const r = running.handleTimerEvent();
-          if (r instanceof Promise) r.catch(crash);
-        } catch (err) {
-          crash(err);
-        }
-        break;
-      case 'config':
-        running[providerUpdate](msg.configuration).catch(crash);
-        break;
-      case 'stop':
-        running
-          .stop(msg.reason)
-          .catch(() => undefined) // A failing stop still ends in termination.
-          .finally(() => {
-            running[providerDetach]();
-            post({ type: 'stopped' });
-          });
-        break;
-    }
-  });
+  if (stopping()) return;
+  state.phase = 'running';
   post({ type: 'started' });
+}
+
+/** Runs a callback into the provider; whatever it throws, now or later, crashes the thread. */
+function guard(fn: () => void | Promise<void> | undefined): void {
+  try {
+    const r = fn();
+    if (r instanceof Promise) r.catch(crash);
+  } catch (err) {
+    crash(err);
+  }
+}
+
+/** Stops the provider (if it got as far as being created) and confirms; the host terminates the thread. */
+function stop(
+  provider: AppPushProvider | undefined,
+  reason: StopReason,
+  post: (msg: WorkerToHost) => void,
+): void {
+  if (provider === undefined) {
+    post({ type: 'stopped' });
+    return;
+  }
+  Promise.resolve()
+    .then(() => provider.stop(reason))
+    .catch(() => undefined) // A failing stop still ends in termination.
+    .finally(() => {
+      provider[providerDetach]();
+      post({ type: 'stopped' });
+    });
 }
 
 if (!isMainThread && parentPort !== null) void main(parentPort);
