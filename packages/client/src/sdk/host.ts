@@ -99,8 +99,11 @@ interface Slot {
   want: boolean;
   reason: StopReason;
   instance: ProviderInstance | undefined;
-  /** Set by the crash callback; the drive loop releases the instance and schedules the relaunch. */
-  crashed: boolean;
+  /**
+   * Set by the crash callback; the drive loop releases the instance, then reports the crash and
+   * schedules the relaunch, so `crashed` is emitted once the instance no longer counts as live.
+   */
+  crash: { err: Error; kind: CrashKind } | undefined;
   running: boolean;
   startedAt: number;
   failures: number;
@@ -261,7 +264,7 @@ export class ProviderHost extends EventEmitter {
       want: false,
       reason: StopReason.none,
       instance: undefined,
-      crashed: false,
+      crash: undefined,
       running: false,
       startedAt: 0,
       failures: 0,
@@ -313,7 +316,7 @@ export class ProviderHost extends EventEmitter {
   /** What the drive loop must do next for this slot, or undefined when it is where it should be. */
   private nextStep(slot: Slot): 'release' | 'stop' | 'launch' | undefined {
     const inst = slot.instance;
-    if (inst !== undefined && slot.crashed) return 'release';
+    if (inst !== undefined && slot.crash !== undefined) return 'release';
     if (inst !== undefined && (!slot.want || slot.restart)) return 'stop';
     if (inst === undefined && slot.want && slot.backoff === undefined) return 'launch';
     return undefined;
@@ -323,10 +326,14 @@ export class ProviderHost extends EventEmitter {
     for (;;) {
       const inst = slot.instance;
       switch (this.nextStep(slot)) {
-        case 'release':
+        case 'release': {
+          const crash = slot.crash;
           this.released(slot);
+          if (crash !== undefined)
+            this.emit(ProviderHostEvent.crashed, slot.config.id, crash.err, crash.kind);
           this.scheduleRelaunch(slot);
           break;
+        }
         case 'stop':
           if (inst !== undefined) await this.stopInstance(slot, inst);
           break;
@@ -382,7 +389,7 @@ export class ProviderHost extends EventEmitter {
     const inst: ProviderInstance =
       this.isolation === 'worker' ? new WorkerInstance(req) : new InProcessInstance(req);
     slot.instance = inst;
-    slot.crashed = false;
+    slot.crash = undefined;
     slot.delivered = JSON.stringify(config.providerConfiguration);
     this.live++;
     this.maxLive = Math.max(this.maxLive, this.live);
@@ -431,7 +438,7 @@ export class ProviderHost extends EventEmitter {
   }
 
   private onStarted(slot: Slot, inst: ProviderInstance): void {
-    if (slot.crashed) return; // Died between start and here; the drive loop handles it next.
+    if (slot.crash !== undefined) return; // Died between start and here; the drive loop handles it next.
     slot.startedAt = this.clock.now();
     this.setRunning(slot, true);
     this.emit(ProviderHostEvent.started, slot.config.id);
@@ -479,16 +486,15 @@ export class ProviderHost extends EventEmitter {
 
   private crashed(slot: Slot, err: Error, kind: CrashKind): void {
     this.log('warn', 'provider crashed', { configurationId: slot.config.id, kind, err });
-    slot.crashed = true;
+    slot.crash = { err, kind };
     this.setRunning(slot, false);
-    this.emit(ProviderHostEvent.crashed, slot.config.id, err, kind);
     this.kick(slot);
   }
 
   private released(slot: Slot): void {
     if (slot.instance === undefined) return;
     slot.instance = undefined;
-    slot.crashed = false;
+    slot.crash = undefined;
     this.live--;
     this.setRunning(slot, false);
   }
