@@ -14,8 +14,8 @@ import type { JsonObject } from './json.js';
 import { type SdkLog, silentLog } from './log.js';
 import { type AppPushManager, hostBridge } from './manager.js';
 import type { NetworkMonitor } from './network.js';
-import type { PreferencesDocument, PreferencesStore } from './preferences.js';
-import { ProviderHostError, ProviderHostErrorCode } from './errors.js';
+import type { PreferencesDocument, PreferencesStore, RejectedRecord } from './preferences.js';
+import { AppPushError, AppPushErrorCode, ProviderHostError, ProviderHostErrorCode } from './errors.js';
 import { StopReason, stopReasonName } from './provider.js';
 import { BUILTIN_PROVIDERS, type ProviderRegistry, lookupProvider } from './registry.js';
 import {
@@ -78,7 +78,9 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /**
  * Events of {@link ProviderHost}, each with the configuration id first: `launched`, `started`,
  * `startFailed` (err), `stopped` (reason), `crashed` (err, kind), `relaunchScheduled` (delayMs), `timer`,
- * `incomingCall` (userInfo), `pushToTalk` (userInfo); plus `network` (state) and `idle`.
+ * `incomingCall` (userInfo), `pushToTalk` (userInfo); plus `network` (state) and
+ * `configurationRejected` (err: AppPushError configurationInvalid, record: RejectedRecord) for a stored
+ * record that breaks a rule — the store's other configurations run regardless.
  */
 export const ProviderHostEvent = {
   launched: 'launched',
@@ -91,6 +93,7 @@ export const ProviderHostEvent = {
   incomingCall: 'incomingCall',
   pushToTalk: 'pushToTalk',
   network: 'network',
+  configurationRejected: 'configurationRejected',
 } as const;
 
 interface Slot {
@@ -140,6 +143,8 @@ export class ProviderHost extends EventEmitter {
   private readonly slots = new Map<string, Slot>();
   private readonly managers = new Map<string, Set<AppPushManager>>();
   private providers: PreferencesDocument['providers'];
+  /** Rejected records already reported (section, key and content). */
+  private rejectedSeen = new Set<string>();
   private network: NetworkState = { ethernet: false };
   private started = false;
   private live = 0;
@@ -229,6 +234,7 @@ export class ProviderHost extends EventEmitter {
 
   private apply(doc: PreferencesDocument): void {
     if (!this.started) return;
+    this.reportRejected(doc.rejected ?? []);
     this.providers = doc.providers;
     const seen = new Set<string>();
     for (const config of doc.configurations) {
@@ -256,6 +262,20 @@ export class ProviderHost extends EventEmitter {
       this.want(slot, false, StopReason.configurationRemoved);
     }
     for (const slot of this.slots.values()) if (!slot.removed) this.evaluate(slot);
+  }
+
+  /** Reports each stored record that breaks a rule once (not again on every later read of the store). */
+  private reportRejected(rejected: readonly RejectedRecord[]): void {
+    const now = new Set<string>();
+    for (const record of rejected) {
+      const key = JSON.stringify([record.section, record.key, record.record]);
+      now.add(key);
+      if (this.rejectedSeen.has(key)) continue;
+      const err = new AppPushError(AppPushErrorCode.configurationInvalid, record.message);
+      this.log('warn', 'preferences record refused; the others run', { code: err.code, err });
+      this.emit(ProviderHostEvent.configurationRejected, err, record);
+    }
+    this.rejectedSeen = now;
   }
 
   private newSlot(config: AppPushConfiguration): Slot {

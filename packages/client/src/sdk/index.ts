@@ -28,9 +28,12 @@ export {
   type PreferencesDocument,
   type ProviderModuleRef,
   type FilePreferencesStoreOptions,
+  type RejectedRecord,
   FilePreferencesStore,
   MemoryPreferencesStore,
   parsePreferences,
+  readPreferences,
+  storedPreferences,
 } from './preferences.js';
 export { AppPushManager, AppPushManagerEvent, type AppPushDelegate } from './manager.js';
 // Exported as ProviderStopReason: the package root also exports the transport's own StopReason type

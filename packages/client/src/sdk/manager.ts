@@ -12,6 +12,7 @@ import {
   type PrivateLTENetwork,
   matchesAnyNetwork,
   overlaps,
+  validateConfiguration,
   validateLTENetworks,
   validateProviderConfiguration,
   validateSSIDs,
@@ -132,43 +133,44 @@ export class AppPushManager extends EventEmitter {
     return this.active;
   }
 
-  /** Re-reads this configuration from the store; configurationNotLoaded if it was removed meanwhile. */
+  /**
+   * Re-reads this configuration from the store; configurationNotLoaded if it was removed meanwhile,
+   * configurationInvalid (naming the field) if its stored record breaks a rule (edited by hand).
+   */
   async loadFromPreferences(): Promise<void> {
     if (this.id === undefined) return; // Like iOS: loading a never-saved manager is a harmless no-op.
     const doc = await this.store.read();
     const found = doc.configurations.find((c) => c.id === this.id);
     if (found === undefined) {
+      const bad = doc.rejected?.find((r) => r.section === 'configurations' && r.id === this.id);
+      if (bad !== undefined) throw new AppPushError(AppPushErrorCode.configurationInvalid, bad.message);
       throw new AppPushError(AppPushErrorCode.configurationNotLoaded, 'the configuration is no longer saved');
     }
     this.assign(found);
   }
 
   /**
-   * Validates and saves. A configuration matching no network is saved disabled; saving an enabled one
-   * disables the other enabled configurations of the same app (see appIdOf) that share an SSID with it.
+   * Validates and saves: the record is checked by the same validator that every reader of the store
+   * applies (configurationInvalid, naming the field, and nothing is written), so a save can never leave
+   * a file that does not load — not even with a non-boolean `matchEthernet` assigned from JavaScript. A
+   * configuration matching no network is saved disabled; saving an enabled one disables the other
+   * enabled configurations of the same app (see appIdOf) that share an SSID with it.
    */
   async saveToPreferences(): Promise<void> {
-    const bundle = this.providerBundleIdentifier;
-    if (bundle === undefined || bundle.trim() === '') {
-      throw new AppPushError(AppPushErrorCode.configurationInvalid, 'providerBundleIdentifier is required');
-    }
     const id = this.id ?? randomUUID();
-    const cfg: AppPushConfiguration = {
+    // The public fields as they are, unconverted: the validator must see what a caller really assigned.
+    const cfg = {
       id,
-      providerBundleIdentifier: bundle,
+      providerBundleIdentifier: this.providerBundleIdentifier,
       matchSSIDs: [...this.ssids],
       matchPrivateLTENetworks: this.lte.map((n) => ({ ...n })),
       matchEthernet: this.matchEthernet,
       providerConfiguration: structuredClone(this.config),
       localizedDescription: this.localizedDescription,
-      isEnabled:
-        this.isEnabled &&
-        matchesAnyNetwork({
-          matchSSIDs: [...this.ssids],
-          matchPrivateLTENetworks: [...this.lte],
-          matchEthernet: this.matchEthernet,
-        }),
+      isEnabled: this.isEnabled,
     };
+    validateConfiguration(cfg);
+    cfg.isEnabled &&= matchesAnyNetwork(cfg);
     await this.store.update((doc) => {
       if (cfg.isEnabled) {
         for (const other of doc.configurations) {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, rename, stat, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { AppPushError, AppPushErrorCode } from './errors.js';
+import { AppPushError, AppPushErrorCode, AppPushErrorStringCode, isAppPushError } from './errors.js';
 import { type AppPushConfiguration, validateConfiguration } from './configuration.js';
 
 /** Where a provider implementation is loaded from (see docs/client-sdk.md, "Provider registry"). */
@@ -18,12 +18,35 @@ export interface ProviderModuleRef {
   export?: string;
 }
 
-/** The persisted document. */
+/**
+ * A record of the stored document that breaks a rule: a configuration the validator refuses (or one
+ * whose id an earlier record already has), or a `providers` entry without a module. The reader sets it
+ * aside — the document's other records still load — and reports it; it stays in the store exactly as it
+ * was (the next save writes it back untouched) until a valid configuration with its id is saved over it.
+ */
+export interface RejectedRecord {
+  /** Which part of the document it is in. */
+  section: 'configurations' | 'providers';
+  /** Its index in `configurations`, or its key in `providers`. */
+  key: number | string;
+  /** The configuration's id, when it has a usable one. */
+  id?: string;
+  /** Always `LP_APPPUSH_CONFIGURATION_INVALID`: what an AppPushError for it carries. */
+  code: AppPushErrorStringCode;
+  /** What is wrong with it, naming the field. */
+  message: string;
+  /** The record as it stands in the store. */
+  record: unknown;
+}
+
+/** The persisted document, as readers see it. */
 export interface PreferencesDocument {
   version: 1;
   configurations: AppPushConfiguration[];
   /** providerBundleIdentifier → module, for the agent's worker host. Kept as is across saves. */
   providers?: Record<string, ProviderModuleRef>;
+  /** Records the reader refused (see {@link RejectedRecord}); never handed to a host as configurations. */
+  rejected?: RejectedRecord[];
 }
 
 /** Persistence for configurations. Emits `change` (document) after every successful write. */
@@ -32,7 +55,9 @@ export interface PreferencesStore extends EventEmitter {
   read(): Promise<PreferencesDocument>;
   /**
    * Read-modify-write, serialised with every other update of this store object so that two saves in one
-   * process never lose each other's changes. `fn` may mutate and return the document it is given.
+   * process never lose each other's changes. `fn` may mutate and return the document it is given. The
+   * result is checked by the reader's own rules before anything is written: a document with a record a
+   * reader would refuse is not written (configurationInvalid), so no update can make the store unreadable.
    */
   update(fn: (doc: PreferencesDocument) => PreferencesDocument): Promise<PreferencesDocument>;
 }
@@ -41,7 +66,11 @@ function emptyDocument(): PreferencesDocument {
   return { version: 1, configurations: [] };
 }
 
-/** Parses and validates a preferences document; throws internalError naming the problem. */
+function structureError(source: string, problem: string): AppPushError {
+  return new AppPushError(AppPushErrorCode.internalError, `${source}: ${problem}`);
+}
+
+/** Parses and checks a preferences document; see {@link readPreferences}. */
 export function parsePreferences(text: string, source = 'preferences'): PreferencesDocument {
   let raw: unknown;
   try {
@@ -49,61 +78,153 @@ export function parsePreferences(text: string, source = 'preferences'): Preferen
   } catch (err) {
     throw new AppPushError(AppPushErrorCode.internalError, `${source} is not valid JSON`, { cause: err });
   }
+  return readPreferences(raw, source);
+}
+
+/**
+ * The document in a stored JSON value. A broken whole (not `{"version": 1}`, `configurations` not an
+ * array, `providers` not an object) is internalError; a broken record is set aside in `rejected` and
+ * the rest is read.
+ */
+export function readPreferences(raw: unknown, source = 'preferences'): PreferencesDocument {
   if (typeof raw !== 'object' || raw === null || (raw as { version?: unknown }).version !== 1) {
-    throw new AppPushError(AppPushErrorCode.internalError, `${source}: expected {"version": 1, ...}`);
+    throw structureError(source, 'expected {"version": 1, ...}');
   }
-  const doc = raw as { configurations?: unknown; providers?: unknown };
-  const configurations = doc.configurations ?? [];
-  if (!Array.isArray(configurations)) {
-    throw new AppPushError(AppPushErrorCode.internalError, `${source}: configurations must be an array`);
+  const stored = raw as { configurations?: unknown; providers?: unknown };
+  const records = stored.configurations ?? [];
+  if (!Array.isArray(records)) throw structureError(source, 'configurations must be an array');
+  if (stored.providers !== undefined && !isPlainObject(stored.providers)) {
+    throw structureError(source, 'providers must be an object');
   }
-  for (const c of configurations) {
-    try {
-      validateConfiguration(c);
-    } catch (err) {
-      throw new AppPushError(AppPushErrorCode.internalError, `${source}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+  const rejected: RejectedRecord[] = [];
+  const doc: PreferencesDocument = { version: 1, configurations: sortConfigurations(records, rejected) };
+  if (stored.providers !== undefined) doc.providers = sortProviders(stored.providers, rejected);
+  if (rejected.length > 0) doc.rejected = rejected;
+  return doc;
+}
+
+/**
+ * What a store writes for `doc`. Every configuration and provider entry must pass the very rules
+ * {@link readPreferences} applies — the same functions — or nothing is written: configurationInvalid,
+ * naming the field. The document's rejected records go back as they were, except a configuration that a
+ * valid one with the same id now replaces.
+ */
+export function storedPreferences(doc: PreferencesDocument): Record<string, unknown> {
+  const refused: RejectedRecord[] = [];
+  sortConfigurations(doc.configurations, refused);
+  if (doc.providers !== undefined) sortProviders(doc.providers, refused);
+  const first = refused[0];
+  if (first !== undefined) {
+    throw new AppPushError(
+      AppPushErrorCode.configurationInvalid,
+      `not saved, a reader would refuse it: ${first.message}`,
+    );
   }
-  const out: PreferencesDocument = { version: 1, configurations: configurations as AppPushConfiguration[] };
-  if (doc.providers !== undefined) {
-    if (typeof doc.providers !== 'object' || doc.providers === null) {
-      throw new AppPushError(AppPushErrorCode.internalError, `${source}: providers must be an object`);
-    }
-    for (const [id, ref] of Object.entries(doc.providers as Record<string, unknown>)) {
-      if (typeof ref !== 'object' || ref === null || typeof (ref as ProviderModuleRef).module !== 'string') {
-        throw new AppPushError(
-          AppPushErrorCode.internalError,
-          `${source}: providers.${id}.module must be a string`,
-        );
-      }
-    }
-    out.providers = doc.providers as Record<string, ProviderModuleRef>;
+  const ids = new Set(doc.configurations.map((c) => c.id));
+  const keptConfigurations: unknown[] = [];
+  const keptProviders: Record<string, unknown> = {};
+  for (const r of doc.rejected ?? []) {
+    if (r.section === 'providers') keptProviders[String(r.key)] = r.record;
+    else if (r.id === undefined || !ids.has(r.id)) keptConfigurations.push(r.record);
+  }
+  const out: Record<string, unknown> = {
+    version: 1,
+    configurations: [...doc.configurations, ...keptConfigurations],
+  };
+  if (doc.providers !== undefined || Object.keys(keptProviders).length > 0) {
+    out.providers = { ...keptProviders, ...doc.providers };
   }
   return out;
 }
 
-/** A store in memory, for tests and for apps that manage persistence themselves. */
+/** The valid configurations of `records`, in order; the others are appended to `rejected`. */
+function sortConfigurations(records: readonly unknown[], rejected: RejectedRecord[]): AppPushConfiguration[] {
+  const valid: AppPushConfiguration[] = [];
+  const seen = new Set<string>();
+  records.forEach((record, index) => {
+    const rawId = (record as { id?: unknown } | null)?.id;
+    const id = typeof rawId === 'string' && rawId !== '' ? rawId : undefined;
+    const reject = (message: string): void => {
+      rejected.push({
+        section: 'configurations',
+        key: index,
+        ...(id === undefined ? {} : { id }),
+        code: AppPushErrorStringCode[AppPushErrorCode.configurationInvalid],
+        message: `configurations[${index}]${id === undefined ? '' : ` (${id})`}: ${message}`,
+        record,
+      });
+    };
+    try {
+      validateConfiguration(record);
+    } catch (err) {
+      if (!isAppPushError(err)) throw err;
+      return reject(err.message);
+    }
+    if (seen.has(record.id)) return reject('another configuration already has this id');
+    seen.add(record.id);
+    valid.push(record);
+  });
+  return valid;
+}
+
+/** The valid entries of a `providers` object; the others are appended to `rejected`. */
+function sortProviders(entries: object, rejected: RejectedRecord[]): Record<string, ProviderModuleRef> {
+  const valid: Record<string, ProviderModuleRef> = {};
+  for (const [key, ref] of Object.entries(entries)) {
+    const problem = providerRefProblem(ref);
+    if (problem === undefined) {
+      valid[key] = ref as ProviderModuleRef;
+      continue;
+    }
+    rejected.push({
+      section: 'providers',
+      key,
+      code: AppPushErrorStringCode[AppPushErrorCode.configurationInvalid],
+      message: `providers.${key}: ${problem}`,
+      record: ref,
+    });
+  }
+  return valid;
+}
+
+function providerRefProblem(ref: unknown): string | undefined {
+  if (!isPlainObject(ref)) return 'must be an object {"module": …, "export"?: …}';
+  const { module, export: name } = ref as { module?: unknown; export?: unknown };
+  if (typeof module !== 'string' || module === '') return 'module must be a non-empty string';
+  if (name !== undefined && (typeof name !== 'string' || name === ''))
+    return 'export must be a non-empty string';
+  return undefined;
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A store in memory, for tests and for apps that manage persistence themselves. Same rules as the file. */
 export class MemoryPreferencesStore extends EventEmitter implements PreferencesStore {
-  private doc: PreferencesDocument;
+  /** The document as stored: what a file would hold. */
+  private stored: unknown;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(initial: PreferencesDocument = emptyDocument()) {
     super();
-    this.doc = structuredClone(initial);
+    this.stored = structuredClone(initial);
   }
 
   read(): Promise<PreferencesDocument> {
-    return Promise.resolve(structuredClone(this.doc));
+    try {
+      return Promise.resolve(readPreferences(structuredClone(this.stored), 'memory preferences'));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   update(fn: (doc: PreferencesDocument) => PreferencesDocument): Promise<PreferencesDocument> {
-    const run = this.queue.then(() => {
-      this.doc = structuredClone(fn(structuredClone(this.doc)));
-      const copy = structuredClone(this.doc);
-      this.emit('change', copy);
-      return copy;
+    const run = this.queue.then(async () => {
+      this.stored = storedPreferences(fn(await this.read()));
+      const doc = await this.read();
+      this.emit('change', structuredClone(doc));
+      return doc;
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -149,16 +270,17 @@ export class FilePreferencesStore extends EventEmitter implements PreferencesSto
 
   update(fn: (doc: PreferencesDocument) => PreferencesDocument): Promise<PreferencesDocument> {
     const run = this.queue.then(async () => {
-      const next = fn(await this.read());
-      await this.write(next);
-      this.emit('change', structuredClone(next));
-      return next;
+      const stored = storedPreferences(fn(await this.read()));
+      await this.write(stored);
+      const doc = readPreferences(stored, this.path);
+      this.emit('change', structuredClone(doc));
+      return doc;
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async write(doc: PreferencesDocument): Promise<void> {
+  private async write(doc: Record<string, unknown>): Promise<void> {
     const dir = dirname(this.path);
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${basename(this.path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
