@@ -21,4 +21,4 @@ export { ProviderKeys } from './http/auth.js';
 export { ApiError, ApiErrorCode, badRequest } from './http/errors.js';
 export { tlsServerOptions, type TlsIdentity } from './identity.js';
 export type * from './presence/types.js';
-export type { DeviceRecord, Store } from './store/types.js';
+export type { ApnsTokenRecord, DeviceRecord, Store } from './store/types.js';

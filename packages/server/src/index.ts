@@ -56,7 +56,7 @@ export * from './simplepush/bridge.js';
 export { registerChatRoutes, type ChatRouteDeps, type ChatSendBody } from './simplepush/bridge-routes.js';
 export * from './apns/index.js';
 export * from './apns/router.js';
-export * from './apns/registry.js';
+export { storeApnsTokenRegistry, type ApnsTokenRegistry, type ApnsTokenStore } from './apns/registry.js';
 export { listenApnsEndpoint, type ApnsEndpoint, type ApnsEndpointOptions } from './apns/endpoint.js';
 export { registerApnsTokenRoutes, type ApnsTokenRoutesOptions } from './apns/registry-routes.js';
 export { startApnsService, type ApnsService, type ApnsServiceDeps } from './apns/service.js';

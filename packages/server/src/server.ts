@@ -92,6 +92,8 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Store> {
     return openSqliteStore({
       path: join(config.dataDir, 'localpush.db'),
       synchronous: config.durability,
+      // Where an older localpush kept the APNs tokens: imported once into the store.
+      importApnsTokensFrom: join(config.dataDir, 'apns-tokens.db'),
       logger,
     });
   }
@@ -206,7 +208,6 @@ export async function startServer(
       // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
       async remove(id) {
         const removed = await baseDirectory.remove(id);
-        if (removed) await apns?.registry.removeDevice(id);
         if (removed) await presence.evict(id, 'removed');
         return removed;
       },
@@ -230,6 +231,7 @@ export async function startServer(
       apns = await startApnsService({
         config,
         engine,
+        store,
         presence,
         directory,
         api,

@@ -3,7 +3,6 @@
  * routes, the inbound verifier, the optional fallback client, the router and the endpoint listeners.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../core.js';
@@ -14,11 +13,7 @@ import type { TlsIdentity } from '../core.js';
 import type { SessionDirectory } from '../core.js';
 import { ApnsClient } from './client.js';
 import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
-import {
-  createMemoryApnsTokenRegistry,
-  openSqliteApnsTokenRegistry,
-  type ApnsTokenRegistry,
-} from './registry.js';
+import { storeApnsTokenRegistry, type ApnsTokenRegistry, type ApnsTokenStore } from './registry.js';
 import { registerApnsTokenRoutes } from './registry-routes.js';
 import { ApnsRouter, type ApnsSender, type RouterLogger } from './router.js';
 import { ProviderTokenVerifier, type ProviderKeyConfig } from './token-verifier.js';
@@ -38,8 +33,11 @@ export interface ApnsServiceDeps {
   readonly logger: RouterLogger & { error(obj: object, msg?: string): void };
   /** The fallback, injected (tests: an ApnsClient aimed at the test peer); overrides `config.apnsFallback`. */
   readonly sender?: ApnsSender;
-  /** The registry, injected; default: SQLite next to the store (memory with `store: memory`). */
-  readonly registry?: ApnsTokenRegistry;
+  /**
+   * The store, which keeps the token registrations (the registry is a view of it), so that removing a
+   * device removes its tokens in the same step.
+   */
+  readonly store: ApnsTokenStore;
 }
 
 /** The running APNs side. */
@@ -54,16 +52,11 @@ export interface ApnsService {
  * Registers the token routes and starts the endpoint. Call only when `config.apnsPort` is set; the routes
  * must be added before the API listens, the endpoint can start any time after.
  */
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
 export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsService> {
   const { config, clock } = deps;
   const port = config.apnsPort;
   if (port === null) throw new TypeError('startApnsService needs config.apnsPort');
-  const registry =
-    deps.registry ??
-    (config.store === 'sqlite'
-      ? openSqliteApnsTokenRegistry(join(config.dataDir, 'apns-tokens.db'))
-      : createMemoryApnsTokenRegistry());
+  const registry = storeApnsTokenRegistry(deps.store);
   let client: ApnsClient | undefined;
   try {
     registerApnsTokenRoutes(deps.api, { registry, directory: deps.directory, now: () => clock.now() });
@@ -131,12 +124,10 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
       async close() {
         await endpoint.close();
         await client?.close();
-        await registry.close();
       },
     };
   } catch (error) {
     await client?.close();
-    await registry.close();
     throw error;
   }
 }

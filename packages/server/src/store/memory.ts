@@ -7,16 +7,19 @@ import type { JsonValue } from '@localpush/protocol';
 import { ServerErrorCode, StoreError } from '../errors.js';
 import {
   assertDuplicate,
+  byToken,
   closedError,
   effectiveQueueBound,
   isDeliverable,
   isExpiredAt,
   isUndelivered,
+  normalizedApnsToken,
   receiptsOf,
   unknownDeviceError,
 } from './rules.js';
 import type {
   AckInput,
+  ApnsTokenRecord,
   DeviceRecord,
   EnqueueOptions,
   EnqueueResult,
@@ -57,6 +60,8 @@ class MemoryStore implements Store {
    */
   private readonly redeliveries = new Map<string, number[]>();
   private readonly settledDetails = new Map<string, string>();
+  /** APNs registrations by lower-case token. */
+  private readonly apnsTokens = new Map<string, ApnsTokenRecord>();
   private closed = false;
 
   addDevice(device: DeviceRecord): Promise<void> {
@@ -95,6 +100,9 @@ class MemoryStore implements Store {
         this.settledDetails.delete(message.id);
       }
       this.queues.delete(id);
+      for (const [token, record] of this.apnsTokens) {
+        if (record.deviceId === id) this.apnsTokens.delete(token);
+      }
       return true;
     });
   }
@@ -262,6 +270,34 @@ class MemoryStore implements Store {
     return this.run(() => {
       return this.queues.get(deviceId)?.pending.length ?? 0;
     });
+  }
+
+  registerApnsToken(record: ApnsTokenRecord): Promise<void> {
+    return this.run(() => {
+      if (!this.devices.has(record.deviceId)) throw unknownDeviceError(record.deviceId, 'an APNs token');
+      const normalized = normalizedApnsToken(record);
+      this.apnsTokens.set(normalized.token, normalized);
+    });
+  }
+
+  apnsToken(token: string): Promise<ApnsTokenRecord | undefined> {
+    return this.run(() => {
+      const record = this.apnsTokens.get(token.toLowerCase());
+      return record === undefined ? undefined : { ...record };
+    });
+  }
+
+  apnsTokensOf(deviceId: string): Promise<ApnsTokenRecord[]> {
+    return this.run(() =>
+      [...this.apnsTokens.values()]
+        .filter((record) => record.deviceId === deviceId)
+        .map((record) => ({ ...record }))
+        .sort(byToken),
+    );
+  }
+
+  removeApnsToken(token: string): Promise<boolean> {
+    return this.run(() => this.apnsTokens.delete(token.toLowerCase()));
   }
 
   close(): Promise<void> {

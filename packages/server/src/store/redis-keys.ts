@@ -13,12 +13,15 @@
  *   <prefix>:{b<n>}:i:<device>    hash  message id → seq, or "-<generation>" (a tombstone)
  *   <prefix>:{b<n>}:c:<device>    hash  collapse id → seq of the one undelivered message with it
  *   <prefix>:{b<n>}:m:<device>:<seq>  hash  the message (fields: redis-scripts.ts)
+ *   <prefix>:{b<n>}:t:<device>    hash  APNs token → "<generation> <registration JSON>"
  *
  * Because a device's keys and its bucket's indexes (the device list, the expiry schedule) share a slot,
  * adding or removing a device and every change of its messages is one script, including the indexes.
  * Only what is looked up by message id alone lives elsewhere, in the id's own slot:
  *
  *   <prefix>:{m:<message id>}     string  "<device id>#<generation>": the claim of the id (redis.ts)
+ *   <prefix>:{t:<APNs token>}     string  "<device id>#<generation>": which device holds the token
+ *                                         (redis-tokens.ts)
  */
 import type { JsonValue, PushKind, PushPriority } from '@localpush/protocol';
 import type { DeviceRecord, MessageState, StoredMessage } from './types.js';
@@ -34,6 +37,8 @@ export interface DeviceKeys {
   readonly all: string;
   readonly ids: string;
   readonly cmap: string;
+  /** The device's APNs token registrations. */
+  readonly toks: string;
   /** Prefix of the device's message hashes: append the seq. */
   readonly messagePrefix: string;
 }
@@ -67,6 +72,7 @@ export class KeyLayout {
       all: `${base}:a:${deviceId}`,
       ids: `${base}:i:${deviceId}`,
       cmap: `${base}:c:${deviceId}`,
+      toks: `${base}:t:${deviceId}`,
       messagePrefix: `${base}:m:${deviceId}:`,
     };
   }
@@ -74,6 +80,11 @@ export class KeyLayout {
   /** The claim of a message id. Any braces in the id only change which slot it hashes to. */
   claim(messageId: string): string {
     return `${this.prefix}:{m:${messageId}}`;
+  }
+
+  /** Which device an APNs token (lower-case hex) belongs to. */
+  tokenOwner(token: string): string {
+    return `${this.prefix}:{t:${token}}`;
   }
 }
 

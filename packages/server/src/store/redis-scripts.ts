@@ -193,27 +193,58 @@ return out
 `;
 
 /**
- * Removes a device and its messages. Each message's id is left as a tombstone of its claim generation in
- * the id hash, so that the claims can be released afterwards without racing a re-added device's reuse of
- * the id (see redis.ts). The last seq stays. KEYS: devs sched pend all ids cmap. ARGV: deviceId msgPrefix.
- * Returns {0} when there was no such device, else {1, id, generation, id, generation, …}.
+ * Removes a device, its messages and its APNs tokens. Each message's id is left as a tombstone of its
+ * claim generation in the id hash, so that the claims can be released afterwards without racing a
+ * re-added device's reuse of the id (see redis.ts). The last seq stays. The tokens' owner keys (another
+ * slot) are released afterwards too; until then they name a registration that is gone, which readers
+ * treat as none (redis-tokens.ts). KEYS: devs sched pend all ids cmap toks. ARGV: deviceId msgPrefix.
+ * Returns {0} when there was no such device, else {1, {id, generation, …}, {token, generation, …}}.
  */
 export const REMOVE_DEVICE = `
-local devs, sched, pend, all, ids, cmap = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local devs, sched, pend, all, ids, cmap, toks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 if redis.call('HDEL', devs, ARGV[1]) == 0 then return {0} end
-local out = {1}
+local claims, tokens = {}, {}
 for _, seq in ipairs(redis.call('ZRANGE', all, 0, -1)) do
   local mk = ARGV[2] .. seq
   local f = redis.call('HMGET', mk, 'id', 'g')
   if f[1] then
     redis.call('HSET', ids, f[1], '-' .. (f[2] or ''))
-    table.insert(out, f[1]); table.insert(out, f[2] or '')
+    table.insert(claims, f[1]); table.insert(claims, f[2] or '')
   end
   redis.call('DEL', mk)
 end
-redis.call('DEL', pend, all, cmap)
+local t = redis.call('HGETALL', toks)
+for i = 1, #t, 2 do
+  table.insert(tokens, t[i]); table.insert(tokens, string.match(t[i + 1], '^(%S*)') or '')
+end
+redis.call('DEL', pend, all, cmap, toks)
 redis.call('ZREM', sched, ARGV[1])
-return out
+return {1, claims, tokens}
+`;
+
+/**
+ * Records an APNs token in its device, if the device exists. KEYS: devs toks. ARGV: deviceId token value
+ * ("<generation> <JSON>"). Returns 1, or 0 for an unknown device (nothing written).
+ */
+export const TOKEN_PUT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+`;
+
+/** KEYS: toks. ARGV: token generation — drops the registration if it is of that generation; 1 if it was. */
+export const TOKEN_DROP = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v or string.sub(v, 1, #ARGV[2] + 1) ~= ARGV[2] .. ' ' then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`;
+
+/** KEYS: key. ARGV: value — sets the key, returning what it held before (nil when nothing). */
+export const SWAP = `
+local v = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+return v
 `;
 
 /**
@@ -263,6 +294,9 @@ export const SCRIPTS = {
   lpDropTombstone: DROP_TOMBSTONE,
   lpClaim: CLAIM,
   lpCompareAndSet: COMPARE_AND_SET,
+  lpTokenPut: TOKEN_PUT,
+  lpTokenDrop: TOKEN_DROP,
+  lpSwap: SWAP,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

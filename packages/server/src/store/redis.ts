@@ -51,6 +51,7 @@ import {
 } from './redis-keys.js';
 import { DeviceOrder } from './redis-order.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { RedisApnsTokens } from './redis-tokens.js';
 import {
   assertDuplicate,
   closedError,
@@ -62,6 +63,7 @@ import type { StoreLogger } from './sqlite-open.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
   type AckInput,
+  type ApnsTokenRecord,
   type DeviceRecord,
   type EnqueueOptions,
   type EnqueueResult,
@@ -195,12 +197,22 @@ class RedisStore implements Store {
   private closed = false;
   /** The WAIT that covers the writes answered in this event-loop turn (see replicated). */
   private waitRound: Promise<void> | undefined;
+  private readonly tokens: RedisApnsTokens;
 
   constructor(
     private readonly client: RedisClient,
     private readonly keys: KeyLayout,
     private readonly wait: { replicas: number; timeoutMs: number },
-  ) {}
+  ) {
+    this.tokens = new RedisApnsTokens({
+      keys,
+      script: (name, scriptKeys, args) => this.script(name, scriptKeys, args),
+      get: (key) => this.call(() => this.client.get(key)),
+      hget: (key, field) => this.call(() => this.client.hget(key, field)),
+      hgetall: (key) => this.call(() => this.client.hgetall(key)),
+      deviceStep: (deviceId, send) => this.deviceStep(deviceId, send),
+    });
+  }
 
   async addDevice(device: DeviceRecord): Promise<void> {
     const k = this.keys.device(device.id);
@@ -230,14 +242,19 @@ class RedisStore implements Store {
   async removeDevice(id: string): Promise<boolean> {
     const k = this.keys.device(id);
     const reply = (await this.deviceStep(id, () =>
-      this.script('lpRemoveDevice', [k.devs, k.sched, k.pend, k.all, k.ids, k.cmap], [id, k.messagePrefix]),
-    )) as (number | string)[];
+      this.script(
+        'lpRemoveDevice',
+        [k.devs, k.sched, k.pend, k.all, k.ids, k.cmap, k.toks],
+        [id, k.messagePrefix],
+      ),
+    )) as [0] | [1, string[], string[]];
     if (reply[0] !== 1) return false;
+    const [, claims, tokens] = reply;
     // Release the claims of the removed messages, each only if it still holds that generation.
-    const released: Promise<unknown>[] = [];
-    for (let i = 1; i + 1 < reply.length; i += 2) {
-      const messageId = String(reply[i]);
-      const generation = String(reply[i + 1]);
+    const released: Promise<unknown>[] = [this.tokens.releaseOwners(id, tokens)];
+    for (let i = 0; i + 1 < claims.length; i += 2) {
+      const messageId = String(claims[i]);
+      const generation = String(claims[i + 1]);
       released.push(
         this.script('lpCompareAndSet', [this.keys.claim(messageId)], [claimValue(id, generation), '']).then(
           () => this.script('lpDropTombstone', [k.ids], [messageId, generation]),
@@ -352,6 +369,25 @@ class RedisStore implements Store {
   async pendingCount(deviceId: string): Promise<number> {
     const k = this.keys.device(deviceId);
     return this.deviceStep(deviceId, () => this.call(() => this.client.zcard(k.pend)));
+  }
+
+  async registerApnsToken(record: ApnsTokenRecord): Promise<void> {
+    await this.tokens.register(record);
+    await this.replicated();
+  }
+
+  apnsToken(token: string): Promise<ApnsTokenRecord | undefined> {
+    return this.tokens.lookup(token);
+  }
+
+  apnsTokensOf(deviceId: string): Promise<ApnsTokenRecord[]> {
+    return this.tokens.tokensOf(deviceId);
+  }
+
+  async removeApnsToken(token: string): Promise<boolean> {
+    const removed = await this.tokens.remove(token);
+    if (removed) await this.replicated();
+    return removed;
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { JsonValue } from '@localpush/protocol';
 import { ServerErrorCode, StoreError } from '../errors.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
+  type ApnsTokenRecord,
   type MessageState,
   type NewMessage,
   type Receipt,
@@ -55,8 +56,24 @@ export function closedError(kind: string): Error {
  * The error for enqueueing to an unregistered device. The engine does not read the device first: it
  * takes this rejection (thrown before anything is written) and confirms it with getDevice.
  */
-export function unknownDeviceError(deviceId: string): Error {
-  return new Error(`cannot store a message for unknown device "${deviceId}": register the device first`);
+export function unknownDeviceError(deviceId: string, what = 'a message'): Error {
+  return new Error(`cannot store ${what} for unknown device "${deviceId}": register the device first`);
+}
+
+/** The registration as every store keeps it: the token lower-case, only the record's own fields. */
+export function normalizedApnsToken(record: ApnsTokenRecord): ApnsTokenRecord {
+  return {
+    token: record.token.toLowerCase(),
+    deviceId: record.deviceId,
+    bundleId: record.bundleId,
+    environment: record.environment,
+    updatedAt: record.updatedAt,
+  };
+}
+
+/** Orders registrations by token, as `apnsTokensOf` returns them. */
+export function byToken(a: ApnsTokenRecord, b: ApnsTokenRecord): number {
+  return a.token < b.token ? -1 : a.token > b.token ? 1 : 0;
 }
 
 /**

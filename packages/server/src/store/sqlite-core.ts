@@ -9,6 +9,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { JsonValue, PushKind, PushPriority } from '@localpush/protocol';
 import { ServerErrorCode, StoreError } from '../errors.js';
+import { SqliteApnsTokens } from './sqlite-tokens.js';
 import { assertDuplicate, effectiveQueueBound, receiptsOf, unknownDeviceError } from './rules.js';
 import {
   ZERO_EXPIRATION_GRACE_MS,
@@ -56,9 +57,12 @@ type Stmt<R = unknown> = Statement<unknown[], R>;
 /** The SQL behind the Store methods; see the class comment at the top of the file. */
 export class SqliteCore {
   private readonly s: ReturnType<typeof prepareAll>;
+  /** The APNs token registrations, in the same file so that a device and its tokens go in one commit. */
+  readonly tokens: SqliteApnsTokens;
 
   constructor(db: Database) {
     this.s = prepareAll(db);
+    this.tokens = new SqliteApnsTokens(db);
   }
 
   addDevice(device: DeviceRecord): void {
@@ -85,6 +89,7 @@ export class SqliteCore {
     if (this.s.deviceExists.get(id) === undefined) return false;
     this.s.deleteDeviceReceipts.run(id);
     this.s.deleteDeviceMessages.run(id);
+    this.tokens.removeDevice(id);
     this.s.deleteDevice.run(id);
     return true;
   }

@@ -33,6 +33,11 @@ export interface SqliteOpenOptions {
   synchronous?: 'normal' | 'full';
   /** Caps the database size; writes beyond it fail with STORE_DISK_FULL, as on a full disk. */
   maxSizeBytes?: number;
+  /**
+   * The APNs token file an older localpush kept beside the store (`apns-tokens.db`). When it exists, its
+   * tokens are imported once on open and it is renamed `<path>.imported` (see sqlite-tokens.ts).
+   */
+  importApnsTokensFrom?: string;
 }
 
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');

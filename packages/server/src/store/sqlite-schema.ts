@@ -81,6 +81,23 @@ export const MIGRATIONS: readonly Migration[] = [
       DELETE FROM receipts WHERE id IN (SELECT min(id) FROM receipts GROUP BY message_id);
     `,
   },
+  {
+    version: 3,
+    description: 'APNs token registrations, inside the store so that removing a device removes its tokens',
+    // Until schema 3 the tokens lived in a file of their own (apns-tokens.db), so removing a device and
+    // its tokens were two commits in two files. openSqliteStore imports such a file's tokens once
+    // (sqlite-tokens.ts, importLegacyApnsTokens).
+    sql: `
+      CREATE TABLE apns_tokens (
+        token TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (id),
+        bundle_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX apns_tokens_device ON apns_tokens (device_id, token);
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. A file with a higher user_version is refused. */

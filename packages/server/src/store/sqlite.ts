@@ -16,9 +16,11 @@
 import Database from 'better-sqlite3';
 import { closedError } from './rules.js';
 import { SqliteCore } from './sqlite-core.js';
+import { importLegacyApnsTokens } from './sqlite-tokens.js';
 import { openDatabase, translate, type SqliteOpenOptions } from './sqlite-open.js';
 import type {
   AckInput,
+  ApnsTokenRecord,
   DeviceRecord,
   EnqueueOptions,
   EnqueueResult,
@@ -38,7 +40,16 @@ export type { SqliteOpenOptions, StoreLogger } from './sqlite-open.js';
  */
 export function openSqliteStore(options: SqliteOpenOptions): Promise<Store> {
   try {
-    return Promise.resolve(new SqliteStore(openDatabase(options), options.path));
+    const db = openDatabase(options);
+    if (options.importApnsTokensFrom !== undefined) {
+      try {
+        importLegacyApnsTokens(db, options.importApnsTokensFrom, options.logger);
+      } catch (error) {
+        db.close();
+        throw translate(error, options.path) ?? error;
+      }
+    }
+    return Promise.resolve(new SqliteStore(db, options.path));
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
@@ -153,6 +164,18 @@ class SqliteStore implements Store {
   }
   pendingCount(deviceId: string): Promise<number> {
     return this.submit(() => this.core.pendingCount(deviceId));
+  }
+  registerApnsToken(record: ApnsTokenRecord): Promise<void> {
+    return this.submit(() => this.core.tokens.register(record));
+  }
+  apnsToken(token: string): Promise<ApnsTokenRecord | undefined> {
+    return this.submit(() => this.core.tokens.lookup(token));
+  }
+  apnsTokensOf(deviceId: string): Promise<ApnsTokenRecord[]> {
+    return this.submit(() => this.core.tokens.tokensOf(deviceId));
+  }
+  removeApnsToken(token: string): Promise<boolean> {
+    return this.submit(() => this.core.tokens.remove(token));
   }
 
   /** Commits every queued operation, then closes the file (checkpointing the WAL). Safe to call twice. */

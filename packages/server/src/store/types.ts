@@ -122,6 +122,25 @@ export interface ListOptions {
   beforeSeq?: number;
 }
 
+/** Which APNs environment issued a device token (a sandbox token is unknown to production and vice versa). */
+export type ApnsTokenEnvironment = 'production' | 'development';
+
+/**
+ * One APNs token registration: which local device a token belongs to, so that a provider's
+ * `POST /3/device/<token>` reaches the device's localpush connection. A device may hold several tokens
+ * (several apps, or both environments); a token belongs to one device at a time.
+ */
+export interface ApnsTokenRecord {
+  /** Lower-case hex device token. Stores lower-case whatever they are given, and look up case-insensitively. */
+  readonly token: string;
+  readonly deviceId: string;
+  /** The app's bundle id (the topic without any push-type suffix). */
+  readonly bundleId: string;
+  readonly environment: ApnsTokenEnvironment;
+  /** When it was registered (ms since the epoch). */
+  readonly updatedAt: number;
+}
+
 export interface Store {
   /** A short name for logs and metrics: "memory", "sqlite", … */
   readonly kind: string;
@@ -131,7 +150,8 @@ export interface Store {
   getDevice(id: string): Promise<DeviceRecord | undefined>;
   listDevices(): Promise<DeviceRecord[]>;
   /**
-   * Removes the device, its messages and their receipts. False when there was no such device. The
+   * Removes the device, its messages, their receipts and its APNs tokens, in one atomic step: no reader
+   * ever sees the device gone with its tokens still mapped to it. False when there was no such device. The
    * device's last seq is remembered, so a device re-added with the same id continues after it (a
    * client's old resume cursor must never acknowledge new messages).
    */
@@ -179,6 +199,18 @@ export interface Store {
   receipts(messageId: string): Promise<Receipt[]>;
   /** Undelivered (queued or sent) messages of a device. */
   pendingCount(deviceId: string): Promise<number>;
+
+  /**
+   * Maps `record.token` (lower-cased) to the device, replacing whatever it mapped to: an app reinstall can
+   * move a token to another device. Rejects, writing nothing, when the device is not registered.
+   */
+  registerApnsToken(record: ApnsTokenRecord): Promise<void>;
+  /** The registration of a token (case-insensitive). */
+  apnsToken(token: string): Promise<ApnsTokenRecord | undefined>;
+  /** Every token registered by a device, ordered by token. */
+  apnsTokensOf(deviceId: string): Promise<ApnsTokenRecord[]>;
+  /** Forgets one token (case-insensitive); false when it was not registered. */
+  removeApnsToken(token: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -1,16 +1,8 @@
-// The serve flags of the APNs endpoint, and the token registry's two backends behaving alike.
+// The serve flags of the APNs endpoint, and how the token registry records topics.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { serveConfigFromFlags } from '../../src/cli/serve.js';
 import type { CliIo } from '../../src/cli/common.js';
-import {
-  createMemoryApnsTokenRegistry,
-  openSqliteApnsTokenRegistry,
-  type ApnsTokenRegistry,
-} from '../../src/apns/registry.js';
 import { kindOfPushType, registrationBundleId } from '../../src/apns/router.js';
 
 const io: CliIo = {
@@ -72,49 +64,8 @@ describe('serve: APNs flags', () => {
   });
 });
 
+// The registry's backends behaving alike is the store conformance suite's now (test/store/conformance-tokens.ts).
 describe('APNs token registry', () => {
-  const backends: [string, () => Promise<{ registry: ApnsTokenRegistry; cleanup: () => Promise<void> }>][] = [
-    [
-      'memory',
-      () => Promise.resolve({ registry: createMemoryApnsTokenRegistry(), cleanup: () => Promise.resolve() }),
-    ],
-    [
-      'sqlite',
-      async () => {
-        const dir = await mkdtemp(join(tmpdir(), 'lp-apns-registry-'));
-        return {
-          registry: openSqliteApnsTokenRegistry(join(dir, 'apns-tokens.db')),
-          cleanup: () => rm(dir, { recursive: true, force: true }),
-        };
-      },
-    ],
-  ];
-  for (const [name, open] of backends) {
-    it(`${name}: maps tokens case-insensitively, moves a token, forgets a removed device`, async () => {
-      const { registry, cleanup } = await open();
-      try {
-        const base = { bundleId: 'com.example.app', environment: 'development' as const, updatedAt: 1 };
-        await registry.register({ ...base, token: 'AB'.repeat(32), deviceId: 'd1' });
-        await registry.register({ ...base, token: 'cd'.repeat(32), deviceId: 'd1' });
-        assert.equal((await registry.lookup('ab'.repeat(32)))?.deviceId, 'd1');
-        // An app reinstall on another device can bring the token along.
-        await registry.register({ ...base, token: 'ab'.repeat(32), deviceId: 'd2', updatedAt: 2 });
-        assert.equal((await registry.lookup('AB'.repeat(32)))?.deviceId, 'd2');
-        assert.deepEqual(
-          (await registry.tokensOf('d1')).map((r) => r.token),
-          ['cd'.repeat(32)],
-        );
-        assert.equal(await registry.removeDevice('d1'), 1);
-        assert.equal(await registry.lookup('cd'.repeat(32)), undefined);
-        assert.equal(await registry.unregister('ab'.repeat(32)), true);
-        assert.equal(await registry.unregister('ab'.repeat(32)), false);
-      } finally {
-        await registry.close();
-        await cleanup();
-      }
-    });
-  }
-
   it('records the bundle id without push-type suffixes and maps push types to kinds', () => {
     assert.equal(registrationBundleId('com.example.app'), 'com.example.app');
     assert.equal(registrationBundleId('com.example.app.voip'), 'com.example.app');

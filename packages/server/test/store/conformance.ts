@@ -22,6 +22,7 @@ import {
   type StoreFixture,
 } from './fixtures.js';
 import { runStoreProperties } from './conformance-properties.js';
+import { runTokenConformance } from './conformance-tokens.js';
 
 export type { StoreFactory, StoreFixture } from './fixtures.js';
 
@@ -525,6 +526,10 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await store.close();
         await assert.rejects(store.getDevice('d1'));
       });
+    });
+
+    describe('APNs tokens', () => {
+      runTokenConformance(() => store);
     });
 
     runStoreProperties(factory);
