@@ -25,7 +25,7 @@ import { startApnsService, type ApnsService } from './apns/service.js';
 import { openDataDir } from './data-dir.js';
 import { loadOrCreateIdentity, loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
 import { createMetrics } from './metrics.js';
-import { LocalSessionDirectory } from './presence/local.js';
+import { openPresence } from './presence/cluster.js';
 import { SimplePushBridge } from './simplepush/bridge.js';
 import { registerChatRoutes } from './simplepush/bridge-routes.js';
 import { SimplePushGateway } from './simplepush/gateway.js';
@@ -140,7 +140,7 @@ export async function startServer(
   let apns: ApnsService | null = null;
   let gateway: Gateway | undefined;
   let spListener: SimplePushListener | undefined;
-  const engine = createDeliveryEngine({
+  const nodeEngine = createDeliveryEngine({
     store,
     clock,
     logger,
@@ -150,8 +150,18 @@ export async function startServer(
       ackTimeoutMs: config.ackTimeoutMs,
     },
   });
-  // Who is connected, for every feature: the gateway registers sessions, the engine follows them.
-  const presence = new LocalSessionDirectory({ clock, logger });
+  // Who is connected, for every feature: the gateway registers sessions, the engine follows them. On
+  // Redis the directory is shared by the nodes, and the engine relays pushes and receipts between them.
+  let cluster: Awaited<ReturnType<typeof openPresence>>;
+  try {
+    cluster = await openPresence(config, nodeEngine, clock, logger);
+  } catch (error) {
+    await nodeEngine.close();
+    await store.close();
+    dataDirLock.release();
+    throw error;
+  }
+  const { presence, engine } = cluster;
   // The metrics read the gateway's counts lazily, so they can be created first and handed to it.
   const metrics = createMetrics({
     sessions: () => gateway?.sessionCount ?? 0,
@@ -319,7 +329,7 @@ export async function startServer(
           await listenersClosed;
           await step(() => liveApns?.close());
           await step(() => api.close());
-          await step(() => engine.close());
+          await step(() => cluster.close());
           await step(() => store.close());
           dataDirLock.release();
           if (failures.length > 0) throw failures[0];
@@ -332,7 +342,7 @@ export async function startServer(
     await spListener?.close();
     await Promise.all(listeners.map((l) => l.close()));
     await apns?.close();
-    await engine.close();
+    await cluster.close();
     await store.close();
     dataDirLock.release();
     throw error;

@@ -67,8 +67,8 @@ export interface ApnsRouteResult {
 /** Dependencies and settings of {@link ApnsRouter}. */
 export interface ApnsRouterOptions {
   readonly engine: RouterEngine;
-  /** Who is connected: a device online now is waited for, one offline goes to APNs at once. */
-  readonly presence: Pick<SessionDirectory, 'isOnline'>;
+  /** Who is connected (on any node): a device online now is waited for, one offline goes to APNs at once. */
+  readonly presence: Pick<SessionDirectory, 'locate'>;
   readonly registry: ApnsTokenRegistry;
   /** The fallback; absent = APNs not configured. */
   readonly apns?: ApnsSender;
@@ -169,10 +169,14 @@ export class ApnsRouter {
     return this.relay(request, deadline, outcome.id);
   }
 
-  /** Submits to the device's live connection and waits for its ack, or queues when it is offline. */
-  private submit(send: SendRequest): Promise<SendOutcome> {
+  /**
+   * Submits to the device's live connection and waits for its ack, or queues when it is offline. Asks
+   * the directory where the device is rather than whether this node holds it: on a cluster it may be
+   * connected to another node, and a push forwarded to APNs while that node delivers it arrives twice.
+   */
+  private async submit(send: SendRequest): Promise<SendOutcome> {
     const { engine } = this.options;
-    return this.options.presence.isOnline(send.deviceId)
+    return (await this.options.presence.locate(send.deviceId)) !== undefined
       ? engine.submitAndWait(send, this.ackTimeoutMs)
       : engine.submit(send);
   }

@@ -22,7 +22,7 @@ import { ProviderTokenVerifier, type ProviderKeyConfig } from './token-verifier.
 export interface ApnsServiceDeps {
   readonly config: ServerConfig;
   readonly engine: DeliveryEngineImpl;
-  readonly presence: Pick<SessionDirectory, 'isOnline'>;
+  readonly presence: Pick<SessionDirectory, 'locate'>;
   readonly directory: Pick<DeviceDirectory, 'get'>;
   /** The HTTP API: the token routes are added to it (before it listens). */
   readonly api: FastifyInstance;

@@ -48,6 +48,11 @@ export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
    * session directory's events. Who is connected is the directory's to say (presence/types.ts).
    */
   isOnline(deviceId: string): boolean;
+  /**
+   * Messages for the device were stored by someone else (another node of a cluster accepted them): feed
+   * its live session from the store, as if they had been submitted here. Nothing when it has none.
+   */
+  refill(deviceId: string): void;
   /** Number of pending ack waiters (submitAndWait); for tests and metrics. */
   readonly waiterCount: number;
   /** Resolves when no device operation or sweep is queued or running (for tests). */

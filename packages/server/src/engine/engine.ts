@@ -189,6 +189,21 @@ class Engine implements DeliveryEngineImpl {
     return message;
   }
 
+  refill(deviceId: string): void {
+    const state = this.devices.get(deviceId);
+    if (state?.session === undefined) return;
+    // Inside the chain: a pump running now may still mark the device caught up from an older read.
+    this.background(
+      deviceId,
+      'refill',
+      () => {
+        state.caughtUp = false;
+        return this.pump(state);
+      },
+      () => this.refill(deviceId),
+    );
+  }
+
   async idle(): Promise<void> {
     while (this.sweeping !== undefined || this.chain.activeKeys > 0 || this.marking.size > 0) {
       await this.sweeping;

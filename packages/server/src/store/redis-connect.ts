@@ -45,8 +45,14 @@ const UNAVAILABLE_REPLIES = [
   'BUSY',
 ];
 
-/** Creates the client; it connects in the background (see waitUntilReady). */
-export function createRedisClient(options: RedisConnectionOptions): RedisClient {
+/**
+ * Creates the client; it connects in the background (see waitUntilReady). `shardedSubscribers` makes a
+ * Cluster client keep a subscriber per shard, for SSUBSCRIBE (the presence bus).
+ */
+export function createRedisClient(
+  options: RedisConnectionOptions,
+  extra: { shardedSubscribers?: boolean } = {},
+): RedisClient {
   const given = [options.url, options.sentinels, options.cluster].filter((v) => v !== undefined).length;
   if (given !== 1) {
     throw new StoreError(
@@ -69,6 +75,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       clusterRetryStrategy: retryStrategy,
+      ...(extra.shardedSubscribers === true ? { shardedSubscribers: true } : {}),
       redisOptions: {
         maxRetriesPerRequest: 0,
         commandTimeout: common.commandTimeout,
