@@ -36,7 +36,7 @@ export function createMetrics(sources: { sessions: () => number; connections: ()
   });
   const closed = new Counter({
     name: 'localpush_connections_closed_total',
-    help: 'Device connections closed, by reason (peer_closed, goaway, destroyed, or a protocol error code)',
+    help: 'Device connections closed, by reason (peer_closed, peer_error, goaway, destroyed, or a protocol error code)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

@@ -360,7 +360,7 @@ export const SERVER_OPTIONS = {
     kind: duration(100, 3_600_000),
     default: engine.ackTimeoutMs,
     flag: 'ack-timeout',
-    help: 'a sent message not acknowledged by then counts as not delivered',
+    help: 'a push not acknowledged by then is written again on the device\'s connection (a second "sent" receipt) [LP-6.8]',
     group: 'Delivery',
   }),
   simplepush: option<SimplePushPorts | null>({

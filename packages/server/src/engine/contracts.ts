@@ -18,7 +18,7 @@ export interface DeliveryEngineDeps {
   clock: Clock;
   logger?: EngineLogger;
   options?: Partial<DeliveryEngineOptions>;
-  /** Called for every sent message that was not acked within ackTimeoutMs (the APNs fallback's hook). */
+  /** Called for every push not acked within ackTimeoutMs on its connection (see onAckTimeout). */
   onAckTimeout?: (message: StoredMessage) => void;
 }
 
@@ -33,10 +33,10 @@ export class EngineClosedError extends Error {
 /** The engine as the server wires it: the DeliveryEngine and SessionListener contracts plus extras. */
 export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
   /**
-   * Follows sent messages that were not acked within ackTimeoutMs. The message stays stored and is
-   * redelivered when the device reconnects; the listener may hand it to APNs with {@link fallBack}.
-   * Only messages written while at least one listener is registered are followed: with none, the engine
-   * keeps no timer per message at all.
+   * Follows pushes that were not acked within ackTimeoutMs on the connection they were written to. The
+   * message stays stored and is written again on that connection right after the listeners were told
+   * (unless one of them settled it: the listener may hand it to APNs with {@link fallBack}); a
+   * connection that closed first leaves it to the device's next session. [LP-6.8]
    */
   onAckTimeout(listener: (message: StoredMessage) => void): () => void;
   /** Settles an undelivered message as `fallen_back` (handed to another path). Undefined when not undelivered. */

@@ -35,6 +35,7 @@ import {
   tellExpired,
   tellOverflow,
   type DeviceState,
+  type InFlight,
   type PendingAck,
   type PendingSubmit,
 } from './state.js';
@@ -77,8 +78,6 @@ class Engine implements DeliveryEngineImpl {
   private readonly waiters: AckWaiters;
   private readonly receiptListeners = new Set<(receipt: Receipt) => void>();
   private readonly ackTimeoutListeners = new Set<(message: StoredMessage) => void>();
-  /** One ack timer per sent message id; restarted on redelivery, cleared on ack or settle. */
-  private readonly ackTimers = new Map<string, { deviceId: string; handle: TimerHandle }>();
   /** Retries of device work that failed while the store was unavailable (see background). */
   private readonly retryTimers = new Set<TimerHandle>();
   private sweepTimer: TimerHandle | undefined;
@@ -217,10 +216,9 @@ class Engine implements DeliveryEngineImpl {
     this.closed = true;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
-    for (const timer of this.ackTimers.values()) this.clock.clearTimeout(timer.handle);
+    for (const state of this.devices.values()) this.stopAckTimer(state);
     for (const handle of this.retryTimers) this.clock.clearTimeout(handle);
     this.retryTimers.clear();
-    this.ackTimers.clear();
     this.waiters.settleAll('timeout');
     await Promise.allSettled([this.chain.idle(), this.sweeping]);
     await Promise.allSettled(this.marking);
@@ -236,6 +234,7 @@ class Engine implements DeliveryEngineImpl {
     state.session = session;
     state.ready = false;
     state.inFlight = new Map();
+    this.stopAckTimer(state);
     state.cursor = 0;
     state.caughtUp = false;
     this.background(
@@ -285,6 +284,7 @@ class Engine implements DeliveryEngineImpl {
     state.session = undefined;
     state.ready = false;
     state.inFlight = new Map();
+    this.stopAckTimer(state);
     state.cursor = 0;
     state.caughtUp = false;
   }
@@ -405,7 +405,7 @@ class Engine implements DeliveryEngineImpl {
       this.markSentLater(device, written, writeNow);
       await this.pump(device);
       for (const { index, message } of accepted) {
-        const sent = device.inFlight.get(message.seq) === message.id;
+        const sent = device.inFlight.get(message.seq)?.id === message.id;
         outcomes[index] = {
           deviceId: message.deviceId,
           id: message.id,
@@ -494,15 +494,25 @@ class Engine implements DeliveryEngineImpl {
     return written;
   }
 
-  /** Writes one push and does its bookkeeping. False when the session refused it (it is then closed). */
-  private write(state: DeviceState, session: DeviceSession, message: StoredMessage, now: number): boolean {
+  /**
+   * Writes one push and does its bookkeeping. False when the session refused it (it is then closed). A
+   * push written again (an ack timeout's redelivery) moves to the end of the in-flight order.
+   */
+  private write(
+    state: DeviceState,
+    session: DeviceSession,
+    message: StoredMessage,
+    now: number,
+    detail: string | null = null,
+  ): boolean {
     if (!session.sendPush(toPush(message))) return false;
-    state.inFlight.set(message.seq, message.id);
+    state.inFlight.delete(message.seq);
+    state.inFlight.set(message.seq, { id: message.id, writtenAt: now });
     state.cursor = Math.max(state.cursor, message.seq);
     state.highestSent = Math.max(state.highestSent, message.seq);
-    this.startAckTimer(message);
+    this.startAckTimer(state);
     // Emitted as the push is written, so that a settle racing with markSent (the sweep) comes after it.
-    this.emit(message, 'sent', now, null);
+    this.emit(message, 'sent', now, detail);
     return true;
   }
 
@@ -553,50 +563,96 @@ class Engine implements DeliveryEngineImpl {
     }
     if (input.ids !== undefined) {
       const ids = new Set(input.ids);
-      for (const [seq, id] of [...state.inFlight]) if (ids.has(id)) state.inFlight.delete(seq);
+      for (const [seq, entry] of [...state.inFlight]) if (ids.has(entry.id)) state.inFlight.delete(seq);
     }
   }
 
   /** Bookkeeping for a message that reached a terminal state: receipt, ack timer, window slot, waiters. */
   private settled(message: StoredMessage, event: ReceiptEvent, detail: string | null): void {
     this.emit(message, event, message.settledAt ?? this.clock.now(), detail);
-    const timer = this.ackTimers.get(message.id);
-    if (timer !== undefined) {
-      this.clock.clearTimeout(timer.handle);
-      this.ackTimers.delete(message.id);
-    }
+    // The device's ack timer stays: when it fires it finds nothing due and re-arms for what is left.
     const state = this.devices.get(message.deviceId);
-    if (state !== undefined && state.inFlight.get(message.seq) === message.id)
+    if (state !== undefined && state.inFlight.get(message.seq)?.id === message.id)
       state.inFlight.delete(message.seq);
     this.waiters.settle(message.id, statusOfState(message.state));
   }
 
-  private startAckTimer(message: StoredMessage): void {
-    const previous = this.ackTimers.get(message.id);
-    if (previous !== undefined) this.clock.clearTimeout(previous.handle);
-    // A timer and a map entry per message in flight, for nobody: at tens of thousands of pushes a
-    // second that is a measurable share of the server's CPU (docs/benchmarks.md).
-    if (this.ackTimeoutListeners.size === 0) {
-      this.ackTimers.delete(message.id);
-      return;
+  /**
+   * Arms the device's ack timer for its oldest in-flight push, unless it is armed already. One timer per
+   * device with pushes in flight, not one per push: at tens of thousands of pushes a second a timer per
+   * message is a measurable share of the server's CPU (docs/benchmarks.md).
+   */
+  private startAckTimer(state: DeviceState): void {
+    if (state.ackTimer !== undefined) return;
+    const oldest = state.inFlight.values().next();
+    if (oldest.done === true) return;
+    const session = state.session;
+    const delay = Math.max(0, oldest.value.writtenAt + this.options.ackTimeoutMs - this.clock.now());
+    state.ackTimer = this.clock.setTimeout(() => {
+      state.ackTimer = undefined;
+      if (session === undefined || state.session !== session) return;
+      this.background(
+        state.deviceId,
+        'ack timeout',
+        () => this.ackTimedOut(state, session),
+        () => this.startAckTimer(state),
+      );
+    }, delay);
+  }
+
+  private stopAckTimer(state: DeviceState): void {
+    if (state.ackTimer !== undefined) this.clock.clearTimeout(state.ackTimer);
+    state.ackTimer = undefined;
+  }
+
+  /**
+   * The pushes of the session whose ack is overdue: each is reported to the ack-timeout listeners (the
+   * APNs fallback's hook) and written again on the same connection — a repeat the device acks without
+   * handing it to the app twice (LP-6.4), or the retry of a push whose handler failed. Recorded as a
+   * redelivery (a second `sent` receipt). A push that cannot be written now (the connection is full)
+   * gets another ack timeout from now. Runs inside the device's chain.
+   */
+  private async ackTimedOut(state: DeviceState, session: DeviceSession): Promise<void> {
+    const now = this.clock.now();
+    const due: InFlight[] = [];
+    for (const entry of state.inFlight.values()) {
+      if (entry.writtenAt + this.options.ackTimeoutMs > now) break;
+      due.push(entry);
     }
-    const handle = this.clock.setTimeout(() => {
-      if (this.ackTimers.get(message.id)?.handle !== handle) return;
-      this.ackTimers.delete(message.id);
-      this.background(message.deviceId, 'ack timeout', async () => {
-        const current = await this.store.getMessage(message.id);
-        if (current?.state !== 'sent') return;
-        this.logger?.debug({ device: message.deviceId, id: message.id }, 'message not acknowledged in time');
-        for (const listener of [...this.ackTimeoutListeners]) {
-          try {
-            listener(current);
-          } catch (error) {
-            this.logger?.error({ err: error }, 'ack-timeout listener failed');
-          }
-        }
-      });
-    }, this.options.ackTimeoutMs);
-    this.ackTimers.set(message.id, { deviceId: message.deviceId, handle });
+    const messages = await Promise.all(due.map((entry) => this.store.getMessage(entry.id)));
+    const rewritten: StoredMessage[] = [];
+    const detail = `redelivered: not acknowledged within ${this.options.ackTimeoutMs} ms`;
+    for (const message of messages) {
+      if (state.session !== session) return;
+      if (message === undefined) continue;
+      const entry = state.inFlight.get(message.seq);
+      if (entry === undefined || entry.id !== message.id || message.state !== 'sent') continue;
+      this.logger?.debug({ device: state.deviceId, id: message.id }, 'message not acknowledged in time');
+      this.tellAckTimeout(message);
+      if (state.inFlight.get(message.seq) !== entry) continue; // a listener settled it (fell back)
+      // Now-or-never is at most once [LP-6.2]; an expired one is the sweep's. Neither holds a slot.
+      if (message.expiration === 0 || isExpiredAt(message, now)) {
+        state.inFlight.delete(message.seq);
+        continue;
+      }
+      if (session.isOpen && this.write(state, session, message, now, detail)) rewritten.push(message);
+      else if (session.isOpen) {
+        state.inFlight.delete(message.seq);
+        state.inFlight.set(message.seq, { id: message.id, writtenAt: now });
+      }
+    }
+    this.startAckTimer(state);
+    await this.markSent(state, rewritten, now);
+  }
+
+  private tellAckTimeout(message: StoredMessage): void {
+    for (const listener of [...this.ackTimeoutListeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.logger?.error({ err: error }, 'ack-timeout listener failed');
+      }
+    }
   }
 
   // ── expiry sweep ──────────────────────────────────────────────────────────────────────────────────

@@ -9,7 +9,10 @@ export interface DeliveryEngineOptions {
   maxQueuePerDevice: number;
   /** Pushes written to a session and not yet acked, per device. Default 256. */
   maxInFlightPerDevice: number;
-  /** A sent message not acked within this is reported to the ack-timeout hooks. Default 30 s. */
+  /**
+   * A push not acked within this on its connection is written again on it (and reported to the
+   * ack-timeout hooks). Default 30 s. [LP-6.8]
+   */
   ackTimeoutMs: number;
   /** Interval of the expiry sweep. Default 1 s. */
   expirySweepMs: number;

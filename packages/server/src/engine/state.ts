@@ -1,4 +1,5 @@
 /** The engine's in-memory bookkeeping per device, and the shape of a submit waiting for its group. */
+import type { TimerHandle } from '@localpush/protocol';
 import type { Store } from '../store/types.js';
 import type { EngineLogger } from './contracts.js';
 import { expiredNotice, overflowNotice } from './convert.js';
@@ -14,8 +15,13 @@ export interface DeviceState {
   session: DeviceSession | undefined;
   /** True once the session's resume cursor was applied; feeding waits for it. */
   ready: boolean;
-  /** Pushes written on the current session and not yet acked or settled: seq → message id. */
-  inFlight: Map<number, string>;
+  /**
+   * Pushes written on the current session and not yet acked or settled, by seq. In the order they were
+   * (last) written, so the first entry is the one whose ack is due first.
+   */
+  inFlight: Map<number, InFlight>;
+  /** The device's one ack-timeout timer: due when the oldest in-flight push's ack is (see Engine). */
+  ackTimer: TimerHandle | undefined;
   /** Highest seq written on the current session (or the resume cursor): the feed continues after it. */
   cursor: number;
   /**
@@ -41,6 +47,13 @@ export interface DeviceState {
   pendingAck: PendingAck | undefined;
 }
 
+/** A push written on the current session and not yet acked. */
+export interface InFlight {
+  readonly id: string;
+  /** clock.now() when it was (last) written: its ack is due ackTimeoutMs later. */
+  writtenAt: number;
+}
+
 /** Acks of one session, merged, waiting to be applied. */
 export interface PendingAck {
   readonly session: DeviceSession;
@@ -55,6 +68,7 @@ export function newDeviceState(deviceId: string): DeviceState {
     session: undefined,
     ready: false,
     inFlight: new Map(),
+    ackTimer: undefined,
     cursor: 0,
     caughtUp: false,
     highestSent: 0,

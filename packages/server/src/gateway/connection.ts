@@ -56,6 +56,8 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
 export type CloseReason =
   | { kind: 'peer_closed'; error?: Error }
   | { kind: 'protocol_error'; code: ProtocolErrorCode }
+  /** The device sent an `error` frame (its code, as sent): the server closes too. [LP-9.1] */
+  | { kind: 'peer_error'; code: string }
   | { kind: 'goaway'; reason: Goaway['reason'] }
   | { kind: 'destroyed' };
 
@@ -251,7 +253,8 @@ export class DeviceConnection implements PresenceSession {
         );
         return;
       case 'error':
-        // [LP-9.1] The device reports a problem with what we sent; it will close. Nothing to answer.
+        // [LP-9.1] Every v1 error is fatal: the receiver closes too, without answering.
+        this.beginClose({ kind: 'peer_error', code: message.code });
         return;
     }
   }

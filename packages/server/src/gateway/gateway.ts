@@ -215,10 +215,12 @@ export class Gateway {
       void this.presence.release(connection);
       this.options.observer?.closed(connection, reason);
     }
-    if (reason.kind === 'protocol_error') {
+    if (reason.kind === 'protocol_error' || reason.kind === 'peer_error') {
       this.logger.info(
         { device: connection.deviceId || undefined, code: reason.code, remote: connection.remoteAddress },
-        'connection closed on protocol error',
+        reason.kind === 'protocol_error'
+          ? 'connection closed on protocol error'
+          : 'connection closed after the device sent an error frame',
       );
     }
     if (this.connections.size === 0) for (const waiter of [...this.idleWaiters]) waiter();

@@ -394,23 +394,63 @@ describe('timers', () => {
     await t.engine.close();
   });
 
-  test('with no ack-timeout listener, a sent message costs no timer', async () => {
+  test('with no ack-timeout listener, a message not acked in time is still written again and shown as a redelivery', async () => {
     const t = await setup({ ackTimeoutMs: 500 }, ['d1'], { followAckTimeouts: false });
     const session = new FakeSession('d1').connect(t.engine);
     await t.engine.idle();
     const timersBefore = t.clock.pending;
-    await t.engine.submit(request('d1', { id: 'unwatched' }));
-    assert.deepEqual(session.seqs, [1]);
-    assert.equal(t.clock.pending, timersBefore, 'only the expiry sweep is scheduled');
-    // A listener that arrives later follows what is written from then on.
-    t.engine.onAckTimeout((m) => t.ackTimeouts.push(m));
-    await t.engine.submit(request('d1', { id: 'watched' }));
-    await t.advance(500);
+    await t.engine.submit(request('d1', { id: 'lost' }));
+    await t.engine.submit(request('d1', { id: 'acked' }));
+    await t.engine.submit(request('d1', { id: 'third' }));
+    assert.equal(t.clock.pending, timersBefore + 1, 'one ack timer for the device, not one per message');
+    session.ack(t.engine, { ids: ['acked'] });
+    await t.advance(400);
+    session.ack(t.engine, { ids: ['third'] });
+    await t.advance(100);
+    assert.deepEqual(session.seqs, [1, 2, 3, 1], 'only the unacked one is written again');
+    const again = session.pushes[3];
+    assert.equal(again?.id, 'lost');
+    assert.deepEqual(t.eventsOf('lost'), ['accepted', 'sent', 'sent']);
+    const live = t.receipts.filter((r) => r.messageId === 'lost' && r.event === 'sent');
+    assert.match(live[1]?.detail ?? '', /not acknowledged within 500 ms/);
+    const stored = await t.engine.status('lost');
     assert.deepEqual(
-      t.ackTimeouts.map((m) => m.id),
-      ['watched'],
+      stored?.receipts.map((r) => r.event),
+      ['accepted', 'sent', 'sent'],
+      'the redelivery is in the stored receipts',
     );
-    assert.equal((await t.store.getMessage('unwatched'))?.state, 'sent', 'it stays stored, as always');
+    // The redelivery gets an ack timeout of its own; an ack settles it for good.
+    await t.advance(500);
+    assert.deepEqual(session.seqs, [1, 2, 3, 1, 1]);
+    session.ack(t.engine, { ids: ['lost'] });
+    await t.advance(1000);
+    assert.deepEqual(session.seqs, [1, 2, 3, 1, 1]);
+    assert.equal((await t.store.getMessage('lost'))?.state, 'acked');
+    assert.equal(t.clock.pending, timersBefore, 'nothing in flight: no ack timer');
+    await t.engine.close();
+  });
+
+  test('a now-or-never push is not written again after its ack timeout [LP-6.2]', async () => {
+    const t = await setup({ ackTimeoutMs: 500 }, ['d1'], { followAckTimeouts: false });
+    const session = new FakeSession('d1').connect(t.engine);
+    await t.engine.idle();
+    await t.engine.submit(request('d1', { id: 'now', expiration: 0 }));
+    await t.advance(1500);
+    assert.deepEqual(session.seqs, [1]);
+    await t.engine.close();
+  });
+
+  test('a connection that closed before the ack timeout leaves the redelivery to the next session', async () => {
+    const t = await setup({ ackTimeoutMs: 500 }, ['d1'], { followAckTimeouts: false });
+    const first = new FakeSession('d1').connect(t.engine);
+    await t.engine.idle();
+    await t.engine.submit(request('d1', { id: 'm' }));
+    first.disconnect(t.engine);
+    await t.advance(1000);
+    assert.deepEqual(first.seqs, [1]);
+    const second = new FakeSession('d1').connect(t.engine);
+    await t.engine.idle();
+    assert.deepEqual(second.seqs, [1]);
     await t.engine.close();
   });
 

@@ -274,6 +274,22 @@ describe('sessions, acks and flow control [LP-6, LP-7, LP-8]', () => {
     assert.equal((await fast.next('push')).id, 'm1');
   });
 
+  it('closes after the device sends an error frame, without answering it [LP-9.1]', async () => {
+    const { connect, gateway, listener } = setup();
+    const peer = connect();
+    await peer.hello('d1', 'secret-d1');
+    peer.send({ type: 'error', code: 'LP_MESSAGE_INVALID', message: 'the push had no id' });
+    await peer.untilClosed();
+    assert.equal(gateway.isOnline('d1'), false);
+    assert.equal(gateway.connectionCount, 0);
+    assert.deepEqual(listener.events, ['open d1 -', 'close d1']);
+    assert.equal(
+      peer.received.some((m) => m.type === 'error'),
+      false,
+      'an error frame is never answered',
+    );
+  });
+
   it('shuts down with goaway(shutdown) and a reconnect hint, then refuses new connections', async () => {
     const { connect, gateway } = setup();
     const peer = connect();
