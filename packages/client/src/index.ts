@@ -13,3 +13,7 @@ export type { ServerUrl, UrlScheme, WebSocketConstructor } from './connection/tr
 // The SDK layer (AppPushManager, AppPushProvider, LocalPushProvider, ProviderHost, runAgent): docs/client-sdk.md.
 // Its barrel names every export explicitly and avoids the transport's names (ProviderStopReason, RelaunchBackoffOptions).
 export * from './sdk/index.js';
+// The network doctor (docs/network.md): the checks behind `localpush doctor`, as a library call.
+export { runDoctor, formatDoctorReport, type DoctorOptions, type DoctorReport } from './doctor/doctor.js';
+export { THRESHOLDS, summarise, type CheckResult, type Verdict, type CheckGroup } from './doctor/checks.js';
+export { realSystem, type DoctorSystem, type ToolOutput } from './doctor/system.js';

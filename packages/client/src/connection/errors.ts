@@ -29,6 +29,11 @@ export const ClientErrorCode = {
   PUSH_HANDLER_FAILED: 'LP_CLIENT_PUSH_HANDLER_FAILED',
   /** Nothing arrived from the server within heartbeat interval + grace: the link is dead. [LP-5.6] */
   HEARTBEAT_TIMEOUT: 'LP_CLIENT_HEARTBEAT_TIMEOUT',
+  /**
+   * A diagnostic session (the network doctor) was welcomed without `diagnostic` and `probe`: an older
+   * server, which made it the device's session; the doctor closed it at once. [LP-10.3]
+   */
+  DIAGNOSTIC_UNSUPPORTED: 'LP_CLIENT_DIAGNOSTIC_UNSUPPORTED',
 } as const;
 
 /** One of {@link ClientErrorCode}'s values. */

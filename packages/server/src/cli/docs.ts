@@ -6,6 +6,7 @@ import { envName, optionSpellings } from '../config.js';
 import { AGENT_HELP } from './agent.js';
 import { DEMO_HELP } from './demo.js';
 import { DEVICE_HELP } from './device.js';
+import { DOCTOR_HELP } from './doctor.js';
 import { LISTEN_HELP } from './listen.js';
 import { MAIN_HELP } from './main.js';
 import { SEND_HELP } from './send.js';
@@ -19,6 +20,7 @@ const SECTIONS: [title: string, help: string][] = [
   ['localpush listen', LISTEN_HELP],
   ['localpush agent', AGENT_HELP],
   ['localpush demo', DEMO_HELP],
+  ['localpush doctor', DOCTOR_HELP],
 ];
 
 /** The whole of docs/cli.md. */

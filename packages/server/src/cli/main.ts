@@ -21,6 +21,7 @@ Commands:
   listen         connect as a device and print what arrives
   agent          run the client SDK's provider host from a preferences file (a device daemon)
   demo           chat and call from the browser (and Apple's SimplePush sample): one command
+  doctor         check the network between a device and the server (route, session, Wi-Fi)
 
 Run "localpush <command> --help" for a command's options.
 `;
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   listen,
   agent: async (args, io) => (await import('./agent.js')).agent(args, io),
   demo: async (args, io) => (await import('./demo.js')).demo(args, io),
+  doctor: async (args, io) => (await import('./doctor.js')).doctor(args, io),
 };
 
 /** Runs one command line; returns the exit code. Never throws for a person's mistake. */

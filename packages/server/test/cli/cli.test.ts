@@ -31,6 +31,7 @@ describe('localpush CLI', () => {
     ['send', '--help'],
     ['listen', '--help'],
     ['agent', '--help'],
+    ['doctor', '--help'],
   ]) {
     it(`prints usage for "${argv.join(' ')}" and exits 0`, async () => {
       const { code, stdout } = await cli(argv);
