@@ -46,6 +46,13 @@ export const APNS_ENVIRONMENTS = ['development', 'production'] as const;
 export type ApnsEnvironment = (typeof APNS_ENVIRONMENTS)[number];
 
 /**
+ * The environment of a token registered without one, on every path (the SDK's `registerApnsToken` and the
+ * server's `PUT /v1/devices/:id/apns-token`): production, which issues the tokens of App Store, TestFlight
+ * and enterprise builds; only apps run from Xcode get sandbox (development) tokens.
+ */
+export const DEFAULT_APNS_ENVIRONMENT: ApnsEnvironment = 'production';
+
+/**
  * Capabilities this version defines [LP-1.6]: `probe` (a server answers `probe` with `probe_reply`,
  * LP-10.2) and `diagnostic` (a session that measures without becoming the device's session, LP-10.3).
  */

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import {
   APNS_TOKEN_PATTERN,
   APNS_TOPIC_PATTERN,
+  DEFAULT_APNS_ENVIRONMENT,
   DEFAULT_MAX_FRAME_BYTES,
   DEVICE_ID_PATTERN,
   PROTOCOL_VERSION,
@@ -173,7 +174,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       type: 'apns_token',
       token: registration.token.toLowerCase(),
       topic: registration.topic,
-      environment: registration.environment ?? 'production',
+      environment: registration.environment ?? DEFAULT_APNS_ENVIRONMENT,
     };
     this.apnsTokens.set(message.token, message);
     const attempt = this.current;

@@ -3,6 +3,7 @@
  * endpoint can map `POST /3/device/<token>` to the device. They are added to the HTTP API instance and so
  * share its provider-key authentication and its `{ error: { code, message } }` answers.
  */
+import { APNS_ENVIRONMENTS, DEFAULT_APNS_ENVIRONMENT, type ApnsEnvironment } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { DeviceDirectory } from '../core.js';
 import { ApiError, ApiErrorCode, badRequest } from '../core.js';
@@ -31,7 +32,7 @@ export function registerApnsTokenRoutes(app: FastifyInstance, options: ApnsToken
     }
   };
 
-  app.put<{ Params: { id: string }; Body: { token: string; topic: string; environment?: string } }>(
+  app.put<{ Params: { id: string }; Body: { token: string; topic: string; environment?: ApnsEnvironment } }>(
     '/v1/devices/:id/apns-token',
     {
       schema: {
@@ -45,7 +46,7 @@ export function registerApnsTokenRoutes(app: FastifyInstance, options: ApnsToken
           properties: {
             token: { type: 'string', minLength: 2, maxLength: 400 },
             topic: { type: 'string', minLength: 1, maxLength: 255 },
-            environment: { type: 'string', enum: ['production', 'development'] },
+            environment: { type: 'string', enum: [...APNS_ENVIRONMENTS] },
           },
         },
       },
@@ -61,8 +62,8 @@ export function registerApnsTokenRoutes(app: FastifyInstance, options: ApnsToken
         token: token.toLowerCase(),
         deviceId: id,
         bundleId: registrationBundleId(topic),
-        environment:
-          request.body.environment === 'production' ? ('production' as const) : ('development' as const),
+        // The SDK's default too: one default for both registration paths.
+        environment: request.body.environment ?? DEFAULT_APNS_ENVIRONMENT,
         updatedAt: options.now(),
       };
       await registry.register(record);

@@ -19,6 +19,7 @@ import type { SendOutcome, SendRequest } from '../core.js';
 import { ApnsClientError, type ApnsNotification, type ApnsRoute, type ApnsSendResult } from './client.js';
 import type { SessionDirectory } from '../core.js';
 import type { ApnsTokenRegistry } from './registry.js';
+import type { ApnsEnvironment } from './token-verifier.js';
 import {
   bundleIdOf,
   checkTokenTopic,
@@ -157,7 +158,7 @@ export class ApnsRouter {
       // expiration 0 with the device away (or a date already past): APNs itself answers 200 and drops it
       // after one attempt, so it gets that one attempt when configured.
       if (apns === undefined || request.expiration !== 0) return { status: 200, path: 'expired' };
-      return this.relay(request, 0, undefined);
+      return this.relay(request, 0, undefined, registration.environment);
     }
     // sent (ack timed out), queued (offline) or timeout: the local path did not deliver in time.
     if (apns === undefined) return { status: 200, path: 'queued' };
@@ -166,7 +167,7 @@ export class ApnsRouter {
     if (deadline !== undefined && deadline !== 0 && deadline * 1000 <= this.options.now()) {
       return { status: 200, path: 'expired' };
     }
-    return this.relay(request, deadline, outcome.id);
+    return this.relay(request, deadline, outcome.id, registration.environment);
   }
 
   /**
@@ -184,26 +185,33 @@ export class ApnsRouter {
   /**
    * Forward to APNs and relay its answer. `messageId` set: the local copy is settled as fallen_back on
    * APNs's 200; on an error answer it stays queued (APNs judged its own token, not the local connection).
+   * `environment`: the one the token was registered for — a production token is unknown to the sandbox
+   * and the other way round, so a fallback anywhere else cannot succeed. Absent (a token nobody
+   * registered here): the sender's default environment.
    */
   private async relay(
     request: ApnsParsedRequest,
     expiration: number | undefined,
     messageId: string | undefined,
+    environment?: ApnsEnvironment,
   ): Promise<ApnsRouteResult> {
     const apns = this.options.apns;
     if (apns === undefined) return { status: 200, path: 'queued' };
     let result: ApnsSendResult;
     try {
-      result = await apns.send({
-        deviceToken: request.deviceToken,
-        topic: request.topic,
-        pushType: request.pushType,
-        apnsId: request.apnsId,
-        expiration,
-        priority: request.priority,
-        collapseId: request.collapseId,
-        payload: request.payload,
-      });
+      result = await apns.send(
+        {
+          deviceToken: request.deviceToken,
+          topic: request.topic,
+          pushType: request.pushType,
+          apnsId: request.apnsId,
+          expiration,
+          priority: request.priority,
+          collapseId: request.collapseId,
+          payload: request.payload,
+        },
+        environment === undefined ? {} : { environment },
+      );
     } catch (error) {
       if (!(error instanceof ApnsClientError)) throw error;
       // Unreachable APNs is normal on a restricted network: the local queue keeps the message.

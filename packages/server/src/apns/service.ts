@@ -70,25 +70,8 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
     );
     const verifier = new ProviderTokenVerifier({ keys, clock, environment: config.apnsEnvironment });
     let sender = deps.sender;
-    const fallback = config.apnsFallback;
-    if (sender === undefined && fallback !== null) {
-      // The fallback forwards to the environment the endpoint plays unless it names its own.
-      const environment = fallback.environment ?? config.apnsEnvironment;
-      client = new ApnsClient({
-        credentials: {
-          teamId: fallback.teamId,
-          keyId: fallback.keyId,
-          privateKey: await readFile(fallback.privateKeyPath, 'utf8'),
-        },
-        environment,
-        clock,
-        ...(fallback.endpoint !== undefined ? { endpoints: { [environment]: fallback.endpoint } } : {}),
-        ...(fallback.proxy !== undefined ? { proxy: fallback.proxy } : {}),
-        // The provider is waiting on the answer: don't spend its whole request timeout on back-off.
-        maxAttempts: 2,
-        connectTimeoutMs: 5_000,
-        requestTimeoutMs: 10_000,
-      });
+    if (sender === undefined && config.apnsFallback !== null) {
+      client = await fallbackClient(config, config.apnsFallback, clock);
       sender = client;
     }
     const router = new ApnsRouter({
@@ -130,4 +113,35 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
     await client?.close();
     throw error;
   }
+}
+
+/**
+ * The client towards real APNs. One session pool per environment: each message goes where its token was
+ * registered. Tokens not registered here go to the environment the endpoint plays unless the fallback
+ * names its own.
+ */
+async function fallbackClient(
+  config: ServerConfig,
+  fallback: NonNullable<ServerConfig['apnsFallback']>,
+  clock: Clock,
+): Promise<ApnsClient> {
+  const standIn = fallback.endpoint;
+  return new ApnsClient({
+    credentials: {
+      teamId: fallback.teamId,
+      keyId: fallback.keyId,
+      privateKey: await readFile(fallback.privateKeyPath, 'utf8'),
+    },
+    environment: fallback.environment ?? config.apnsEnvironment,
+    clock,
+    endpoints: {
+      ...(standIn !== undefined ? { production: standIn, development: standIn } : {}),
+      ...fallback.endpoints,
+    },
+    ...(fallback.proxy !== undefined ? { proxy: fallback.proxy } : {}),
+    // The provider is waiting on the answer: don't spend its whole request timeout on back-off.
+    maxAttempts: 2,
+    connectTimeoutMs: 5_000,
+    requestTimeoutMs: 10_000,
+  });
 }

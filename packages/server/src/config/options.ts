@@ -117,12 +117,21 @@ const apnsFallbackSchema = z
     keyId: z.string().min(1),
     /** Path of the AuthKey_<keyId>.p8 used to sign provider tokens towards APNs. */
     privateKeyPath: z.string().min(1),
-    /** The APNs environment to forward to; filled from `apnsEnvironment` when not given. */
+    /**
+     * Where a token nobody registered here is forwarded (the endpoint then fronts APNs); filled from
+     * `apnsEnvironment` when not given. A registered token always goes to the environment it was
+     * registered for.
+     */
     environment: z.enum(ENVIRONMENTS).optional(),
     /** `http://[user:pass@]host:port` CONNECT proxy towards APNs. */
     proxy: z.string().min(1).optional(),
-    /** Origin override (`https://host:port`), for a local APNs stand-in. */
+    /** Origin override (`https://host:port`) for both environments: a local APNs stand-in. */
     endpoint: z.string().url().optional(),
+    /** Origin overrides per environment; win over `endpoint`. */
+    endpoints: z
+      .object({ production: z.string().url().optional(), development: z.string().url().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 type ApnsFallbackConfig = z.infer<typeof apnsFallbackSchema>;
