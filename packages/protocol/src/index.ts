@@ -13,3 +13,4 @@ export {
 } from './codec.js';
 export { FrameDecoder, frame, checkMaxFrameBytes } from './frame.js';
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';
+export { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';

@@ -8,7 +8,7 @@
  * released (its worker has exited), however network events race.
  */
 import { EventEmitter } from 'node:events';
-import { type Clock, type TimerHandle, systemClock } from '@localpush/protocol';
+import { type Clock, type TimerHandle, backoffDelay, systemClock } from '@localpush/protocol';
 import { type AppPushConfiguration, type NetworkState, matchNetwork } from './configuration.js';
 import type { JsonObject } from './json.js';
 import { type SdkLog, silentLog } from './log.js';
@@ -29,7 +29,7 @@ import {
 /** Where providers run: a worker thread each (isolated, memory-limited) or the host's own thread. */
 export type Isolation = 'worker' | 'in-process';
 
-/** Relaunch back-off after crashes and failed starts. */
+/** Relaunch back-off after crashes and failed starts: full jitter over min(maxMs, initialMs × 2^n). */
 export interface RelaunchBackoffOptions {
   /** First delay. */
   initialMs: number;
@@ -55,6 +55,8 @@ export interface ProviderHostOptions {
   /** Period of handleTimerEvent; 60 s like iOS. */
   timerIntervalMs?: number;
   backoff?: Partial<RelaunchBackoffOptions>;
+  /** Source of the relaunch back-off's jitter (full jitter over the window), in [0, 1]. Default Math.random. */
+  random?: () => number;
   /**
    * How long a provider's start() may take (default 30 s). Past it the instance is ended — a worker
    * terminated — and the failure handled like a crash: `crashed` (kind `start-timeout`,
@@ -524,7 +526,9 @@ export class ProviderHost extends EventEmitter {
     if (slot.startedAt > 0 && this.clock.now() - slot.startedAt >= this.backoff.resetAfterMs)
       slot.failures = 0;
     slot.failures++;
-    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (slot.failures - 1));
+    // Full jitter, as the client's reconnects: providers that crash on the same network change do not
+    // all relaunch (and reconnect) in the same millisecond.
+    const delay = backoffDelay(slot.failures - 1, this.backoff, this.options.random);
     slot.startedAt = 0;
     this.emit(ProviderHostEvent.relaunchScheduled, slot.config.id, delay);
     slot.backoff = this.clock.setTimeout(() => {

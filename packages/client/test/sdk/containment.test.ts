@@ -76,6 +76,8 @@ async function setup(
       [BUNDLE]: isolation === 'worker' ? { module: FIXTURE } : { create: () => new ScriptableProvider() },
     },
     backoff: { initialMs: 500 },
+    // The relaunch back-off's full jitter pinned to the top of its window, so delays are exact.
+    random: () => 1,
     startTimeoutMs: 5_000,
     stopTimeoutMs: 2_000,
     ...extra,

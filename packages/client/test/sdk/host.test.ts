@@ -32,7 +32,16 @@ function setup(registry: ProviderRegistry, extra: Partial<ProviderHostOptions> =
   const clock = new ManualClock();
   const store = new MemoryPreferencesStore();
   const monitor = new ScriptedNetworkMonitor();
-  const host = new ProviderHost({ store, monitor, clock, isolation: 'in-process', registry, ...extra });
+  // random 1: the relaunch back-off's full jitter pinned to the top of its window, so delays are exact.
+  const host = new ProviderHost({
+    store,
+    monitor,
+    clock,
+    isolation: 'in-process',
+    registry,
+    random: () => 1,
+    ...extra,
+  });
   return { clock, store, monitor, host };
 }
 

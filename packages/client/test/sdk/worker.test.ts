@@ -30,6 +30,8 @@ async function setup(behavior: string) {
     // The module path goes through the registry exactly as the agent's preferences file would give it.
     registry: { [BUNDLE]: { module: FIXTURE } },
     backoff: { initialMs: 500 },
+    // The relaunch back-off's full jitter pinned to the top of its window, so delays are exact.
+    random: () => 1,
   });
   const manager = new AppPushManager(store);
   manager.providerBundleIdentifier = BUNDLE;

@@ -11,7 +11,7 @@ import {
   type IncomingHttpHeaders,
 } from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import { systemClock, type Clock, type TimerHandle } from '@localpush/protocol';
+import { backoffDelay, systemClock, type Clock, type TimerHandle } from '@localpush/protocol';
 import { NEVER_RETRY_REASONS } from './reasons.js';
 import type { ApnsPriority, ApnsPushType } from './validate.js';
 import type { ApnsEnvironment } from './token-verifier.js';
@@ -114,7 +114,7 @@ export interface ApnsClientOptions {
   readonly pingTimeoutMs?: number;
   /** Attempts per notification for 429, 5xx and connection failures. Default 3. */
   readonly maxAttempts?: number;
-  /** Back-off before retry n is min(max, base·2^(n-1)), jittered down by up to half. Default 1 s / 30 s. */
+  /** Back-off before retry n: full jitter over min(max, base·2^(n-1)) (protocol's backoffDelay). Default 1 s / 30 s. */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   /** Random source for the jitter, in [0, 1). Default Math.random. */
@@ -500,12 +500,12 @@ export class ApnsClient {
   }
 
   private backoffMs(attempt: number): number {
-    const base = this.options.backoffBaseMs ?? 1000;
-    const max = this.options.backoffMaxMs ?? 30_000;
-    const full = Math.min(max, base * 2 ** (attempt - 1));
-    const random = this.options.random ?? Math.random;
-    // Jitter spreads the retries of many senders hit by the same outage.
-    return Math.round(full * (0.5 + random() / 2));
+    const window = {
+      initialMs: this.options.backoffBaseMs ?? 1000,
+      maxMs: this.options.backoffMaxMs ?? 30_000,
+    };
+    // Full jitter spreads the retries of many senders hit by the same outage.
+    return backoffDelay(attempt - 1, window, this.options.random);
   }
 
   private delay(ms: number): Promise<void> {

@@ -232,7 +232,7 @@ test('a proxy refusing CONNECT fails with CONNECT_FAILED after the bounded attem
     pingIdleMs: 0,
     connectTimeoutMs: 3_600_000,
     maxAttempts: 2,
-    random: () => 0,
+    random: () => 0.5,
     proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
   });
   try {
@@ -257,7 +257,8 @@ test('503 and 429: capped exponential back-off, then success', async () => {
   const clock = new RecordingClock();
   await using t = await setup(clock, {
     maxAttempts: 4,
-    random: () => 1 - Number.EPSILON,
+    // Full jitter pinned to the top of the window.
+    random: () => 1,
     backoffBaseMs: 1000,
   });
   t.peer.script.fail('ServiceUnavailable', 2);
@@ -276,7 +277,7 @@ test('503 and 429: capped exponential back-off, then success', async () => {
 
 test('500 beyond maxAttempts: the last error is returned', async () => {
   const clock = new RecordingClock();
-  await using t = await setup(clock, { maxAttempts: 2, backoffMaxMs: 1500, random: () => 0 });
+  await using t = await setup(clock, { maxAttempts: 2, backoffMaxMs: 1500, random: () => 0.5 });
   t.peer.script.fail('InternalServerError', 5);
   const result = await t.client.send({
     deviceToken: DEVICE,
