@@ -12,5 +12,11 @@ export {
   validateMessage,
 } from './codec.js';
 export { FrameDecoder, frame, checkMaxFrameBytes } from './frame.js';
+export {
+  LengthPrefixDecoder,
+  lengthPrefixed,
+  LENGTH_PREFIX_BYTES,
+  type LengthPrefixRules,
+} from './length-prefix.js';
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';
 export { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';

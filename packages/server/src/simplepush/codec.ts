@@ -6,6 +6,8 @@
  * Pure: no I/O, no timers. Every malformed input throws a {@link SimplePushError} with a stable code.
  */
 
+import { LengthPrefixDecoder, lengthPrefixed } from '@localpush/protocol';
+
 /** Stable error codes of the SimplePush gateway. Never reused for another meaning once published. */
 export const SimplePushErrorCode = {
   /** A frame header announced more bytes than the configured maximum. */
@@ -123,22 +125,17 @@ const utf8Encoder = new TextEncoder();
 
 /** Prefixes `payload` with its 4-byte little-endian length. */
 export function encodeSpFrame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SP_FRAME_HEADER_BYTES + payload.byteLength);
-  new DataView(out.buffer, out.byteOffset, SP_FRAME_HEADER_BYTES).setUint32(0, payload.byteLength, true);
-  out.set(payload, SP_FRAME_HEADER_BYTES);
-  return out;
+  return lengthPrefixed(payload, true);
 }
 
 /**
  * Splits a byte stream into frame payloads; chunks of any size, one byte at a time included. An oversize
  * header throws before any of its body is buffered, so a peer cannot make the decoder hold more than one
- * maximum frame. After a throw the decoder is spent: the connection is to be closed.
+ * maximum frame. After a throw the decoder is spent: the connection is to be closed. (The buffering is
+ * the protocol package's {@link LengthPrefixDecoder}, little-endian.)
  */
 export class SpFrameDecoder {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  /** Length of the frame being assembled, or -1 while its header is incomplete. */
-  private expected = -1;
+  private readonly decoder: LengthPrefixDecoder;
 
   constructor(readonly maxFrameBytes: number = SP_DEFAULT_MAX_FRAME_BYTES) {
     if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_UINT32) {
@@ -146,84 +143,41 @@ export class SpFrameDecoder {
         `maxFrameBytes must be an integer from 1 to ${MAX_UINT32}, got ${String(maxFrameBytes)}`,
       );
     }
+    this.decoder = new LengthPrefixDecoder({
+      littleEndian: true,
+      // Zero-length frames are allowed: they come out as empty payloads (and fail as bad JSON later).
+      checkLength: (length) =>
+        length > maxFrameBytes
+          ? new SimplePushError(
+              SimplePushErrorCode.FRAME_TOO_LARGE,
+              `frame of ${length} bytes exceeds the maximum of ${maxFrameBytes}`,
+            )
+          : undefined,
+      truncated: () =>
+        new SimplePushError(SimplePushErrorCode.FRAME_TRUNCATED, 'connection closed inside a frame'),
+    });
   }
 
   /** Bytes held for an incomplete frame. */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.decoder.pendingBytes;
   }
 
-  /** Returns the payloads completed by `chunk`. Zero-length frames come out as empty payloads. */
+  /**
+   * Returns the payloads completed by `chunk`. Zero-length frames come out as empty payloads. An oversize
+   * header throws at once, and the frames of the same chunk before it are dropped with the connection.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
-    const frames: Uint8Array[] = [];
-    if (chunk.byteLength === 0) return frames;
-    this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
-    for (;;) {
-      if (this.expected < 0) {
-        if (this.buffered < SP_FRAME_HEADER_BYTES) break;
-        const header = this.take(SP_FRAME_HEADER_BYTES);
-        const length = new DataView(header.buffer, header.byteOffset, SP_FRAME_HEADER_BYTES).getUint32(
-          0,
-          true,
-        );
-        if (length > this.maxFrameBytes) {
-          this.chunks = [];
-          this.buffered = 0;
-          throw new SimplePushError(
-            SimplePushErrorCode.FRAME_TOO_LARGE,
-            `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes}`,
-          );
-        }
-        this.expected = length;
-      }
-      if (this.buffered < this.expected) break;
-      frames.push(this.take(this.expected));
-      this.expected = -1;
-    }
+    const frames = this.decoder.push(chunk);
+    const failure = this.decoder.failure;
+    if (failure !== undefined) throw failure;
     return frames;
   }
 
-  /** Throws when the stream ended inside a frame. */
+  /** Throws when the stream ended inside a frame. A spent decoder (it threw already) does not throw again. */
   end(): void {
-    if (this.buffered > 0 || this.expected >= 0) {
-      this.chunks = [];
-      this.buffered = 0;
-      this.expected = -1;
-      throw new SimplePushError(SimplePushErrorCode.FRAME_TRUNCATED, 'connection closed inside a frame');
-    }
-  }
-
-  /** Removes exactly `n` buffered bytes from the front, copying only when they span chunks. */
-  private take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const head = this.chunks[0];
-      if (head === undefined) break;
-      const want = n - filled;
-      if (head.byteLength <= want) {
-        if (filled === 0 && head.byteLength === n) {
-          this.chunks.shift();
-          this.buffered -= n;
-          return head;
-        }
-        out.set(head, filled);
-        filled += head.byteLength;
-        this.chunks.shift();
-      } else {
-        if (filled === 0) {
-          this.chunks[0] = head.subarray(want);
-          this.buffered -= n;
-          return head.subarray(0, want);
-        }
-        out.set(head.subarray(0, want), filled);
-        this.chunks[0] = head.subarray(want);
-        filled += want;
-      }
-    }
-    this.buffered -= n;
-    return out;
+    if (this.decoder.failure !== undefined) return;
+    this.decoder.end();
   }
 }
 
