@@ -3,6 +3,7 @@
  * reused for another meaning once published. The codes travel in `error` frames, so a client written in
  * any language can branch on them.
  */
+import { CodedError } from './coded-error.js';
 export const ProtocolErrorCode = {
   /** A frame's declared length is larger than the negotiated maximum. [LP-2.3] */
   FRAME_TOO_LARGE: 'LP_FRAME_TOO_LARGE',
@@ -48,12 +49,6 @@ export function isProtocolErrorCode(code: string): code is ProtocolErrorCode {
 }
 
 /** An error detected while decoding or validating the wire protocol. */
-export class ProtocolError extends Error {
+export class ProtocolError extends CodedError<ProtocolErrorCode> {
   override readonly name = 'ProtocolError';
-  readonly code: ProtocolErrorCode;
-
-  constructor(code: ProtocolErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

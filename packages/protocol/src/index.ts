@@ -2,6 +2,7 @@
  * @localpush/protocol — the wire protocol of localpush, version 1 (docs/protocol.md).
  * Pure: messages, validation and framing. The transport adapters live in `@localpush/protocol/link`.
  */
+export { CodedError } from './coded-error.js';
 export * from './errors.js';
 export * from './messages.js';
 export {

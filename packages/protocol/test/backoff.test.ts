@@ -14,10 +14,19 @@ test('backoffDelay: a random delay anywhere in [0, window), the window doubling 
     [0, 1, 2].map((attempt) => backoffDelay(attempt, window, () => 0.5)),
     [500, 1000, 2000],
   );
-  assert.equal(backoffDelay(5, window, () => 0), 0);
+  assert.equal(
+    backoffDelay(5, window, () => 0),
+    0,
+  );
   // A random() outside [0, 1] is clamped, never a negative or a longer wait.
-  assert.equal(backoffDelay(0, window, () => -3), 0);
-  assert.equal(backoffDelay(0, window, () => 7), 1000);
+  assert.equal(
+    backoffDelay(0, window, () => -3),
+    0,
+  );
+  assert.equal(
+    backoffDelay(0, window, () => 7),
+    1000,
+  );
   for (let i = 0; i < 200; i++) {
     const delay = backoffDelay(1, window);
     assert.ok(delay >= 0 && delay < 2000, String(delay));

@@ -2,6 +2,8 @@
  * Server-side errors with stable codes (docs/errors.md). Protocol errors (LP_*) live in
  * @localpush/protocol; these cover the server's own failures: configuration, storage, API.
  */
+import { CodedError } from '@localpush/protocol';
+
 export const ServerErrorCode = {
   /** A device with this id is already registered. */
   STORE_DEVICE_EXISTS: 'LP_STORE_DEVICE_EXISTS',
@@ -33,14 +35,8 @@ export const ServerErrorCode = {
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
 
 /** Base class of the server's errors: a stable `code`, a message that says what to do, and a `cause`. */
-export class LocalpushError extends Error {
+export class LocalpushError extends CodedError<ServerErrorCode> {
   override readonly name: string = 'LocalpushError';
-  readonly code: ServerErrorCode;
-
-  constructor(code: ServerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** A storage failure. */

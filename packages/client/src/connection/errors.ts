@@ -3,7 +3,7 @@
  * client also surfaces, for error frames from the server and for frames it could not decode), and are
  * listed with their meaning and the client's reaction in docs/client-errors.md.
  */
-import type { ProtocolErrorCode } from '@localpush/protocol';
+import { CodedError, type ProtocolErrorCode } from '@localpush/protocol';
 
 /** Codes for failures the client detects itself. A code is never reused for another meaning. */
 export const ClientErrorCode = {
@@ -40,10 +40,9 @@ export const ClientErrorCode = {
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
 /** An error reported by the device connection, with a stable code to branch on. */
-export class ClientError extends Error {
+/** `code`: a client code, or a protocol code (from a server error frame or a frame the client rejected). */
+export class ClientError extends CodedError<ClientErrorCode | ProtocolErrorCode> {
   override readonly name = 'ClientError';
-  /** A client code, or a protocol code (from a server error frame or a frame the client rejected). */
-  readonly code: ClientErrorCode | ProtocolErrorCode;
   /** True when the code arrived in an `error` frame from the server. */
   readonly fromServer: boolean;
 
@@ -52,8 +51,7 @@ export class ClientError extends Error {
     message: string,
     options: { cause?: unknown; fromServer?: boolean } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.fromServer = options.fromServer ?? false;
   }
 }

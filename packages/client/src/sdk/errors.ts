@@ -3,6 +3,7 @@
  * ported from Swift can branch on the same numbers) and a stable string code that logs and other languages
  * can match on without a lookup table.
  */
+import { CodedError } from '@localpush/protocol';
 
 /** NEAppPushErrorDomain raw values. */
 export const AppPushErrorCode = {
@@ -30,19 +31,16 @@ export const AppPushErrorStringCode = {
 export type AppPushErrorStringCode = (typeof AppPushErrorStringCode)[AppPushErrorCode];
 
 /** An error of the NEAppPushErrorDomain. */
-export class AppPushError extends Error {
+export class AppPushError extends CodedError<AppPushErrorStringCode> {
   override readonly name = 'AppPushError';
   /** Always {@link APP_PUSH_ERROR_DOMAIN}. */
   readonly domain = APP_PUSH_ERROR_DOMAIN;
-  /** Apple's numeric code. */
+  /** Apple's numeric code. (`code` is the stable string code, e.g. `LP_APPPUSH_CONFIGURATION_INVALID`.) */
   readonly errno: AppPushErrorCode;
-  /** The stable string code, e.g. `LP_APPPUSH_CONFIGURATION_INVALID`. */
-  readonly code: AppPushErrorStringCode;
 
   constructor(errno: AppPushErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(AppPushErrorStringCode[errno], message, options);
     this.errno = errno;
-    this.code = AppPushErrorStringCode[errno];
   }
 }
 
@@ -66,12 +64,10 @@ export const ProviderHostErrorCode = {
 export type ProviderHostErrorCode = (typeof ProviderHostErrorCode)[keyof typeof ProviderHostErrorCode];
 
 /** A failure of a provider as the host saw it, with a stable code (the `crashed` event's error for a start timeout). */
-export class ProviderHostError extends Error {
+export class ProviderHostError extends CodedError<ProviderHostErrorCode> {
   override readonly name = 'ProviderHostError';
-  readonly code: ProviderHostErrorCode;
 
   constructor(code: ProviderHostErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }

@@ -11,7 +11,7 @@ import {
   type IncomingHttpHeaders,
 } from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import { backoffDelay, systemClock, type Clock, type TimerHandle } from '@localpush/protocol';
+import { CodedError, backoffDelay, systemClock, type Clock, type TimerHandle } from '@localpush/protocol';
 import { NEVER_RETRY_REASONS } from './reasons.js';
 import type { ApnsPriority, ApnsPushType } from './validate.js';
 import type { ApnsEnvironment } from './token-verifier.js';
@@ -80,15 +80,15 @@ export const ApnsClientErrorCode = {
 export type ApnsClientErrorCode = (typeof ApnsClientErrorCode)[keyof typeof ApnsClientErrorCode];
 
 /** A transport failure of {@link ApnsClient.send}; `maybeDelivered` says whether a duplicate is possible. */
-export class ApnsClientError extends Error {
+export class ApnsClientError extends CodedError<ApnsClientErrorCode> {
   override readonly name = 'ApnsClientError';
   constructor(
-    readonly code: ApnsClientErrorCode,
+    code: ApnsClientErrorCode,
     message: string,
     readonly maybeDelivered: boolean,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

@@ -3,6 +3,7 @@
  * `{ "error": { "code": "LP_API_…", "message": "…", "details"?: […] } }`; the codes are stable and listed in
  * docs/http-api.md.
  */
+import { CodedError } from '@localpush/protocol';
 
 /** Stable error codes of the HTTP API, with the status each is sent with. */
 export const ApiErrorCode = {
@@ -61,15 +62,15 @@ export interface ApiErrorBody {
 }
 
 /** An error a route throws to answer with a given status and code. */
-export class ApiError extends Error {
+export class ApiError extends CodedError<ApiErrorCode> {
   override readonly name = 'ApiError';
   constructor(
     readonly statusCode: number,
-    readonly code: ApiErrorCode,
+    code: ApiErrorCode,
     message: string,
     readonly details?: ApiErrorDetail[],
   ) {
-    super(message);
+    super(code, message);
   }
 
   /** The JSON body of this error. */

@@ -6,7 +6,7 @@
  * Pure: no I/O, no timers. Every malformed input throws a {@link SimplePushError} with a stable code.
  */
 
-import { LengthPrefixDecoder, lengthPrefixed } from '@localpush/protocol';
+import { CodedError, LengthPrefixDecoder, lengthPrefixed } from '@localpush/protocol';
 
 /** Stable error codes of the SimplePush gateway. Never reused for another meaning once published. */
 export const SimplePushErrorCode = {
@@ -41,14 +41,8 @@ export const SimplePushErrorCode = {
 export type SimplePushErrorCode = (typeof SimplePushErrorCode)[keyof typeof SimplePushErrorCode];
 
 /** An error in SimplePush input, with a stable {@link SimplePushErrorCode}. */
-export class SimplePushError extends Error {
+export class SimplePushError extends CodedError<SimplePushErrorCode> {
   override readonly name = 'SimplePushError';
-  readonly code: SimplePushErrorCode;
-
-  constructor(code: SimplePushErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** Bytes of the length prefix. */
