@@ -7,6 +7,7 @@
 export type { ServerConfig } from './config.js';
 export { ownerOnlyFile } from './data-dir.js';
 export { verifyCredential } from './engine/devices.js';
+export type { Admission, AdmissionTicket } from './gateway/admission.js';
 export type { DeliveryEngineImpl } from './engine/engine.js';
 export type {
   DeliveryEngine,

@@ -166,6 +166,7 @@ export async function startServer(
   const metrics = createMetrics({
     sessions: () => gateway?.sessionCount ?? 0,
     connections: () => gateway?.connectionCount ?? 0,
+    unauthenticated: () => gateway?.admission.pendingCount ?? 0,
   });
   // SimplePush users are devices of this server: the bridge joins the sample's gateway to the engine.
   const spGateway = config.simplepush ? new SimplePushGateway({ clock }) : undefined;
@@ -202,6 +203,11 @@ export async function startServer(
         helloTimeoutMs: config.helloTimeoutMs,
         maxFrameBytes: config.maxFrameBytes,
         maxWriteQueueBytes: config.maxWriteQueueBytes,
+      },
+      admission: {
+        maxPending: config.maxUnauthenticated,
+        maxPendingPerAddress: config.maxUnauthenticatedPerAddress,
+        failuresBeforeDelay: config.authThrottleAfter,
       },
     });
     const liveGateway = gateway;
@@ -249,6 +255,7 @@ export async function startServer(
         providerKeys: [provider.key, ...(options.extraProviderKeys ?? [])],
         clock,
         logger,
+        admission: gateway.admission,
         ...(options.apnsSender !== undefined ? { sender: options.apnsSender } : {}),
       });
     }
@@ -277,6 +284,7 @@ export async function startServer(
         controlPort: config.simplepush.controlPort,
         notificationPort: config.simplepush.notificationPort,
         gateway: spGateway,
+        admission: gateway.admission,
       });
     }
     const simplepush: RunningSimplePush | null =

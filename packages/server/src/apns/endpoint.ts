@@ -16,7 +16,7 @@ import {
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tlsServerOptions, type TlsIdentity } from '../core.js';
+import { tlsServerOptions, type Admission, type TlsIdentity } from '../core.js';
 import { APNS_REASON_STATUS, isApnsReason } from './reasons.js';
 import { ConnectionTokenTracker, type ProviderTokenVerifier } from './token-verifier.js';
 import { bundleIdOf, validateApnsRequest, type ProviderAuth } from './validate.js';
@@ -48,6 +48,12 @@ export interface ApnsEndpointOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS once a connection showed a valid token. Default 1000. */
   readonly maxConcurrentStreams?: number;
   readonly logger?: { error(obj: object, msg?: string): void };
+  /**
+   * The server's admission: a connection must finish its TLS handshake (h2c: send its connection preface
+   * and SETTINGS) within the one deadline counted from accept, and counts against the caps on
+   * unauthenticated connections until then.
+   */
+  readonly admission?: Admission;
 }
 
 /** A listening endpoint. */
@@ -160,10 +166,20 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     h2cServer = createH2cServer({ settings: { maxConcurrentStreams: 1 } }, onRequest);
     servers.push(h2cServer);
   }
+  const admission = options.admission;
+  // The TLS handshake is where an APNs connection proves anything; a failed one ends the connection.
+  tlsServer.on('secureConnection', (socket: Socket) => admission?.ticketOf(socket)?.release());
+  tlsServer.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+  h2cServer?.on('session', (session: ServerHttp2Session) => {
+    session.once('remoteSettings', () => {
+      if (session.socket !== undefined) admission?.ticketOf(session.socket)?.release();
+    });
+  });
   for (const server of servers) {
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
+      admission?.admit(socket, 'apns');
     });
     server.on('session', (session: ServerHttp2Session) => {
       sessions.add(session);

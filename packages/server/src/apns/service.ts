@@ -9,7 +9,7 @@ import type { ServerConfig } from '../core.js';
 import type { DeliveryEngineImpl } from '../core.js';
 import type { DeviceDirectory } from '../core.js';
 import { ProviderKeys } from '../core.js';
-import type { TlsIdentity } from '../core.js';
+import type { Admission, TlsIdentity } from '../core.js';
 import type { SessionDirectory } from '../core.js';
 import { ApnsClient } from './client.js';
 import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
@@ -38,6 +38,8 @@ export interface ApnsServiceDeps {
    * device removes its tokens in the same step.
    */
   readonly store: ApnsTokenStore;
+  /** The server's admission of unauthenticated connections, for the endpoint's listeners. */
+  readonly admission?: Admission;
 }
 
 /** The running APNs side. */
@@ -99,6 +101,7 @@ export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsServi
       ),
       tls: deps.identity,
       logger: deps.logger,
+      ...(deps.admission !== undefined ? { admission: deps.admission } : {}),
     });
     return {
       registry,

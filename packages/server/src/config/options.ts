@@ -10,6 +10,7 @@
 import { DEFAULT_HEARTBEAT } from '@localpush/protocol';
 import { z } from 'zod';
 import { DEFAULT_ENGINE_OPTIONS } from '../engine/options.js';
+import { DEFAULT_ADMISSION_LIMITS } from '../gateway/admission.js';
 import { DEFAULT_CONNECTION_OPTIONS } from '../gateway/connection.js';
 import {
   choice,
@@ -334,7 +335,28 @@ export const SERVER_OPTIONS = {
     kind: duration(500, 120_000),
     default: connection.helloTimeoutMs,
     flag: 'hello-timeout',
-    help: 'time a new connection has to say hello [LP-4.2]',
+    help: 'time from accept to an authenticated hello, TLS handshake and upgrade included (and for SimplePush registration, the APNs TLS handshake), however the peer trickles its bytes [LP-4.2]',
+    group: 'Devices',
+  }),
+  maxUnauthenticated: option({
+    kind: integer(1, 1_000_000),
+    default: DEFAULT_ADMISSION_LIMITS.maxPending,
+    flag: 'max-unauthenticated',
+    help: 'connections not yet authenticated, on every listener together; at the cap a stale one is dropped, else the new one refused',
+    group: 'Devices',
+  }),
+  maxUnauthenticatedPerAddress: option({
+    kind: integer(1, 1_000_000),
+    default: DEFAULT_ADMISSION_LIMITS.maxPendingPerAddress,
+    flag: 'max-unauthenticated-per-address',
+    help: 'the same from one address (an IPv6 /64); raise it behind a proxy or NAT that many devices share',
+    group: 'Devices',
+  }),
+  authThrottleAfter: option({
+    kind: integer(0, 1_000_000),
+    default: DEFAULT_ADMISSION_LIMITS.failuresBeforeDelay,
+    flag: 'auth-throttle-after',
+    help: 'failed hellos from one address after which its hellos wait, longer after each failure (0 = never)',
     group: 'Devices',
   }),
   maxFrameBytes: option({

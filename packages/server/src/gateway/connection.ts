@@ -64,7 +64,7 @@ export type CloseReason =
 /** What the gateway provides to each connection. */
 export interface ConnectionHooks {
   /** Resolves true when the credential belongs to the device. */
-  authenticate(hello: Hello): Promise<boolean>;
+  authenticate(connection: DeviceConnection, hello: Hello): Promise<boolean>;
   /** The hello was accepted; the connection is open. */
   opened(connection: DeviceConnection, hello: Hello): void;
   /** The device acknowledged pushes. Return false when the ack names a seq never sent. [LP-6.5] */
@@ -113,24 +113,35 @@ export class DeviceConnection implements PresenceSession {
   private heartbeatSentAt = 0;
   private _diagnostic = false;
   private closeReason: CloseReason | undefined;
+  /** The peer's address, read when the connection fails: a closed socket no longer knows it. */
+  private failedFrom: string | undefined;
   /** When the last heartbeat was acknowledged (or the session opened). */
   lastSeenAt: number;
 
+  /**
+   * `helloWithinMs`: what is left of the hello deadline, which a listener starts at accept (before the TLS
+   * handshake or the WebSocket upgrade); the full `helloTimeoutMs` when the link was made some other way.
+   */
   constructor(
     private readonly link: FrameLink,
     private readonly hooks: ConnectionHooks,
     private readonly clock: Clock,
     private readonly options: ConnectionOptions,
+    helloWithinMs: number = options.helloTimeoutMs,
   ) {
     this.lastSeenAt = clock.now();
     link.start(new DeviceConnection.LinkEvents(this));
-    // [LP-4.2] A peer that never says hello must not hold a socket forever.
+    // [LP-4.2] A peer that never says hello must not hold a socket forever. The deadline is absolute:
+    // nothing the peer sends moves it, and it ends at the hello's authentication, not at its arrival.
     this.helloTimer = clock.setTimeout(() => {
       this.helloTimer = undefined;
-      if (this._state === 'awaiting_hello') {
-        this.fail(ProtocolErrorCode.HELLO_TIMEOUT, `no hello within ${options.helloTimeoutMs} ms [LP-4.2]`);
+      if (this._state === 'awaiting_hello' || this._state === 'authenticating') {
+        this.fail(
+          ProtocolErrorCode.HELLO_TIMEOUT,
+          `no valid hello within ${options.helloTimeoutMs} ms of connecting [LP-4.2]`,
+        );
       }
-    }, options.helloTimeoutMs);
+    }, helloWithinMs);
   }
 
   get state(): ConnectionState {
@@ -151,7 +162,7 @@ export class DeviceConnection implements PresenceSession {
   }
 
   get remoteAddress(): string | undefined {
-    return this.link.remoteAddress;
+    return this.link.remoteAddress ?? this.failedFrom;
   }
 
   sendPush(push: Push): boolean {
@@ -181,6 +192,7 @@ export class DeviceConnection implements PresenceSession {
   /** Sends an error frame with a stable code, then closes. [LP-9.1] */
   fail(code: ProtocolErrorCode, message: string): void {
     if (this._state === 'closing' || this._state === 'closed') return;
+    this.failedFrom = this.link.remoteAddress;
     this.write({ type: 'error', code, message });
     this.beginClose({ kind: 'protocol_error', code });
   }
@@ -188,6 +200,7 @@ export class DeviceConnection implements PresenceSession {
   /** Drops the connection at once, without a farewell. */
   destroy(): void {
     this.closeReason ??= { kind: 'destroyed' };
+    this.failedFrom ??= this.link.remoteAddress;
     this.stopTimers();
     this._state = 'closing';
     this.link.destroy();
@@ -260,8 +273,6 @@ export class DeviceConnection implements PresenceSession {
   }
 
   private onHello(hello: Hello): void {
-    if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
-    this.helloTimer = undefined;
     if (!SUPPORTED_VERSIONS.includes(hello.version)) {
       this.fail(
         ProtocolErrorCode.VERSION_UNSUPPORTED,
@@ -272,13 +283,15 @@ export class DeviceConnection implements PresenceSession {
     this._state = 'authenticating';
     this._deviceId = hello.deviceId;
     this._diagnostic = hello.capabilities.includes(CAPABILITIES.diagnostic);
-    this.hooks.authenticate(hello).then(
+    this.hooks.authenticate(this, hello).then(
       (ok) => {
         if (this._state !== 'authenticating') return;
         if (!ok) {
           this.fail(ProtocolErrorCode.AUTH_FAILED, 'unknown device or wrong credential [LP-4.4]');
           return;
         }
+        if (this.helloTimer !== undefined) this.clock.clearTimeout(this.helloTimer);
+        this.helloTimer = undefined;
         this._state = 'open';
         this.lastSeenAt = this.clock.now();
         this.write({

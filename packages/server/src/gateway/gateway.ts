@@ -9,6 +9,13 @@ import type { SessionListener } from '../engine/types.js';
 import { LocalSessionDirectory } from '../presence/local.js';
 import type { PresenceSession, SessionDirectory } from '../presence/types.js';
 import {
+  Admission,
+  DEFAULT_ADMISSION_LIMITS,
+  type AdmissionLimits,
+  type AdmissionMetrics,
+  type AdmissionTicket,
+} from './admission.js';
+import {
   DEFAULT_CONNECTION_OPTIONS,
   DeviceConnection,
   type CloseReason,
@@ -26,10 +33,12 @@ export interface GatewayLogger {
 }
 
 /** Counters the metrics endpoint exposes; the gateway only increments them. */
-export interface GatewayMetrics {
+export interface GatewayMetrics extends AdmissionMetrics {
   connectionOpened(): void;
   connectionClosed(reason: CloseReason): void;
   sessionReplaced(): void;
+  /** A hello named an unknown device or a wrong credential. */
+  helloRefused(): void;
 }
 
 /**
@@ -56,6 +65,8 @@ export interface GatewayOptions {
   logger?: GatewayLogger;
   metrics?: GatewayMetrics;
   connection?: Partial<ConnectionOptions>;
+  /** Caps and throttling of connections not yet authenticated; the deadline is `helloTimeoutMs`. */
+  admission?: Partial<Omit<AdmissionLimits, 'deadlineMs'>>;
   /**
    * A device told its APNs token [LP-6.9]. Absent when the server has no APNs endpoint: the message is
    * then ignored, as the rule allows.
@@ -74,6 +85,13 @@ const silentLogger: GatewayLogger = { info() {}, warn() {}, debug() {}, isLevelE
 
 export class Gateway {
   readonly connectionOptions: ConnectionOptions;
+  /**
+   * Every listener's connections from accept to authentication: one deadline, the caps, the throttling of
+   * failed hellos. Shared with SimplePush and the APNs endpoint, so the caps hold for the process.
+   */
+  readonly admission: Admission;
+  /** The admission of each connection that has not authenticated yet. */
+  private readonly tickets = new Map<DeviceConnection, AdmissionTicket>();
   /** Every link-level connection, authenticated or not. */
   private readonly connections = new Set<DeviceConnection>();
   /** The authoritative session of each device is the directory's to decide. [LP-8.2] */
@@ -87,7 +105,7 @@ export class Gateway {
    * accepted socket: an idle connection should cost the gateway as little as possible.
    */
   private readonly hooks: ConnectionHooks = {
-    authenticate: (hello) => this.authenticate(hello),
+    authenticate: (c, hello) => this.authenticate(c, hello),
     opened: (c, hello) => this.onOpened(c, hello),
     ack: (c, ack) => {
       if (this.presence.local(c.deviceId) !== c) return true;
@@ -107,6 +125,15 @@ export class Gateway {
   constructor(private readonly options: GatewayOptions) {
     this.connectionOptions = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection };
     this.logger = options.logger ?? silentLogger;
+    this.admission = new Admission({
+      limits: {
+        ...DEFAULT_ADMISSION_LIMITS,
+        ...options.admission,
+        deadlineMs: this.connectionOptions.helloTimeoutMs,
+      },
+      clock: options.clock,
+      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+    });
     this.presence = options.presence ?? new LocalSessionDirectory({ clock: options.clock });
     this.presence.subscribe(options.listener);
     this.presence.subscribe({
@@ -144,9 +171,20 @@ export class Gateway {
     return this.presence.local(deviceId);
   }
 
-  /** Takes ownership of a new link (one per accepted socket or WebSocket). */
-  accept(link: FrameLink): DeviceConnection {
-    const connection = new DeviceConnection(link, this.hooks, this.options.clock, this.connectionOptions);
+  /**
+   * Takes ownership of a new link (one per accepted socket or WebSocket). `ticket`: the socket's admission
+   * (see {@link Admission}); the connection then enforces what is left of its deadline and leaves the
+   * unauthenticated count once welcomed.
+   */
+  accept(link: FrameLink, ticket?: AdmissionTicket): DeviceConnection {
+    const connection = new DeviceConnection(
+      link,
+      this.hooks,
+      this.options.clock,
+      this.connectionOptions,
+      ticket?.handOver(),
+    );
+    if (ticket !== undefined) this.tickets.set(connection, ticket);
     this.connections.add(connection);
     this.options.metrics?.connectionOpened();
     if (this.draining) {
@@ -188,11 +226,32 @@ export class Gateway {
     });
   }
 
-  private async authenticate(hello: Hello): Promise<boolean> {
-    return this.options.authenticate(hello.deviceId, hello.credential);
+  /**
+   * Checks a hello's credential — after a wait when its address has failed too often (the wait grows with
+   * each failure; see {@link Admission}). A failure is logged with the address, read while the connection
+   * is still open, and counted.
+   */
+  private async authenticate(connection: DeviceConnection, hello: Hello): Promise<boolean> {
+    const remote = connection.remoteAddress;
+    const delayMs = this.admission.delayMs(remote);
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, delayMs));
+      if (connection.state !== 'authenticating') return false;
+    }
+    const ok = await this.options.authenticate(hello.deviceId, hello.credential);
+    if (!ok) {
+      const failures = this.admission.recordFailure(remote);
+      this.options.metrics?.helloRefused();
+      this.logger.warn(
+        { device: hello.deviceId, remote, failures, ...(delayMs > 0 ? { delayedMs: delayMs } : {}) },
+        'hello refused: unknown device or wrong credential',
+      );
+    }
+    return ok;
   }
 
   private onOpened(connection: DeviceConnection, hello: Hello): void {
+    this.releaseTicket(connection);
     // [LP-10.3] A diagnostic session is welcomed and measured but never becomes the device's session.
     if (connection.diagnostic) return;
     // Reading the remote address makes Node cache it on the socket (an object and a string per idle
@@ -208,7 +267,23 @@ export class Gateway {
     this.options.observer?.opened(connection, hello);
   }
 
+  private releaseTicket(connection: DeviceConnection): void {
+    const ticket = this.tickets.get(connection);
+    if (ticket === undefined) return;
+    this.tickets.delete(connection);
+    ticket.release();
+  }
+
   private onClosed(connection: DeviceConnection, reason: CloseReason): void {
+    const ticket = this.tickets.get(connection);
+    if (
+      ticket !== undefined &&
+      reason.kind === 'protocol_error' &&
+      reason.code === ProtocolErrorCode.HELLO_TIMEOUT
+    ) {
+      this.options.metrics?.deadlineExpired(ticket.listener);
+    }
+    this.releaseTicket(connection);
     this.connections.delete(connection);
     this.options.metrics?.connectionClosed(reason);
     if (connection.deviceId !== '' && this.presence.local(connection.deviceId) === connection) {

@@ -9,9 +9,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { encodeMessage, frame, ProtocolErrorCode } from '@localpush/protocol';
 import { streamLink, webSocketLink } from '@localpush/protocol/link';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { LocalpushError, ServerErrorCode } from '../errors.js';
 import { tlsServerOptions, type TlsIdentity } from '../identity.js';
+import type { AdmissionTicket } from './admission.js';
 import type { Gateway } from './gateway.js';
 
 export type { TlsIdentity } from '../identity.js';
@@ -43,6 +44,8 @@ export interface Listener {
  * TLS device listener. A plain TCP server sniffs the first byte of each connection: TLS goes on to the
  * TLS stack; anything else (a client that forgot TLS, a port scanner) gets one unencrypted error frame
  * with LP_TLS_REQUIRED, so the mistake is obvious from the client side, and is closed. [LP-2.7]
+ * Every socket is admitted at accept (gateway.admission): its one deadline runs through the sniffing, the
+ * handshake and the hello, and no byte the peer sends resets it. [LP-4.2]
  */
 export async function listenTls(
   gateway: Gateway,
@@ -54,32 +57,30 @@ export async function listenTls(
     ...tlsServerOptions(identity),
     // [LP-7.1] Small pushes must not wait for Nagle's algorithm.
     noDelay: true,
-    handshakeTimeout: gateway.connectionOptions.helloTimeoutMs,
+    // Node's handshake timeout is an idle timeout (a byte every few seconds keeps it away); the admission
+    // deadline is the one that counts. This one only stays as a backstop, a little later.
+    handshakeTimeout: gateway.connectionOptions.helloTimeoutMs * 2,
   });
   tlsServer.on('secureConnection', (socket) => {
     socket.setNoDelay(true);
-    gateway.accept(streamLink(socket, { maxFrameBytes: gateway.connectionOptions.maxFrameBytes }));
+    gateway.accept(
+      streamLink(socket, { maxFrameBytes: gateway.connectionOptions.maxFrameBytes }),
+      gateway.admission.ticketOf(socket),
+    );
   });
-  // Handshake failures (garbage, wrong protocol, scanners) are the peer's problem; the socket is already
-  // destroyed by Node. Listening here keeps them from surfacing as unhandled errors.
-  tlsServer.on('tlsClientError', () => {});
+  // A failed handshake (garbage, wrong protocol, a scanner, the handshake timeout) ends the connection:
+  // Node only reports it, and a socket left open would hold its descriptor.
+  tlsServer.on('tlsClientError', destroyTlsSocket);
 
   const front = net.createServer({ noDelay: true }, (socket) => {
     // This socket lives on under the TLS socket (as its parent) for as long as the connection does, so
-    // nothing per connection stays attached to it: a shared error listener, and the sniffing deadline on
-    // the injected clock rather than socket.setTimeout, whose Timeout object, bound callback and
-    // 'timeout' listener Node keeps on the socket even after setTimeout(0).
+    // nothing per connection stays attached to it beyond authentication: a shared error listener, and the
+    // admission's deadline on the injected clock rather than socket.setTimeout, whose Timeout object,
+    // bound callback and 'timeout' listener Node keeps on the socket even after setTimeout(0).
     socket.on('error', destroySocket);
-    const deadline = gateway.clock.setTimeout(
-      () => socket.destroy(),
-      gateway.connectionOptions.helloTimeoutMs,
-    );
-    const closedEarly = (): void => gateway.clock.clearTimeout(deadline);
-    socket.once('close', closedEarly);
+    if (gateway.admission.admit(socket, 'tls') === undefined) return;
     socket.once('data', (head: Buffer) => {
       socket.pause();
-      gateway.clock.clearTimeout(deadline);
-      socket.off('close', closedEarly);
       if (head[0] === TLS_HANDSHAKE_RECORD) {
         // The TLS socket takes bytes already read from a wrapped socket before it reads the handle, so the
         // sniffed chunk goes back in front of the stream and the handshake sees all of it.
@@ -104,13 +105,20 @@ function destroySocket(this: net.Socket): void {
   this.destroy();
 }
 
+/** The 'tlsClientError' listener of every TLS server: a failed handshake closes its socket. */
+export function destroyTlsSocket(_error: Error, socket: tls.TLSSocket): void {
+  socket.destroy();
+}
+
 /** Errors a WebSocket reports before closing: the link hears about the close itself. One for all sockets. */
 function ignoreError(): void {}
 
 /** Plain TCP device listener (no TLS): for development, benchmarks, or behind a TLS-terminating proxy. */
 export async function listenTcp(gateway: Gateway, address: ListenAddress): Promise<Listener> {
   const server = net.createServer({ noDelay: true }, (socket) => {
-    gateway.accept(streamLink(socket, { maxFrameBytes: gateway.connectionOptions.maxFrameBytes }));
+    const ticket = gateway.admission.admit(socket, 'tcp');
+    if (ticket === undefined) return;
+    gateway.accept(streamLink(socket, { maxFrameBytes: gateway.connectionOptions.maxFrameBytes }), ticket);
   });
   return listenOn(server, address, 'TCP');
 }
@@ -120,6 +128,37 @@ export interface WebSocketListenOptions {
   tls?: TlsIdentity;
   /** The URL path devices connect to. */
   path?: string;
+}
+
+/**
+ * What `ws` closes with by itself when a message breaks the rules, and the code a device is told first
+ * [LP-9.1]: `ws` enforces the size limit while the message arrives (it never buffers more than the limit)
+ * and checks UTF-8 and the framing, then closes at once — so the error frame goes out just before.
+ */
+const WS_CLOSE_ERRORS: ReadonlyMap<number, { code: ProtocolErrorCode; message: string }> = new Map([
+  [
+    1009,
+    { code: ProtocolErrorCode.FRAME_TOO_LARGE, message: 'message exceeds the maximum frame size [LP-2.3]' },
+  ],
+  [1007, { code: ProtocolErrorCode.FRAME_MALFORMED, message: 'text message is not valid UTF-8 [LP-2.4]' }],
+  [1002, { code: ProtocolErrorCode.FRAME_MALFORMED, message: 'WebSocket framing error [LP-2.6]' }],
+]);
+
+/**
+ * A device's WebSocket: when `ws` closes it for a message over the limit, invalid UTF-8 or bad framing,
+ * the device first gets the coded error frame every other transport sends. One subclass (the server's
+ * `WebSocket` option), so that nothing per connection is added.
+ */
+class DeviceWebSocket extends WebSocket {
+  override close(code?: number, data?: string | Buffer): void {
+    const error = code === undefined ? undefined : WS_CLOSE_ERRORS.get(code);
+    if (error !== undefined && this.readyState === WebSocket.OPEN) {
+      this.send(Buffer.from(encodeMessage({ type: 'error', ...error })).toString('utf8'));
+      super.close(code, data ?? error.code);
+      return;
+    }
+    super.close(code, data);
+  }
 }
 
 /** The path devices connect to over WebSocket. [LP-2.6] */
@@ -132,13 +171,21 @@ export async function listenWebSocket(
   options: WebSocketListenOptions = {},
 ): Promise<Listener> {
   const http: HttpServer = options.tls
-    ? createHttpsServer(tlsServerOptions(options.tls))
+    ? createHttpsServer({
+        ...tlsServerOptions(options.tls),
+        handshakeTimeout: gateway.connectionOptions.helloTimeoutMs * 2,
+      })
     : createHttpServer();
+  // Admitted at accept, before the TLS handshake and the upgrade request: the one deadline runs through
+  // both and the hello, however slowly the peer sends them. [LP-4.2]
+  gateway.admission.guard(http, 'ws');
+  if (options.tls) http.on('tlsClientError', destroyTlsSocket);
   http.on('request', (_request, response) => {
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     response.end(`connect with a WebSocket to ${options.path ?? WEBSOCKET_PATH}\n`);
   });
-  const wss = new WebSocketServer({
+  const wss = new WebSocketServer<typeof DeviceWebSocket>({
+    WebSocket: DeviceWebSocket,
     server: http,
     path: options.path ?? WEBSOCKET_PATH,
     maxPayload: gateway.connectionOptions.maxFrameBytes,
@@ -147,15 +194,18 @@ export async function listenWebSocket(
     // The gateway tracks every connection already; `ws` would keep a second set of them.
     clientTracking: false,
   });
-  wss.on('connection', (socket: WebSocket, request) => {
-    // `ws` closes with 1009 by itself when a message exceeds maxPayload; the link only needs the rest.
+  wss.on('connection', (socket: DeviceWebSocket, request) => {
+    // `ws` closes with 1009 by itself when a message exceeds maxPayload (DeviceWebSocket sends the error
+    // frame first); the link only needs the rest.
     socket.on('error', ignoreError);
+    const ticket: AdmissionTicket | undefined = gateway.admission.ticketOf(request.socket);
     gateway.accept(
       webSocketLink(socket, {
         maxFrameBytes: gateway.connectionOptions.maxFrameBytes,
         terminate: () => socket.terminate(),
         remoteAddress: request.socket.remoteAddress,
       }),
+      ticket,
     );
   });
   const listener = await listenOn(http, address, 'WebSocket');

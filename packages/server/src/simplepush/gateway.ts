@@ -111,6 +111,8 @@ interface Session {
   timer: TimerHandle | undefined;
   heartbeats: number;
   replaced: boolean;
+  /** Told once, when the connection registers (the listener's admission then stops counting it). */
+  registered: (() => void) | undefined;
 }
 
 interface UserEntry {
@@ -148,14 +150,17 @@ export class SimplePushGateway {
     this.hooks = options.hooks ?? {};
   }
 
-  /** Serves a connection of the app's control channel (port 5060 in the sample). */
-  handleControl(stream: SpStream): void {
-    this.handle(stream, SimplePushChannel.control);
+  /**
+   * Serves a connection of the app's control channel (port 5060 in the sample). `registered` is called
+   * once the connection has registered its user.
+   */
+  handleControl(stream: SpStream, registered?: () => void): void {
+    this.handle(stream, SimplePushChannel.control, registered);
   }
 
   /** Serves a connection of the provider extension's notification channel (port 3000 in the sample). */
-  handleNotification(stream: SpStream): void {
-    this.handle(stream, SimplePushChannel.notification);
+  handleNotification(stream: SpStream, registered?: () => void): void {
+    this.handle(stream, SimplePushChannel.notification, registered);
   }
 
   /** The directory: users whose notification channel is connected and responsive, then bridged users. */
@@ -262,7 +267,7 @@ export class SimplePushGateway {
   // -------------------------------------------------------------------------------------------------------
   // Connections
 
-  private handle(stream: SpStream, channel: SimplePushChannel): void {
+  private handle(stream: SpStream, channel: SimplePushChannel, registered?: () => void): void {
     if (this.closing) {
       stream.destroy();
       return;
@@ -280,6 +285,7 @@ export class SimplePushGateway {
       timer: undefined,
       heartbeats: 0,
       replaced: false,
+      registered,
     };
     this.sessions.add(session);
     session.timer = this.clock.setTimeout(() => {
@@ -351,6 +357,8 @@ export class SimplePushGateway {
   private register(session: Session, user: SpUser): void {
     if (session.timer !== undefined) this.clock.clearTimeout(session.timer);
     session.timer = undefined;
+    session.registered?.();
+    session.registered = undefined;
     session.user = user;
     let entry = this.users.get(user.uuid);
     if (!entry) {

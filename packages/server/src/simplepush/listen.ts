@@ -5,7 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
-import { tlsServerOptions, type TlsIdentity } from '../core.js';
+import { tlsServerOptions, type Admission, type TlsIdentity } from '../core.js';
 import { SimplePushGateway } from './gateway.js';
 
 /** Where a listener ended up (useful with port 0). */
@@ -27,6 +27,12 @@ export interface ListenSimplePushOptions {
   gateway?: SimplePushGateway;
   /** TLS handshake deadline, so half-open handshakes do not pile up. Default 10 s. */
   handshakeTimeoutMs?: number;
+  /**
+   * The server's admission (one deadline from accept to registration, and the caps on connections that
+   * have not registered, shared with every other listener). Without it only the handshake timeout above
+   * applies — an idle timeout, which a peer dripping bytes can stretch.
+   */
+  admission?: Admission;
 }
 
 /** Two running TLS listeners in front of one gateway. */
@@ -43,7 +49,10 @@ export async function listenSimplePush(options: ListenSimplePushOptions): Promis
   const gateway = options.gateway ?? new SimplePushGateway();
   // Every accepted TCP socket, handshaking or not, so close() never waits on a half-done handshake.
   const sockets = new Set<Socket>();
-  const make = (accept: (socket: tls.TLSSocket) => void): tls.Server => {
+  const admission = options.admission;
+  const make = (
+    accept: (socket: tls.TLSSocket, registered: (() => void) | undefined) => void,
+  ): tls.Server => {
     const server = tls.createServer({
       ...tlsServerOptions(options.tls),
       // The sample's connections disable Nagle; small frames must not wait.
@@ -53,17 +62,20 @@ export async function listenSimplePush(options: ListenSimplePushOptions): Promis
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
+      admission?.admit(socket, 'simplepush');
     });
     server.on('secureConnection', (socket) => {
       socket.setNoDelay(true);
-      accept(socket);
+      const ticket = admission?.ticketOf(socket);
+      accept(socket, ticket === undefined ? undefined : () => ticket.release());
     });
-    // Failed handshakes (scanners, wrong pins on the client side) are already torn down by Node.
-    server.on('tlsClientError', () => {});
+    // A failed handshake (a scanner, a wrong pin on the client side, the handshake timeout) ends the
+    // connection: Node only reports it.
+    server.on('tlsClientError', (_error, socket) => socket.destroy());
     return server;
   };
-  const controlServer = make((socket) => gateway.handleControl(socket));
-  const notificationServer = make((socket) => gateway.handleNotification(socket));
+  const controlServer = make((socket, registered) => gateway.handleControl(socket, registered));
+  const notificationServer = make((socket, registered) => gateway.handleNotification(socket, registered));
   const closeServer = (server: tls.Server): Promise<void> =>
     new Promise((resolve) => {
       if (!server.listening) resolve();
