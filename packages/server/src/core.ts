@@ -1,7 +1,7 @@
 /**
- * The core's surface for features (the APNs side, SimplePush, the demo): everything they may use of the
- * engine, the stores, presence, the HTTP API's error shape and authentication, identity and
- * configuration. A feature imports the core through this module only — lint enforces it
+ * The core's surface for features (the APNs side, SimplePush, the demo): the plugin contract
+ * (plugin.ts) and everything they may use of the engine, the stores, presence, the HTTP API's error
+ * shape and authentication, identity and configuration. A feature imports the core through this module only — lint enforces it
  * (eslint.config.js, import-x/no-restricted-paths) — so the core's insides can change without them.
  */
 export type { ServerConfig } from './config.js';
@@ -21,5 +21,13 @@ export { ServerErrorCode, StoreError } from './errors.js';
 export { ProviderKeys } from './http/auth.js';
 export { ApiError, ApiErrorCode, badRequest } from './http/errors.js';
 export { tlsServerOptions, type TlsIdentity } from './identity.js';
+export type {
+  PluginHooks,
+  PluginParts,
+  PluginStage,
+  RoutesPlugin,
+  ServerCore,
+  ServerPlugin,
+} from './plugin.js';
 export type * from './presence/types.js';
 export type { ApnsTokenRecord, DeviceRecord, Store } from './store/types.js';

@@ -2,13 +2,20 @@
  * @localpush/server — the localpush push server as a library: start it whole with {@link startServer},
  * or compose the parts (gateway, engine, stores, HTTP API) yourself.
  */
+export { startServer, type RunningServer, type RunningSimplePush, type StartOptions } from './server.js';
 export {
-  startServer,
-  type RunningServer,
-  type RunningSimplePush,
-  type ServerParts,
-  type StartOptions,
-} from './server.js';
+  fastifyPlugin,
+  type PluginHooks,
+  type PluginParts,
+  type PluginStage,
+  type RoutesPlugin,
+  type ServerCore,
+  type ServerPlugin,
+} from './plugin.js';
+export { CloseStack } from './close-stack.js';
+export { metricsPlugin } from './metrics.js';
+export { demoPlugin, type DemoPluginOptions } from './demo/routes.js';
+export { simplePushPlugin } from './simplepush/plugin.js';
 export {
   ConfigError,
   DEFAULT_CONFIG,
@@ -49,14 +56,21 @@ export { createDeviceDirectory, verifyCredential } from './engine/devices.js';
 export type * from './engine/types.js';
 export { createMemoryStore, openSqliteStore } from './store/index.js';
 export type * from './store/types.js';
-export { buildHttpApi } from './http/api.js';
+export {
+  buildHttpApi,
+  createHttpHost,
+  httpApiPlugin,
+  type HttpApiOptions,
+  type HttpHostOptions,
+} from './http/api.js';
+export { apiRoutes, type ApiRoutesOptions } from './http/routes.js';
 export { loadOrCreateIdentity, loadOrCreateProviderKey, spkiPin } from './identity.js';
 export * from './simplepush/index.js';
 export * from './simplepush/bridge.js';
-export { registerChatRoutes, type ChatRouteDeps, type ChatSendBody } from './simplepush/bridge-routes.js';
+export { chatRoutes, type ChatRouteDeps, type ChatSendBody } from './simplepush/bridge-routes.js';
 export * from './apns/index.js';
 export * from './apns/router.js';
 export { storeApnsTokenRegistry, type ApnsTokenRegistry, type ApnsTokenStore } from './apns/registry.js';
 export { listenApnsEndpoint, type ApnsEndpoint, type ApnsEndpointOptions } from './apns/endpoint.js';
-export { registerApnsTokenRoutes, type ApnsTokenRoutesOptions } from './apns/registry-routes.js';
-export { startApnsService, type ApnsService, type ApnsServiceDeps } from './apns/service.js';
+export { apnsTokenRoutes, type ApnsTokenRoutesOptions } from './apns/registry-routes.js';
+export { apnsPlugin, type ApnsPluginOptions, type ApnsService } from './apns/service.js';

@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CloseReason } from './gateway/connection.js';
 import type { AdmissionMetrics } from './gateway/admission.js';
 import type { GatewayMetrics } from './gateway/gateway.js';
+import type { ServerPlugin } from './plugin.js';
 
 export interface ServerMetrics extends GatewayMetrics {
   readonly registry: Registry;
@@ -103,3 +104,24 @@ function admissionMetrics(
     deadlineExpired: (listener) => expired.inc({ listener }),
   };
 }
+
+/** GET /metrics (with the provider key), counting the gateway's connections and sessions. */
+export const metricsPlugin: ServerPlugin = {
+  name: 'metrics',
+  setup({ gateway }) {
+    const metrics = createMetrics({
+      sessions: () => gateway.sessionCount,
+      connections: () => gateway.connectionCount,
+      unauthenticated: () => gateway.admission.pendingCount,
+    });
+    return {
+      hooks: metrics,
+      routes: (api) => {
+        api.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+          reply.type(metrics.registry.contentType);
+          return metrics.registry.metrics();
+        });
+      },
+    };
+  },
+};

@@ -1,16 +1,22 @@
 /**
- * Puts the server together: data directory and identity, store, delivery engine, device gateway and its
- * listeners, and the HTTP API. Everything is created here and passed down; nothing is a module singleton.
+ * The composition root: the core (data directory and identity, store, delivery engine, presence, device
+ * gateway and its listeners, the HTTP API's host) and the features on it as plugins (plugin.ts,
+ * plugins.ts). Everything is created here and passed down; nothing is a module singleton. Each step of
+ * starting pushes its undoing onto one close stack, which a graceful close and a failed start both run.
  */
 import { join } from 'node:path';
 import { systemClock, type Clock } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import type { ApnsSender } from './apns/router.js';
+import type { ApnsService } from './apns/service.js';
+import { CloseStack } from './close-stack.js';
 import { resolveConfig, type ServerConfig } from './config.js';
-import { LocalpushError, ServerErrorCode } from './errors.js';
+import { openDataDir } from './data-dir.js';
+import { createDeviceDirectory, verifyCredential } from './engine/devices.js';
 import { createDeliveryEngine, type DeliveryEngineImpl } from './engine/engine.js';
 import type { DeviceDirectory } from './engine/types.js';
-import { createDeviceDirectory, verifyCredential } from './engine/devices.js';
+import { LocalpushError, ServerErrorCode } from './errors.js';
 import { Gateway } from './gateway/gateway.js';
 import {
   listenTcp,
@@ -19,45 +25,25 @@ import {
   type ListenAddress,
   type Listener,
 } from './gateway/listeners.js';
-import { buildHttpApi } from './http/api.js';
-import { registrationBundleId, type ApnsSender } from './apns/router.js';
-import { startApnsService, type ApnsService } from './apns/service.js';
-import { openDataDir } from './data-dir.js';
+import { createHttpHost } from './http/api.js';
 import { loadOrCreateIdentity, loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
-import { createMetrics } from './metrics.js';
-import { openPresence } from './presence/cluster.js';
-import { SimplePushBridge } from './simplepush/bridge.js';
-import { registerChatRoutes } from './simplepush/bridge-routes.js';
-import { SimplePushGateway } from './simplepush/gateway.js';
-import { listenSimplePush, type SimplePushListener } from './simplepush/listen.js';
+import { fastifyPlugin, type PluginHooks, type ServerCore, type ServerPlugin } from './plugin.js';
+import { builtinPlugins, type RunningSimplePush } from './plugins.js';
+import { openPresence, type PresenceParts } from './presence/cluster.js';
 import { createMemoryStore, openRedisStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/types.js';
+
+export type { RunningSimplePush } from './plugins.js';
 
 export interface StartOptions {
   clock?: Clock;
   logger?: Logger;
   /** Provider keys accepted besides the one kept in the data directory. */
   extraProviderKeys?: string[];
-  /** Adds routes to the HTTP API before it listens (the demo's page and enrolment route). */
-  extendApi?: (api: FastifyInstance, parts: ServerParts) => void | Promise<void>;
+  /** Features beyond the built-in ones (the demo's page and enrolment route, for one), set up after them. */
+  plugins?: readonly ServerPlugin<unknown>[];
   /** The APNs fallback, injected (tests aim an ApnsClient at the test peer); overrides `apnsFallback`. */
   apnsSender?: ApnsSender;
-}
-
-/** The parts {@link StartOptions.extendApi} may use. */
-export interface ServerParts {
-  engine: DeliveryEngineImpl;
-  directory: DeviceDirectory;
-  /** Present when SimplePush is on. */
-  bridge: SimplePushBridge | null;
-}
-
-/** SimplePush compatibility, when turned on: the listeners, the bridge, and the pin for the sample. */
-export interface RunningSimplePush {
-  readonly listener: SimplePushListener;
-  readonly bridge: SimplePushBridge;
-  /** Base64 SHA-256 of the certificate's public key: paste it into the sample's app and extension. */
-  readonly pin: string;
 }
 
 export interface RunningServer {
@@ -82,6 +68,8 @@ export interface RunningServer {
   readonly simplepush: RunningSimplePush | null;
   /** The APNs side (token registry, router, endpoint), when `apnsPort` is set. */
   readonly apns: ApnsService | null;
+  /** What a plugin handed back (its `value`), or null when it is not on. */
+  plugin<T>(plugin: ServerPlugin<T>): T | null;
   /** Graceful stop: goaway to every device, drain, close listeners, flush the store. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
 }
@@ -113,33 +101,42 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Store> {
   });
 }
 
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
-export async function startServer(
-  overrides: Partial<ServerConfig>,
-  options: StartOptions = {},
-): Promise<RunningServer> {
-  const config = resolveConfig(overrides);
+/** Every plugin's hooks, called in plugin order (the gateway and the directory are given this one). */
+class HookFanOut implements Required<PluginHooks> {
+  private readonly all: PluginHooks[] = [];
+  add(hooks: PluginHooks | undefined): void {
+    if (hooks !== undefined) this.all.push(hooks);
+  }
+  connectionOpened(): void {
+    for (const h of this.all) h.connectionOpened?.();
+  }
+  connectionClosed(...args: Parameters<Required<PluginHooks>['connectionClosed']>): void {
+    for (const h of this.all) h.connectionClosed?.(...args);
+  }
+  sessionReplaced(): void {
+    for (const h of this.all) h.sessionReplaced?.();
+  }
+  apnsToken(...args: Parameters<Required<PluginHooks>['apnsToken']>): void {
+    for (const h of this.all) h.apnsToken?.(...args);
+  }
+}
+
+/** The core, from the data directory up to the gateway; each step's undoing goes on `stack`. */
+async function startCore(
+  config: ServerConfig,
+  options: StartOptions,
+  stack: CloseStack,
+  hooks: HookFanOut,
+): Promise<ServerCore & { provider: { key: string; created: boolean } }> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
-
   // One server per data directory (docs/crash-safety.md): locked before anything in it is read or written.
   const dataDirLock = await openDataDir(config.dataDir, logger);
-  let store: Store;
-  let identity: ServerIdentity;
-  let provider: { key: string; created: boolean };
-  try {
-    identity = await loadOrCreateIdentity(config.dataDir);
-    provider = await loadOrCreateProviderKey(config.dataDir);
-    store = await openStore(config, logger);
-  } catch (error) {
-    dataDirLock.release();
-    throw error;
-  }
-
-  const listeners: Listener[] = [];
-  let apns: ApnsService | null = null;
-  let gateway: Gateway | undefined;
-  let spListener: SimplePushListener | undefined;
+  stack.push('data directory lock', () => dataDirLock.release());
+  const identity = await loadOrCreateIdentity(config.dataDir);
+  const provider = await loadOrCreateProviderKey(config.dataDir);
+  const store = await openStore(config, logger);
+  stack.push('store', () => store.close());
   const nodeEngine = createDeliveryEngine({
     store,
     clock,
@@ -152,207 +149,197 @@ export async function startServer(
   });
   // Who is connected, for every feature: the gateway registers sessions, the engine follows them. On
   // Redis the directory is shared by the nodes, and the engine relays pushes and receipts between them.
-  let cluster: Awaited<ReturnType<typeof openPresence>>;
+  let cluster: PresenceParts;
   try {
     cluster = await openPresence(config, nodeEngine, clock, logger);
   } catch (error) {
     await nodeEngine.close();
-    await store.close();
-    dataDirLock.release();
     throw error;
   }
+  stack.push('engine and presence', () => cluster.close());
   const { presence, engine } = cluster;
-  // The metrics read the gateway's counts lazily, so they can be created first and handed to it.
-  const metrics = createMetrics({
-    sessions: () => gateway?.sessionCount ?? 0,
-    connections: () => gateway?.connectionCount ?? 0,
-    unauthenticated: () => gateway?.admission.pendingCount ?? 0,
+  const gateway = new Gateway({
+    metrics: hooks,
+    listener: engine,
+    presence,
+    authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
+    clock,
+    logger,
+    onApnsToken: (deviceId, token) => hooks.apnsToken(deviceId, token),
+    connection: {
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      heartbeatGraceMs: config.heartbeatGraceMs,
+      helloTimeoutMs: config.helloTimeoutMs,
+      maxFrameBytes: config.maxFrameBytes,
+      maxWriteQueueBytes: config.maxWriteQueueBytes,
+    },
+    admission: {
+      maxPending: config.maxUnauthenticated,
+      maxPendingPerAddress: config.maxUnauthenticatedPerAddress,
+      failuresBeforeDelay: config.authThrottleAfter,
+    },
   });
-  // SimplePush users are devices of this server: the bridge joins the sample's gateway to the engine.
-  const spGateway = config.simplepush ? new SimplePushGateway({ clock }) : undefined;
-  const bridge = spGateway
-    ? new SimplePushBridge({ gateway: spGateway, engine, presence, store, clock, logger })
-    : null;
-  try {
-    gateway = new Gateway({
-      metrics,
-      listener: engine,
-      presence,
-      authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
-      clock,
-      logger,
-      // [LP-6.9] Devices register their APNs tokens over their own connection; `apns` is read when a token
-      // arrives, so the service can start after the gateway.
-      onApnsToken: (deviceId, token) => {
-        if (apns === null) return;
-        apns.registry
-          .register({
-            token: token.token.toLowerCase(),
-            deviceId,
-            bundleId: registrationBundleId(token.topic),
-            environment: token.environment,
-            updatedAt: clock.now(),
-          })
-          .catch((error: unknown) =>
-            logger.warn({ err: error, device: deviceId }, 'could not record an APNs token'),
-          );
-      },
-      connection: {
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        heartbeatGraceMs: config.heartbeatGraceMs,
-        helloTimeoutMs: config.helloTimeoutMs,
-        maxFrameBytes: config.maxFrameBytes,
-        maxWriteQueueBytes: config.maxWriteQueueBytes,
-      },
-      admission: {
-        maxPending: config.maxUnauthenticated,
-        maxPendingPerAddress: config.maxUnauthenticatedPerAddress,
-        failuresBeforeDelay: config.authThrottleAfter,
-      },
-    });
-    const liveGateway = gateway;
-    // After the gateway subscribed the engine: the engine hears of a session before the bridge does.
-    bridge?.install();
+  const baseDirectory = createDeviceDirectory({ store, clock, isOnline: (id) => presence.isOnline(id) });
+  const directory: DeviceDirectory = {
+    ...baseDirectory,
+    // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
+    async remove(id) {
+      const removed = await baseDirectory.remove(id);
+      if (removed) await presence.evict(id, 'removed');
+      return removed;
+    },
+  };
+  const providerKeys = [provider.key, ...(options.extraProviderKeys ?? [])];
+  return {
+    config,
+    clock,
+    logger,
+    identity,
+    providerKeys,
+    store,
+    engine,
+    presence,
+    directory,
+    gateway,
+    provider,
+  };
+}
 
-    const baseDirectory = createDeviceDirectory({
-      store,
-      clock,
-      isOnline: (id) => presence.isOnline(id),
-    });
-    const directory: DeviceDirectory = {
-      ...baseDirectory,
-      // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
-      async remove(id) {
-        const removed = await baseDirectory.remove(id);
-        if (removed) await presence.evict(id, 'removed');
-        return removed;
-      },
+/** The device listeners. Closing stops accepting, drains the gateway, then waits for the listeners. */
+async function startDeviceListeners(
+  core: ServerCore,
+  stack: CloseStack,
+  drainTimeoutMs: () => number,
+): Promise<{ tls: Listener; ws: Listener | null; tcp: Listener | null }> {
+  const { config, gateway, identity } = core;
+  const listeners: Listener[] = [];
+  // Stop accepting first, but don't wait: a listener finishes closing only once its connections are
+  // gone, and they go when the gateway's goaway and drain are done.
+  stack.push('device listeners and drain', async () => {
+    const listenersClosed = Promise.allSettled(listeners.map((l) => l.close()));
+    try {
+      await gateway.shutdown({ drainTimeoutMs: drainTimeoutMs() });
+    } finally {
+      await listenersClosed;
+    }
+  });
+  const tls = await listenTls(gateway, identity, { host: config.host, port: config.tlsPort });
+  listeners.push(tls);
+  const ws =
+    config.wsPort === null
+      ? null
+      : await listenWebSocket(
+          gateway,
+          { host: config.host, port: config.wsPort },
+          config.wsTls ? { tls: identity } : {},
+        );
+  if (ws !== null) listeners.push(ws);
+  const tcp =
+    config.tcpPort === null ? null : await listenTcp(gateway, { host: config.host, port: config.tcpPort });
+  if (tcp !== null) listeners.push(tcp);
+  return { tls, ws, tcp };
+}
+
+/**
+ * The plugins, set up in order — routes registered, hooks added — each started at once unless its stage
+ * is `with-devices`: those are started by the function returned, after the device listeners. A plugin's
+ * close is pushed when it is set up and, for `with-devices`, again when it starts, so that it runs at the
+ * later place in the stack (once: the earlier entry then finds it done).
+ */
+async function setupPlugins(
+  plugins: readonly ServerPlugin<unknown>[],
+  core: ServerCore,
+  api: FastifyInstance,
+  hooks: HookFanOut,
+  stack: CloseStack,
+  values: Map<ServerPlugin<unknown>, unknown>,
+): Promise<() => Promise<void>> {
+  const deferred: (() => Promise<void>)[] = [];
+  for (const plugin of plugins) {
+    const parts = await plugin.setup(core);
+    if (parts === null) continue;
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      await parts.close?.();
     };
-    const api = buildHttpApi({
-      engine,
-      directory,
-      providerKeys: [provider.key, ...(options.extraProviderKeys ?? [])],
-      logger,
-      clock,
-    });
-    api.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-      reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
-    if (bridge) registerChatRoutes(api, { bridge, engine, store, clock });
-    await options.extendApi?.(api, { engine, directory, bridge });
-
-    if (config.apnsPort !== null) {
-      // Before the API listens: the token routes are added to it.
-      apns = await startApnsService({
-        config,
-        engine,
-        store,
-        presence,
-        directory,
-        api,
-        identity,
-        providerKeys: [provider.key, ...(options.extraProviderKeys ?? [])],
-        clock,
-        logger,
-        admission: gateway.admission,
-        ...(options.apnsSender !== undefined ? { sender: options.apnsSender } : {}),
+    stack.push(plugin.name, close);
+    if (parts.routes !== undefined) await api.register(fastifyPlugin(parts.routes));
+    hooks.add(parts.hooks);
+    const start = async (): Promise<void> => {
+      await parts.start?.();
+      values.set(plugin, parts.value);
+    };
+    if ((plugin.stage ?? 'before-devices') === 'before-devices') await start();
+    else {
+      deferred.push(async () => {
+        stack.push(plugin.name, close);
+        await start();
       });
     }
-    const liveApns = apns;
+  }
+  return async () => {
+    for (const start of deferred) await start();
+  };
+}
 
-    const tls = await listenTls(gateway, identity, { host: config.host, port: config.tlsPort });
-    listeners.push(tls);
-    let ws: Listener | null = null;
-    if (config.wsPort !== null) {
-      ws = await listenWebSocket(
-        gateway,
-        { host: config.host, port: config.wsPort },
-        config.wsTls ? { tls: identity } : {},
-      );
-      listeners.push(ws);
-    }
-    let tcp: Listener | null = null;
-    if (config.tcpPort !== null) {
-      tcp = await listenTcp(gateway, { host: config.host, port: config.tcpPort });
-      listeners.push(tcp);
-    }
-    if (config.simplepush && spGateway) {
-      spListener = await listenSimplePush({
-        tls: identity,
-        host: config.host,
-        controlPort: config.simplepush.controlPort,
-        notificationPort: config.simplepush.notificationPort,
-        gateway: spGateway,
-        admission: gateway.admission,
-      });
-    }
-    const simplepush: RunningSimplePush | null =
-      spListener && bridge ? { listener: spListener, bridge, pin: identity.spkiPin } : null;
+/** Where the API is bound (the asked address when the server reports none, as with a pipe). */
+function boundAddress(api: FastifyInstance, config: ServerConfig): ListenAddress {
+  const address = api.server.address();
+  return typeof address === 'object' && address !== null
+    ? { host: address.address, port: address.port }
+    : { host: config.apiHost, port: config.apiPort };
+}
+
+export async function startServer(
+  overrides: Partial<ServerConfig>,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const config = resolveConfig(overrides);
+  const stack = new CloseStack();
+  const hooks = new HookFanOut();
+  const values = new Map<ServerPlugin<unknown>, unknown>();
+  const valueOf = <T>(plugin: ServerPlugin<T>): T | null =>
+    values.has(plugin) ? (values.get(plugin) as T) : null;
+  let drainTimeoutMs: number | undefined;
+  const { plugins, apns, simplepush } = builtinPlugins(options);
+
+  return stack.unwindOnFailure(async () => {
+    const core = await startCore(config, options, stack, hooks);
+    const api = createHttpHost({ providerKeys: core.providerKeys, logger: core.logger });
+    stack.push('HTTP API', () => api.close());
+    const all = [...plugins, ...(options.plugins ?? [])];
+    const startWithDevices = await setupPlugins(all, core, api, hooks, stack, values);
+    const devices = await startDeviceListeners(core, stack, () => drainTimeoutMs ?? 5_000);
+    await startWithDevices();
     await api.listen({ host: config.apiHost, port: config.apiPort });
-    const apiAddress = api.server.address();
-    const apiBound =
-      typeof apiAddress === 'object' && apiAddress !== null
-        ? { host: apiAddress.address, port: apiAddress.port }
-        : { host: config.apiHost, port: config.apiPort };
 
-    let closing: Promise<void> | undefined;
+    const apnsService = valueOf(apns);
     return {
       config,
-      identity,
-      providerKey: provider.key,
-      providerKeyCreated: provider.created,
+      identity: core.identity,
+      providerKey: core.provider.key,
+      providerKeyCreated: core.provider.created,
       addresses: {
-        tls: tls.address,
-        ws: ws?.address ?? null,
-        tcp: tcp?.address ?? null,
-        api: apiBound,
-        apns: liveApns?.endpoint.address ?? null,
-        apnsH2c: liveApns?.endpoint.h2cAddress ?? null,
+        tls: devices.tls.address,
+        ws: devices.ws?.address ?? null,
+        tcp: devices.tcp?.address ?? null,
+        api: boundAddress(api, config),
+        apns: apnsService?.endpoint.address ?? null,
+        apnsH2c: apnsService?.endpoint.h2cAddress ?? null,
       },
-      gateway,
-      engine,
-      store,
+      gateway: core.gateway,
+      engine: core.engine,
+      store: core.store,
       api,
-      simplepush,
-      apns: liveApns,
+      simplepush: valueOf(simplepush),
+      apns: apnsService,
+      plugin: valueOf,
       close(closeOptions = {}) {
-        closing ??= (async () => {
-          // Every step runs even when an earlier one fails, so a failure never leaves ports open or the
-          // store unflushed; the first failure is rethrown at the end.
-          const failures: unknown[] = [];
-          const step = async (work: () => unknown): Promise<void> => {
-            try {
-              await work();
-            } catch (error) {
-              failures.push(error);
-            }
-          };
-          // Stop accepting first, but don't wait: a listener finishes closing only once its connections
-          // are gone, and they go when the gateway's goaway and drain are done.
-          const listenersClosed = Promise.allSettled(listeners.map((l) => l.close()));
-          await step(() => spGateway?.close());
-          await step(() => spListener?.close());
-          await step(() => liveGateway.shutdown({ drainTimeoutMs: closeOptions.drainTimeoutMs ?? 5_000 }));
-          await listenersClosed;
-          await step(() => liveApns?.close());
-          await step(() => api.close());
-          await step(() => cluster.close());
-          await step(() => store.close());
-          dataDirLock.release();
-          if (failures.length > 0) throw failures[0];
-        })();
-        return closing;
+        drainTimeoutMs ??= closeOptions.drainTimeoutMs ?? 5_000;
+        return stack.close();
       },
     };
-  } catch (error) {
-    spGateway?.close();
-    await spListener?.close();
-    await Promise.all(listeners.map((l) => l.close()));
-    await apns?.close();
-    await cluster.close();
-    await store.close();
-    dataDirLock.release();
-    throw error;
-  }
+  });
 }

@@ -5,12 +5,12 @@
  */
 import { APNS_ENVIRONMENTS, DEFAULT_APNS_ENVIRONMENT, type ApnsEnvironment } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { DeviceDirectory } from '../core.js';
+import type { DeviceDirectory, RoutesPlugin } from '../core.js';
 import { ApiError, ApiErrorCode, badRequest } from '../core.js';
 import type { ApnsTokenRegistry } from './registry.js';
 import { registrationBundleId } from './router.js';
 
-/** Dependencies of {@link registerApnsTokenRoutes}. */
+/** Dependencies of {@link apnsTokenRoutes}. */
 export interface ApnsTokenRoutesOptions {
   readonly registry: ApnsTokenRegistry;
   readonly directory: Pick<DeviceDirectory, 'get'>;
@@ -24,7 +24,11 @@ const TOPIC = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
  * `PUT /v1/devices/:id/apns-token` `{ token, topic, environment? }` → 200 with the registration;
  * `GET /v1/devices/:id/apns-tokens` → `{ tokens }`; `DELETE /v1/devices/:id/apns-token/:token` → 204.
  */
-export function registerApnsTokenRoutes(app: FastifyInstance, options: ApnsTokenRoutesOptions): void {
+export function apnsTokenRoutes(options: ApnsTokenRoutesOptions): RoutesPlugin {
+  return (app) => registerApnsTokenRoutes(app, options);
+}
+
+function registerApnsTokenRoutes(app: FastifyInstance, options: ApnsTokenRoutesOptions): void {
   const { registry, directory } = options;
   const requireDevice = async (id: string): Promise<void> => {
     if ((await directory.get(id)) === undefined) {

@@ -1,45 +1,22 @@
 /**
- * Composition of the APNs side of the server, kept out of server.ts: the token registry and its HTTP
- * routes, the inbound verifier, the optional fallback client, the router and the endpoint listeners.
+ * The APNs side of the server as one plugin: the token registry (a view of the store) and its HTTP
+ * routes, the devices' own token registrations (a hook), the inbound verifier, the optional fallback client, the
+ * router and the endpoint listeners. On only when `apnsPort` is set.
  */
 import { readFile } from 'node:fs/promises';
-import type { Clock } from '@localpush/protocol';
-import type { FastifyInstance } from 'fastify';
-import type { ServerConfig } from '../core.js';
-import type { DeliveryEngineImpl } from '../core.js';
-import type { DeviceDirectory } from '../core.js';
+import type { ServerConfig, ServerCore, ServerPlugin } from '../core.js';
 import { ProviderKeys } from '../core.js';
-import type { Admission, TlsIdentity } from '../core.js';
-import type { SessionDirectory } from '../core.js';
 import { ApnsClient } from './client.js';
 import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
-import { storeApnsTokenRegistry, type ApnsTokenRegistry, type ApnsTokenStore } from './registry.js';
-import { registerApnsTokenRoutes } from './registry-routes.js';
-import { ApnsRouter, type ApnsSender, type RouterLogger } from './router.js';
+import { storeApnsTokenRegistry, type ApnsTokenRegistry } from './registry.js';
+import { apnsTokenRoutes } from './registry-routes.js';
+import { ApnsRouter, registrationBundleId, type ApnsSender } from './router.js';
 import { ProviderTokenVerifier, type ProviderKeyConfig } from './token-verifier.js';
 
-/** What {@link startApnsService} needs. */
-export interface ApnsServiceDeps {
-  readonly config: ServerConfig;
-  readonly engine: DeliveryEngineImpl;
-  readonly presence: Pick<SessionDirectory, 'locate'>;
-  readonly directory: Pick<DeviceDirectory, 'get'>;
-  /** The HTTP API: the token routes are added to it (before it listens). */
-  readonly api: FastifyInstance;
-  readonly identity: TlsIdentity;
-  /** The core's provider keys, also accepted as `authorization: bearer <key>` on the endpoint. */
-  readonly providerKeys: readonly string[];
-  readonly clock: Clock;
-  readonly logger: RouterLogger & { error(obj: object, msg?: string): void };
+/** Options of {@link apnsPlugin}. */
+export interface ApnsPluginOptions {
   /** The fallback, injected (tests: an ApnsClient aimed at the test peer); overrides `config.apnsFallback`. */
   readonly sender?: ApnsSender;
-  /**
-   * The store, which keeps the token registrations (the registry is a view of it), so that removing a
-   * device removes its tokens in the same step.
-   */
-  readonly store: ApnsTokenStore;
-  /** The server's admission of unauthenticated connections, for the endpoint's listeners. */
-  readonly admission?: Admission;
 }
 
 /** The running APNs side. */
@@ -50,95 +27,91 @@ export interface ApnsService {
   close(): Promise<void>;
 }
 
-/**
- * Registers the token routes and starts the endpoint. Call only when `config.apnsPort` is set; the routes
- * must be added before the API listens, the endpoint can start any time after.
- */
-export async function startApnsService(deps: ApnsServiceDeps): Promise<ApnsService> {
-  const { config, clock } = deps;
-  const port = config.apnsPort;
-  if (port === null) throw new TypeError('startApnsService needs config.apnsPort');
-  const registry = storeApnsTokenRegistry(deps.store);
-  let client: ApnsClient | undefined;
-  try {
-    registerApnsTokenRoutes(deps.api, { registry, directory: deps.directory, now: () => clock.now() });
-    const keys: ProviderKeyConfig[] = await Promise.all(
-      config.apnsKeys.map(async (k) => ({
-        teamId: k.teamId,
-        keyId: k.keyId,
-        pem: await readFile(k.path, 'utf8'),
-        ...(k.environments !== undefined ? { environments: k.environments } : {}),
-      })),
-    );
-    const verifier = new ProviderTokenVerifier({ keys, clock, environment: config.apnsEnvironment });
-    let sender = deps.sender;
-    if (sender === undefined && config.apnsFallback !== null) {
-      client = await fallbackClient(config, config.apnsFallback, clock);
-      sender = client;
-    }
-    const router = new ApnsRouter({
-      engine: deps.engine,
-      presence: deps.presence,
-      registry,
-      ...(sender !== undefined ? { apns: sender } : {}),
-      ackTimeoutMs: config.apnsAckTimeoutMs,
-      now: () => clock.now(),
-      logger: deps.logger,
-    });
-    const coreKeys = new ProviderKeys(deps.providerKeys);
-    const endpoint = await listenApnsEndpoint({
-      router,
-      verifier,
-      coreKey: (authorization) => coreKeys.verifyHeader(authorization),
-      host: config.host,
-      port,
-      h2cPort: config.apnsH2cPort,
-      idleTimeoutMs: config.apnsIdleTimeoutMs,
-      allowedTopics: new Map(
-        config.apnsKeys
-          .filter((k) => k.topics !== undefined)
-          .map((k) => [`${k.teamId}:${k.keyId}`, new Set(k.topics)] as const),
-      ),
-      tls: deps.identity,
-      logger: deps.logger,
-      ...(deps.admission !== undefined ? { admission: deps.admission } : {}),
-    });
-    return {
-      registry,
-      router,
-      endpoint,
-      async close() {
-        await endpoint.close();
-        await client?.close();
-      },
-    };
-  } catch (error) {
-    await client?.close();
-    throw error;
-  }
+/** The APNs endpoint and fallback, as a plugin. */
+export function apnsPlugin(options: ApnsPluginOptions = {}): ServerPlugin<ApnsService> {
+  return {
+    name: 'APNs',
+    setup(core) {
+      const port = core.config.apnsPort;
+      if (port === null) return null;
+      // The store keeps the registrations, so removing a device removes its tokens in the same step.
+      const registry = storeApnsTokenRegistry(core.store);
+      let client: ApnsClient | undefined;
+      let service: ApnsService | undefined;
+      const close = async (): Promise<void> => {
+        try {
+          await service?.endpoint.close();
+        } finally {
+          await client?.close();
+        }
+      };
+      return {
+        routes: apnsTokenRoutes({ registry, directory: core.directory, now: () => core.clock.now() }),
+        hooks: {
+          // [LP-6.9] Devices register their APNs tokens over their own connection.
+          apnsToken(deviceId, token) {
+            registry
+              .register({
+                token: token.token.toLowerCase(),
+                deviceId,
+                bundleId: registrationBundleId(token.topic),
+                environment: token.environment,
+                updatedAt: core.clock.now(),
+              })
+              .catch((error: unknown) =>
+                core.logger.warn({ err: error, device: deviceId }, 'could not record an APNs token'),
+              );
+          },
+        },
+        async start() {
+          const verifier = await providerTokenVerifier(core.config, core);
+          client = await fallbackClient(core, options.sender);
+          const sender = options.sender ?? client;
+          const router = new ApnsRouter({
+            engine: core.engine,
+            presence: core.presence,
+            registry,
+            ...(sender !== undefined ? { apns: sender } : {}),
+            ackTimeoutMs: core.config.apnsAckTimeoutMs,
+            now: () => core.clock.now(),
+            logger: core.logger,
+          });
+          const endpoint = await listenEndpoint(core, router, verifier, port);
+          service = { registry, router, endpoint, close };
+        },
+        get value() {
+          return service;
+        },
+        close,
+      };
+    },
+  };
 }
 
-/**
- * The client towards real APNs. One session pool per environment: each message goes where its token was
- * registered. Tokens not registered here go to the environment the endpoint plays unless the fallback
- * names its own.
- */
+/** The configured fallback to Apple's APNs, unless one is injected or none is configured. */
 async function fallbackClient(
-  config: ServerConfig,
-  fallback: NonNullable<ServerConfig['apnsFallback']>,
-  clock: Clock,
-): Promise<ApnsClient> {
-  const standIn = fallback.endpoint;
+  core: ServerCore,
+  injected: ApnsSender | undefined,
+): Promise<ApnsClient | undefined> {
+  const { config, clock } = core;
+  const fallback = config.apnsFallback;
+  if (injected !== undefined || fallback === null) return undefined;
+  // Tokens not registered here go to the environment the endpoint plays unless the fallback names its own.
+  const environment = fallback.environment ?? config.apnsEnvironment;
   return new ApnsClient({
     credentials: {
       teamId: fallback.teamId,
       keyId: fallback.keyId,
       privateKey: await readFile(fallback.privateKeyPath, 'utf8'),
     },
-    environment: fallback.environment ?? config.apnsEnvironment,
+    environment,
     clock,
+    // One session pool per environment: each message goes where its token was registered. A single
+    // stand-in endpoint (tests, a proxy) serves both; `endpoints` names one per environment.
     endpoints: {
-      ...(standIn !== undefined ? { production: standIn, development: standIn } : {}),
+      ...(fallback.endpoint !== undefined
+        ? { production: fallback.endpoint, development: fallback.endpoint }
+        : {}),
       ...fallback.endpoints,
     },
     ...(fallback.proxy !== undefined ? { proxy: fallback.proxy } : {}),
@@ -148,3 +121,46 @@ async function fallbackClient(
     requestTimeoutMs: 10_000,
   });
 }
+
+/** Checks providers' tokens against the configured .p8 keys. */
+async function providerTokenVerifier(
+  config: ServerConfig,
+  { clock }: Pick<ServerCore, 'clock'>,
+): Promise<ProviderTokenVerifier> {
+  const keys: ProviderKeyConfig[] = await Promise.all(
+    config.apnsKeys.map(async (k) => ({
+      teamId: k.teamId,
+      keyId: k.keyId,
+      pem: await readFile(k.path, 'utf8'),
+      ...(k.environments !== undefined ? { environments: k.environments } : {}),
+    })),
+  );
+  return new ProviderTokenVerifier({ keys, clock, environment: config.apnsEnvironment });
+}
+
+/** The endpoint's listeners. */
+async function listenEndpoint(
+  core: ServerCore,
+  router: ApnsRouter,
+  verifier: ProviderTokenVerifier,
+  port: number,
+): Promise<ApnsEndpoint> {
+  const { config } = core;
+  const coreKeys = new ProviderKeys(core.providerKeys);
+  return listenApnsEndpoint({
+    router,
+    verifier,
+    coreKey: (authorization) => coreKeys.verifyHeader(authorization),
+    host: config.host,
+    port,
+    h2cPort: config.apnsH2cPort,
+    idleTimeoutMs: config.apnsIdleTimeoutMs,
+    allowedTopics: new Map(
+      config.apnsKeys
+        .filter((k) => k.topics !== undefined)
+        .map((k) => [`${k.teamId}:${k.keyId}`, new Set(k.topics)] as const),
+    ),
+    tls: core.identity,
+    logger: core.logger,
+    admission: core.gateway.admission,
+  });

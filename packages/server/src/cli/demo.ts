@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SIMPLEPUSH_PORTS, type ServerConfig } from '../config.js';
-import { registerDemoRoutes } from '../demo/routes.js';
+import { demoPlugin } from '../demo/routes.js';
 import { WEBSOCKET_PATH } from '../gateway/listeners.js';
 import { startServer, type RunningServer } from '../server.js';
 import { CliError, EXIT, parseFlags, requireInteger, type CliIo } from './common.js';
@@ -72,12 +72,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         simplepush: options.simplepush,
       },
       {
-        extendApi: (api, parts) =>
-          registerDemoRoutes(api, {
-            directory: parts.directory,
-            wsPort: () => ws.port,
-            wsPath: WEBSOCKET_PATH,
-          }),
+        plugins: [demoPlugin({ wsPort: () => ws.port, wsPath: WEBSOCKET_PATH })],
       },
     );
   } catch (error) {

@@ -7,11 +7,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyContextConfig, FastifyInstance } from 'fastify';
-import type { DeviceDirectory } from '../core.js';
+import type { DeviceDirectory, ServerPlugin } from '../core.js';
 
-/** What {@link registerDemoRoutes} needs. */
-export interface DemoRouteDeps {
-  directory: Pick<DeviceDirectory, 'add'>;
+/** What {@link demoPlugin} needs besides the core. */
+export interface DemoPluginOptions {
   /** The WebSocket device port (known only once the listener is bound, hence a function). */
   wsPort: () => number | undefined;
   /** The WebSocket path devices connect to. */
@@ -42,10 +41,20 @@ export function demoPublicDir(): string {
   return fileURLToPath(found ?? candidates[0] ?? new URL('./public/', import.meta.url));
 }
 
-/**
- * Adds GET /, GET /favicon.ico, GET /demo/<file> and POST /demo/join to the HTTP API (before it listens).
- */
-export function registerDemoRoutes(app: FastifyInstance, deps: DemoRouteDeps): void {
+/** The demo: GET /, GET /favicon.ico, GET /demo/<file> and POST /demo/join on the HTTP API. */
+export function demoPlugin(options: DemoPluginOptions): ServerPlugin {
+  return {
+    name: 'demo',
+    setup: ({ directory }) => ({
+      routes: (api) => registerDemoRoutes(api, { ...options, directory }),
+    }),
+  };
+}
+
+function registerDemoRoutes(
+  app: FastifyInstance,
+  deps: DemoPluginOptions & { directory: Pick<DeviceDirectory, 'add'> },
+): void {
   const dir = demoPublicDir();
   app.get('/', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) =>
     reply.redirect('/demo/'),

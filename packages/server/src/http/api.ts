@@ -3,8 +3,7 @@
  * Everything but GET /healthz needs `Authorization: Bearer <provider key>`. Every error answer is
  * `{ error: { code: 'LP_API_…', message, details? } }` — see errors.ts and docs/http-api.md.
  */
-import swagger from '@fastify/swagger';
-import { DEFAULT_MAX_FRAME_BYTES, systemClock, type Clock } from '@localpush/protocol';
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -13,63 +12,52 @@ import Fastify, {
 } from 'fastify';
 import { LocalpushError, ServerErrorCode, StoreError } from '../errors.js';
 import { EngineClosedError } from '../engine/engine.js';
-import type { DeviceDirectory } from '../engine/types.js';
 import { ProviderKeys } from './auth.js';
 import { MAX_PARAM_BYTES, clientError, frameworkError, installBodyParsers } from './edge.js';
 import { ApiError, ApiErrorCode, errorBody, type ApiErrorDetail } from './errors.js';
-import { registerRoutes, type HttpEngine } from './routes.js';
+import { fastifyPlugin, type RoutesPlugin, type ServerPlugin } from '../plugin.js';
+import { apiRoutes, type ApiRoutesOptions } from './routes.js';
 
-export type { HttpEngine } from './routes.js';
-import { ReceiptStreams } from './sse.js';
+export { DEFAULT_MAX_PAYLOAD_BYTES, type HttpEngine } from './routes.js';
 
-/** Options of {@link buildHttpApi}. */
-export interface HttpApiOptions {
-  engine: HttpEngine;
-  directory: DeviceDirectory;
+/** Options of {@link createHttpHost}: the API's shell, shared by every plugin's routes. */
+export interface HttpHostOptions {
   /** Accepted provider keys (at least one). */
   providerKeys: readonly string[];
   /** Logger for errors (pino works); none = silent. */
   logger?: FastifyBaseLogger;
-  /** Clock for the receipt feed's heartbeats. Default: the system clock. */
-  clock?: Clock;
-  /** Largest push payload, as JSON bytes. Default 60 KiB, which leaves room for the envelope in a 64 KiB frame. */
-  maxPayloadBytes?: number;
-  /** Body limit of POST /v1/push and every other route. Default 1 MiB. */
+  /** Body limit of every route that sets none of its own. Default 1 MiB. */
   bodyLimitBytes?: number;
-  /** Body limit of POST /v1/push/batch. Default 16 MiB. */
-  batchBodyLimitBytes?: number;
-  /** Interval of the receipt feed's heartbeat comments. Default 15 s. */
-  sseHeartbeatMs?: number;
-  /** A feed client with this many unread bytes is dropped. Default 4 MiB. */
-  sseMaxBufferedBytes?: number;
   /** Log every request (Fastify's request logging). Default false. */
   logRequests?: boolean;
 }
 
-/** The default largest payload: the default frame less 4 KiB for the push envelope. [LP-2.3] */
-export const DEFAULT_MAX_PAYLOAD_BYTES = DEFAULT_MAX_FRAME_BYTES - 4 * 1024;
+/** Options of {@link buildHttpApi}. */
+export interface HttpApiOptions extends HttpHostOptions, Omit<ApiRoutesOptions, 'pushBodyLimitBytes'> {}
 
 /** The version shown in the OpenAPI document. */
 const API_VERSION = '1.0.0';
 
+/** The default body limit of the API's routes, POST /v1/push's included. */
+const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
 /**
- * Builds the API (not listening: call `listen`, or `inject` in tests). Routes are registered in a plugin
- * after @fastify/swagger, so /openapi.json describes all of them once the instance is ready.
+ * The HTTP API's host, without routes but /healthz and /openapi.json (not listening: call `listen`, or
+ * `inject` in tests): the provider-key check, the error answers, the body parsers and @fastify/swagger.
+ * Features add their routes as Fastify plugins (`register`), so /openapi.json describes all of them once
+ * the instance is ready.
  */
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
-export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
+export function createHttpHost(options: HttpHostOptions): FastifyInstance {
   if (options.providerKeys.length === 0 || options.providerKeys.some((k) => k.length === 0)) {
     throw new LocalpushError(
       ServerErrorCode.CONFIG_INVALID,
       'the HTTP API needs at least one non-empty provider key',
     );
   }
-  const keys = new ProviderKeys(options.providerKeys);
-  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const app = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
-    bodyLimit,
+    bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     // Every id that can be created can be addressed, percent-encoded or not.
     routerOptions: { maxParamLength: MAX_PARAM_BYTES },
     frameworkErrors: frameworkError,
@@ -79,20 +67,35 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false },
     },
   });
-
   installBodyParsers(app);
+  installProviderKeyCheck(app, new ProviderKeys(options.providerKeys));
+  installErrorAnswers(app);
+  void app.register(swagger, { openapi: OPENAPI_INFO });
+  void app.register(fastifyPlugin(metaRoutes(app)));
+  return app;
+}
 
-  const streams = new ReceiptStreams({
-    engine: options.engine,
-    clock: options.clock ?? systemClock,
-    heartbeatMs: options.sseHeartbeatMs ?? 15_000,
-    maxBufferedBytes: options.sseMaxBufferedBytes ?? 4 * 1024 * 1024,
+/** The HTTP API for application servers: the host with the /v1 routes. */
+export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
+  const app = createHttpHost(options);
+  const routes = apiRoutes({
+    ...options,
+    pushBodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
   });
-  app.addHook('preClose', (done) => {
-    streams.closeAll();
-    done();
-  });
+  void app.register(fastifyPlugin(routes));
+  return app;
+}
 
+/** The /v1 routes of the server's HTTP API, as a plugin. */
+export const httpApiPlugin: ServerPlugin = {
+  name: 'HTTP API',
+  setup: ({ engine, directory, clock }) => ({
+    routes: apiRoutes({ engine, directory, clock, pushBodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }),
+  }),
+};
+
+/** Every route needs the provider key, but those whose config says `public: true`. */
+function installProviderKeyCheck(app: FastifyInstance, keys: ProviderKeys): void {
   app.addHook('onRequest', async (request, reply) => {
     if ((request.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
     if (keys.verifyHeader(request.headers.authorization)) return;
@@ -103,7 +106,10 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
       'send the provider key as "Authorization: Bearer <key>" (it is in provider.key in the data directory)',
     );
   });
+}
 
+/** Every error, and every unknown route, is answered `{ error: { code, message, details? } }`. */
+function installErrorAnswers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, body } = mapError(error);
     if (status >= 500) request.log.error({ err: error }, 'HTTP API request failed');
@@ -111,7 +117,6 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
     if (status === 503) void reply.header('retry-after', '1');
     void reply.code(status).send(body);
   });
-
   app.setNotFoundHandler((request, reply) => {
     void reply
       .code(404)
@@ -119,23 +124,24 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
         errorBody(ApiErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
       );
   });
+}
 
-  void app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'localpush HTTP API',
-        version: API_VERSION,
-        description:
-          'Send pushes to devices connected to this localpush server, follow their receipts and manage devices. ' +
-          'Errors are `{error:{code,message,details?}}` with stable `LP_API_*` codes.',
-      },
-      components: { securitySchemes: { providerKey: { type: 'http', scheme: 'bearer' } } },
-      security: [{ providerKey: [] }],
-    },
-  });
+const OPENAPI_INFO: FastifyDynamicSwaggerOptions['openapi'] = {
+  openapi: '3.1.0',
+  info: {
+    title: 'localpush HTTP API',
+    version: API_VERSION,
+    description:
+      'Send pushes to devices connected to this localpush server, follow their receipts and manage devices. ' +
+      'Errors are `{error:{code,message,details?}}` with stable `LP_API_*` codes.',
+  },
+  components: { securitySchemes: { providerKey: { type: 'http', scheme: 'bearer' } } },
+  security: [{ providerKey: [] }],
+};
 
-  void app.register((scope, _options, done) => {
+/** GET /healthz (no authentication) and GET /openapi.json. */
+function metaRoutes(app: FastifyInstance): RoutesPlugin {
+  return (scope) => {
     scope.get(
       '/healthz',
       {
@@ -156,18 +162,7 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
       (_request, reply) => reply.send({ status: 'ok' }),
     );
     scope.get('/openapi.json', { schema: { hide: true } }, (_request, reply) => reply.send(app.swagger()));
-    registerRoutes(scope, {
-      engine: options.engine,
-      directory: options.directory,
-      streams,
-      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
-      pushBodyLimit: bodyLimit,
-      batchBodyLimit: options.batchBodyLimitBytes ?? 16 * 1024 * 1024,
-    });
-    done();
-  });
-
-  return app;
+  };
 }
 
 /** Maps any error a request can end in to its status and error body. */

@@ -1,6 +1,7 @@
 /**
  * JSON schemas of the HTTP API: the edge validation (Fastify/Ajv, without type coercion of bodies) and
- * the source of /openapi.json. The TypeScript shapes next to them are what the schemas guarantee.
+ * the source of /openapi.json. The TypeScript types of what they accept are derived from them
+ * (json-schema-to-ts, as the routes' type provider does), never written twice.
  */
 import {
   DEVICE_ID_PATTERN,
@@ -8,10 +9,8 @@ import {
   MESSAGE_ID_PATTERN,
   PUSH_KINDS,
   PUSH_PRIORITIES,
-  type JsonValue,
-  type PushKind,
-  type PushPriority,
 } from '@localpush/protocol';
+import type { FromSchema } from 'json-schema-to-ts';
 import { SEND_STATUSES } from '../engine/types.js';
 import { MESSAGE_STATES, RECEIPT_EVENTS } from '../store/types.js';
 import { errorBodySchema } from './errors.js';
@@ -61,19 +60,6 @@ const messageFields = {
   },
 } as const;
 
-/** Body of POST /v1/push. */
-export interface PushBody {
-  to: string | string[];
-  id?: string;
-  kind: PushKind;
-  payload: JsonValue;
-  priority: PushPriority;
-  expiration?: number;
-  collapseId?: string;
-  wait: boolean;
-  waitTimeoutMs: number;
-}
-
 export const pushBodySchema = {
   type: 'object',
   required: ['to', 'kind', 'payload'],
@@ -96,21 +82,6 @@ export const pushBodySchema = {
     waitTimeoutMs: { type: 'integer', minimum: 1, maximum: 60_000, default: 5000 },
   },
 } as const;
-
-/** One message of POST /v1/push/batch. */
-export interface BatchMessage {
-  to: string;
-  id?: string;
-  kind: PushKind;
-  payload: JsonValue;
-  priority: PushPriority;
-  expiration?: number;
-  collapseId?: string;
-}
-
-export interface BatchBody {
-  messages: BatchMessage[];
-}
 
 export const batchBodySchema = {
   type: 'object',
@@ -217,11 +188,6 @@ export const messageListSchema = {
   },
 } as const;
 
-export interface MessageListQuery {
-  limit: number;
-  beforeSeq?: number;
-}
-
 export const messageListQuerySchema = {
   type: 'object',
   properties: {
@@ -240,11 +206,6 @@ const deviceView = {
     online: { type: 'boolean', description: 'Whether the device has a live session now.' },
   },
 } as const;
-
-export interface AddDeviceBody {
-  id?: string;
-  label?: string;
-}
 
 export const addDeviceBodySchema = {
   type: 'object',
@@ -301,6 +262,19 @@ export const streamQuerySchema = {
     },
   },
 } as const;
+
+/** One result of POST /v1/push and POST /v1/push/batch. */
+export type SendResult = FromSchema<typeof sendResult>;
+/** Body of POST /v1/push, as validated (defaults applied). */
+export type PushBody = FromSchema<typeof pushBodySchema>;
+/** Body of POST /v1/push/batch. */
+export type BatchBody = FromSchema<typeof batchBodySchema>;
+/** One message of POST /v1/push/batch. */
+export type BatchMessage = BatchBody['messages'][number];
+/** Query of GET /v1/devices/:id/messages. */
+export type MessageListQuery = FromSchema<typeof messageListQuerySchema>;
+/** Body of POST /v1/devices. */
+export type AddDeviceBody = FromSchema<typeof addDeviceBodySchema>;
 
 /** Error answers a route can give, for its response schema (documentation and serialisation). */
 export function errors(...statuses: number[]): Record<number, typeof errorBodySchema> {

@@ -1,0 +1,27 @@
+/**
+ * The built-in features, in the order they are set up: the HTTP API's /v1 routes, metrics, the APNs
+ * endpoint and fallback (when `apnsPort` is set) and SimplePush (when configured). A new feature is one
+ * more entry here, or a plugin passed in `StartOptions.plugins`.
+ */
+import { apnsPlugin, type ApnsService } from './apns/service.js';
+import { httpApiPlugin } from './http/api.js';
+import { metricsPlugin } from './metrics.js';
+import type { ApnsSender } from './apns/router.js';
+import type { ServerPlugin } from './plugin.js';
+import { simplePushPlugin, type RunningSimplePush } from './simplepush/plugin.js';
+
+export type { RunningSimplePush } from './simplepush/plugin.js';
+
+/** The built-in plugins, and those whose value RunningServer shows. */
+export function builtinPlugins(options: { apnsSender?: ApnsSender }): {
+  plugins: ServerPlugin<unknown>[];
+  apns: ServerPlugin<ApnsService>;
+  simplepush: ServerPlugin<RunningSimplePush>;
+} {
+  const apns = apnsPlugin(options.apnsSender !== undefined ? { sender: options.apnsSender } : {});
+  return {
+    plugins: [httpApiPlugin, metricsPlugin, apns, simplePushPlugin],
+    apns,
+    simplepush: simplePushPlugin,
+  };
+}
