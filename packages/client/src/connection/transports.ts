@@ -209,7 +209,6 @@ interface NodeWebSocketExtras {
   binaryType?: string;
 }
 
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
 function openWebSocket(
   url: ServerUrl,
   options: TransportOptions,
@@ -221,32 +220,12 @@ function openWebSocket(
     settled = true;
     done(result);
   };
-  const Ctor = options.webSocket;
-  if (Ctor === undefined) {
-    settle({
-      error: new ClientError(ClientErrorCode.NO_WEBSOCKET, `no WebSocket constructor for ${url.href}`),
-    });
+  const opened = constructWebSocket(url, options);
+  if (opened instanceof ClientError) {
+    settle({ error: opened });
     return { cancel() {} };
   }
-  const pinned = options.pins.length > 0;
-  const tlsOptions: Record<string, unknown> = {};
-  if (url.scheme === 'wss') {
-    if (options.ca !== undefined) tlsOptions.ca = options.ca;
-    if (options.servername !== undefined) tlsOptions.servername = options.servername;
-    if (pinned) tlsOptions.rejectUnauthorized = false;
-  }
-  let socket: WebSocketLike & Partial<NodeWebSocketExtras>;
-  try {
-    socket =
-      Object.keys(tlsOptions).length > 0 ? new Ctor(url.href, undefined, tlsOptions) : new Ctor(url.href);
-  } catch (cause) {
-    settle({
-      error: new ClientError(ClientErrorCode.CONNECT_FAILED, `could not open ${url.href}`, { cause }),
-    });
-    return { cancel() {} };
-  }
-  // Blob (the WHATWG default) cannot be read synchronously; ArrayBuffer works in both implementations.
-  socket.binaryType = 'arraybuffer';
+  const socket = opened;
   const abort = (): void => {
     if (typeof socket.terminate === 'function') socket.terminate();
     else socket.close();
@@ -265,40 +244,16 @@ function openWebSocket(
       ),
     });
   });
-  if (pinned && url.scheme === 'wss' && typeof socket.on !== 'function') {
-    // Without the upgrade event there is no certificate to check; never let a pin pass unchecked.
-    settle({
-      error: new ClientError(
-        ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
-        `this WebSocket implementation cannot check a pin for ${url.href}; use the "ws" package`,
-      ),
-    });
+  const pin = checkPinOnUpgrade(socket, url, options, (error) => {
+    settle({ error });
     abort();
-    return { cancel() {} };
-  }
-  // Set only by a successful check: 'open' without it means the pin was never checked.
-  let pinVerified = !(pinned && url.scheme === 'wss');
-  if (pinned && url.scheme === 'wss' && typeof socket.on === 'function') {
-    // The `ws` package reports the HTTP upgrade before 'open'; nothing of ours has been sent yet except the
-    // upgrade request, which carries no credential. Terminating here keeps 'open' from firing.
-    socket.on('upgrade', (response) => {
-      const check = checkPeerPin(response.socket as TLSSocket, options.pins);
-      pinVerified = check.ok;
-      if (check.ok) return;
-      settle({
-        error: new ClientError(
-          ClientErrorCode.PIN_MISMATCH,
-          `server key at ${url.href} does not match the pin (server presented ${check.actual ?? 'no certificate'})`,
-        ),
-      });
-      abort();
-    });
-  }
+  });
+  if (pin === undefined) return { cancel() {} };
   (socket as unknown as { addEventListener(type: 'open', listener: () => void): void }).addEventListener(
     'open',
     () => {
       if (settled) return;
-      if (!pinVerified) {
+      if (!pin.verified) {
         settle({
           error: new ClientError(
             ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
@@ -323,4 +278,71 @@ function openWebSocket(
       abort();
     },
   };
+}
+
+/** A WebSocket to `url` with the TLS options that apply (binary frames as ArrayBuffer), or why not. */
+function constructWebSocket(
+  url: ServerUrl,
+  options: TransportOptions,
+): (WebSocketLike & Partial<NodeWebSocketExtras>) | ClientError {
+  const Ctor = options.webSocket;
+  if (Ctor === undefined) {
+    return new ClientError(ClientErrorCode.NO_WEBSOCKET, `no WebSocket constructor for ${url.href}`);
+  }
+  const tlsOptions: Record<string, unknown> = {};
+  if (url.scheme === 'wss') {
+    if (options.ca !== undefined) tlsOptions.ca = options.ca;
+    if (options.servername !== undefined) tlsOptions.servername = options.servername;
+    if (options.pins.length > 0) tlsOptions.rejectUnauthorized = false;
+  }
+  let socket: WebSocketLike & Partial<NodeWebSocketExtras>;
+  try {
+    socket =
+      Object.keys(tlsOptions).length > 0 ? new Ctor(url.href, undefined, tlsOptions) : new Ctor(url.href);
+  } catch (cause) {
+    return new ClientError(ClientErrorCode.CONNECT_FAILED, `could not open ${url.href}`, { cause });
+  }
+  // Blob (the WHATWG default) cannot be read synchronously; ArrayBuffer works in both implementations.
+  socket.binaryType = 'arraybuffer';
+  return socket;
+}
+
+/**
+ * Checks the server's key against the pins when the upgrade is reported (`ws` only), failing through
+ * `fail`. Returns whether the pin was verified so far — true at once when there is nothing to check —
+ * or undefined when it cannot be checked at all (failed already).
+ */
+function checkPinOnUpgrade(
+  socket: WebSocketLike & Partial<NodeWebSocketExtras>,
+  url: ServerUrl,
+  options: TransportOptions,
+  fail: (error: ClientError) => void,
+): { verified: boolean } | undefined {
+  if (options.pins.length === 0 || url.scheme !== 'wss') return { verified: true };
+  if (typeof socket.on !== 'function') {
+    // Without the upgrade event there is no certificate to check; never let a pin pass unchecked.
+    fail(
+      new ClientError(
+        ClientErrorCode.TLS_OPTIONS_UNSUPPORTED,
+        `this WebSocket implementation cannot check a pin for ${url.href}; use the "ws" package`,
+      ),
+    );
+    return undefined;
+  }
+  // Set only by a successful check: 'open' without it means the pin was never checked.
+  const pin = { verified: false };
+  // The `ws` package reports the HTTP upgrade before 'open'; nothing of ours has been sent yet except the
+  // upgrade request, which carries no credential. Terminating here keeps 'open' from firing.
+  socket.on('upgrade', (response) => {
+    const check = checkPeerPin(response.socket as TLSSocket, options.pins);
+    pin.verified = check.ok;
+    if (check.ok) return;
+    fail(
+      new ClientError(
+        ClientErrorCode.PIN_MISMATCH,
+        `server key at ${url.href} does not match the pin (server presented ${check.actual ?? 'no certificate'})`,
+      ),
+    );
+  });
+  return pin;
 }

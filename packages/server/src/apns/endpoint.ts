@@ -71,86 +71,8 @@ type AnyRequest = Http2ServerRequest | IncomingMessage;
 type AnyResponse = Http2ServerResponse | ServerResponse;
 
 /** Start the endpoint (and its h2c twin when `h2cPort` is set). */
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
 export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<ApnsEndpoint> {
-  const trackers = new WeakMap<object, ConnectionTokenTracker>();
-  const authed = new WeakSet<ServerHttp2Session>();
-  const sockets = new Set<Socket>();
-  const sessions = new Set<ServerHttp2Session>();
-
-  const onRequest = (req: AnyRequest, res: AnyResponse): void => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      const room = MAX_KEPT_BODY_BYTES - size;
-      if (room > 0) chunks.push(chunk.subarray(0, room));
-      size += chunk.length;
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      // Settled by handle once validation chose it, so that even a failure answers with the request's id.
-      const settled = { apnsId: '' };
-      handle(req, res, Buffer.concat(chunks), settled).catch((error: unknown) => {
-        options.logger?.error({ err: error }, 'APNs endpoint request failed');
-        const shuttingDown = (error as Error | undefined)?.name === 'EngineClosedError';
-        answer(res, settled.apnsId, {
-          status: shuttingDown ? 503 : 500,
-          reason: shuttingDown ? 'Shutdown' : 'InternalServerError',
-          path: 'refused',
-        });
-      });
-    });
-  };
-
-  async function handle(
-    req: AnyRequest,
-    res: AnyResponse,
-    body: Buffer,
-    settled: { apnsId: string },
-  ): Promise<void> {
-    // The token rule is per connection: the HTTP/2 session, or the socket of an HTTP/1.1 connection.
-    const session = 'stream' in req ? (req.stream.session as ServerHttp2Session | undefined) : undefined;
-    const connection: object = session ?? req.socket;
-    let tracker = trackers.get(connection);
-    if (tracker === undefined) {
-      tracker = new ConnectionTokenTracker();
-      trackers.set(connection, tracker);
-    }
-    const authorization = req.headers.authorization;
-    const auth: ProviderAuth =
-      options.coreKey?.(authorization) === true
-        ? { ok: true, teamId: 'localpush', keyId: 'provider-key' }
-        : await options.verifier.verify(authorization, tracker);
-    if (auth.ok && session !== undefined && !authed.has(session) && !session.destroyed) {
-      // Like APNs: one stream at a time until the connection has shown a valid token.
-      authed.add(session);
-      session.settings({ maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 });
-    }
-    const result = validateApnsRequest({
-      method: req.method ?? '',
-      path: req.url ?? '',
-      rawHeaders: req.rawHeaders,
-      body,
-      auth,
-    });
-    settled.apnsId = result.ok ? result.request.apnsId : result.apnsId;
-    if (!result.ok) {
-      answer(res, result.apnsId, {
-        status: result.error.status,
-        reason: result.error.reason,
-        path: 'refused',
-      });
-      return;
-    }
-    const allowed = auth.ok ? options.allowedTopics?.get(`${auth.teamId}:${auth.keyId}`) : undefined;
-    if (allowed !== undefined && !allowed.has(bundleIdOf(result.request.topic, result.request.pushType))) {
-      answer(res, result.request.apnsId, { status: 400, reason: 'TopicDisallowed', path: 'refused' });
-      return;
-    }
-    const routed = await options.router.route(result.request);
-    answer(res, result.request.apnsId, routed);
-  }
-
+  const onRequest = requestHandler(options);
   const tlsServer: Http2SecureServer = createSecureServer(
     {
       ...tlsServerOptions(options.tls),
@@ -166,33 +88,8 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     h2cServer = createH2cServer({ settings: { maxConcurrentStreams: 1 } }, onRequest);
     servers.push(h2cServer);
   }
-  const admission = options.admission;
-  // The TLS handshake is where an APNs connection proves anything; a failed one ends the connection.
-  tlsServer.on('secureConnection', (socket: Socket) => admission?.ticketOf(socket)?.release());
-  tlsServer.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
-  h2cServer?.on('session', (session: ServerHttp2Session) => {
-    session.once('remoteSettings', () => {
-      if (session.socket !== undefined) admission?.ticketOf(session.socket)?.release();
-    });
-  });
-  for (const server of servers) {
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      admission?.admit(socket, 'apns');
-    });
-    server.on('session', (session: ServerHttp2Session) => {
-      sessions.add(session);
-      // APNs closes connections that stay idle, saying why in the GOAWAY; so does this endpoint.
-      session.setTimeout(options.idleTimeoutMs ?? 3_600_000, () => {
-        if (session.closed || session.destroyed) return;
-        session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"IdleTimeout"}'));
-        session.close();
-      });
-      session.on('close', () => sessions.delete(session));
-      session.on('error', () => undefined);
-    });
-  }
+  const open = trackConnections(servers, options.idleTimeoutMs ?? 3_600_000);
+  if (options.admission !== undefined) admitHandshakes(tlsServer, h2cServer, options.admission);
 
   const address = await listen(tlsServer, options.host, options.port);
   let h2cAddress: { host: string; port: number } | null = null;
@@ -202,25 +99,172 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     throw error;
   }
+  return { address, h2cAddress, close: () => closeServers(servers, open) };
+}
 
-  return {
-    address,
-    h2cAddress,
-    async close() {
-      const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-      for (const session of sessions) {
-        // GOAWAY with APNs's JSON reason, so clients reconnect elsewhere instead of retrying here. A session
-        // that closed itself (idle timeout, the peer) stays in the set until its 'close' event, and goaway
-        // on it would throw and leave the endpoint half closed.
-        if (!session.destroyed && !session.closed) {
-          session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"Shutdown"}'));
-        }
-        session.destroy();
-      }
-      for (const socket of sockets) socket.destroy();
-      await Promise.all(closed);
-    },
+/** The connections of the endpoint's servers, kept so that close can end them. */
+interface OpenConnections {
+  readonly sockets: Set<Socket>;
+  readonly sessions: Set<ServerHttp2Session>;
+}
+
+/** Follows every socket and HTTP/2 session, and closes sessions idle for `idleTimeoutMs`. */
+function trackConnections(
+  servers: readonly (Http2SecureServer | Http2Server)[],
+  idleTimeoutMs: number,
+): OpenConnections {
+  const open: OpenConnections = { sockets: new Set(), sessions: new Set() };
+  for (const server of servers) {
+    server.on('connection', (socket: Socket) => {
+      open.sockets.add(socket);
+      socket.on('close', () => open.sockets.delete(socket));
+    });
+    server.on('session', (session: ServerHttp2Session) => {
+      open.sessions.add(session);
+      // APNs closes connections that stay idle, saying why in the GOAWAY; so does this endpoint.
+      session.setTimeout(idleTimeoutMs, () => {
+        if (session.closed || session.destroyed) return;
+        session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"IdleTimeout"}'));
+        session.close();
+      });
+      session.on('close', () => open.sessions.delete(session));
+      session.on('error', () => undefined);
+    });
+  }
+  return open;
+}
+
+/**
+ * Every connection counts against the server's admission of unauthenticated connections until it has
+ * proved something: a completed TLS handshake (a failed one ends the connection), or HTTP/2 settings on
+ * the cleartext port.
+ */
+function admitHandshakes(
+  tlsServer: Http2SecureServer,
+  h2cServer: Http2Server | undefined,
+  admission: NonNullable<ApnsEndpointOptions['admission']>,
+): void {
+  tlsServer.on('secureConnection', (socket: Socket) => admission.ticketOf(socket)?.release());
+  tlsServer.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+  h2cServer?.on('session', (session: ServerHttp2Session) => {
+    session.once('remoteSettings', () => {
+      if (session.socket !== undefined) admission.ticketOf(session.socket)?.release();
+    });
+  });
+  for (const server of h2cServer === undefined ? [tlsServer] : [tlsServer, h2cServer]) {
+    server.on('connection', (socket: Socket) => admission.admit(socket, 'apns'));
+  }
+}
+
+/** Stops accepting and drops every connection. */
+async function closeServers(
+  servers: readonly (Http2SecureServer | Http2Server)[],
+  open: OpenConnections,
+): Promise<void> {
+  const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+  for (const session of open.sessions) {
+    // GOAWAY with APNs's JSON reason, so clients reconnect elsewhere instead of retrying here. A session
+    // that closed itself (idle timeout, the peer) stays in the set until its 'close' event, and goaway
+    // on it would throw and leave the endpoint half closed.
+    if (!session.destroyed && !session.closed) {
+      session.goaway(constants.NGHTTP2_NO_ERROR, undefined, Buffer.from('{"reason":"Shutdown"}'));
+    }
+    session.destroy();
+  }
+  for (const socket of open.sockets) socket.destroy();
+  await Promise.all(closed);
+}
+
+/** The servers' request listener: reads the body (keeping at most what can be judged), then handles it. */
+function requestHandler(options: ApnsEndpointOptions): (req: AnyRequest, res: AnyResponse) => void {
+  const connections: ConnectionAuth = { trackers: new WeakMap(), authed: new WeakSet() };
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      const room = MAX_KEPT_BODY_BYTES - size;
+      if (room > 0) chunks.push(chunk.subarray(0, room));
+      size += chunk.length;
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      // Settled by handle once validation chose it, so that even a failure answers with the request's id.
+      const settled = { apnsId: '' };
+      handle(options, connections, req, res, Buffer.concat(chunks), settled).catch((error: unknown) => {
+        options.logger?.error({ err: error }, 'APNs endpoint request failed');
+        const shuttingDown = (error as Error | undefined)?.name === 'EngineClosedError';
+        answer(res, settled.apnsId, {
+          status: shuttingDown ? 503 : 500,
+          reason: shuttingDown ? 'Shutdown' : 'InternalServerError',
+          path: 'refused',
+        });
+      });
+    });
   };
+}
+
+/** Per connection: its provider-token tracker, and whether it has shown a valid token. */
+interface ConnectionAuth {
+  readonly trackers: WeakMap<object, ConnectionTokenTracker>;
+  readonly authed: WeakSet<ServerHttp2Session>;
+}
+
+/** Authenticates the request on its connection, like APNs. */
+async function authenticate(
+  options: ApnsEndpointOptions,
+  connections: ConnectionAuth,
+  req: AnyRequest,
+): Promise<ProviderAuth> {
+  // The token rule is per connection: the HTTP/2 session, or the socket of an HTTP/1.1 connection.
+  const session = 'stream' in req ? (req.stream.session as ServerHttp2Session | undefined) : undefined;
+  const connection: object = session ?? req.socket;
+  let tracker = connections.trackers.get(connection);
+  if (tracker === undefined) {
+    tracker = new ConnectionTokenTracker();
+    connections.trackers.set(connection, tracker);
+  }
+  const authorization = req.headers.authorization;
+  const auth: ProviderAuth =
+    options.coreKey?.(authorization) === true
+      ? { ok: true, teamId: 'localpush', keyId: 'provider-key' }
+      : await options.verifier.verify(authorization, tracker);
+  if (auth.ok && session !== undefined && !connections.authed.has(session) && !session.destroyed) {
+    // Like APNs: one stream at a time until the connection has shown a valid token.
+    connections.authed.add(session);
+    session.settings({ maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 });
+  }
+  return auth;
+}
+
+/** Checks one request as APNs would and hands it to the router. */
+async function handle(
+  options: ApnsEndpointOptions,
+  connections: ConnectionAuth,
+  req: AnyRequest,
+  res: AnyResponse,
+  body: Buffer,
+  settled: { apnsId: string },
+): Promise<void> {
+  const auth = await authenticate(options, connections, req);
+  const result = validateApnsRequest({
+    method: req.method ?? '',
+    path: req.url ?? '',
+    rawHeaders: req.rawHeaders,
+    body,
+    auth,
+  });
+  settled.apnsId = result.ok ? result.request.apnsId : result.apnsId;
+  if (!result.ok) {
+    answer(res, result.apnsId, { status: result.error.status, reason: result.error.reason, path: 'refused' });
+    return;
+  }
+  const allowed = auth.ok ? options.allowedTopics?.get(`${auth.teamId}:${auth.keyId}`) : undefined;
+  if (allowed !== undefined && !allowed.has(bundleIdOf(result.request.topic, result.request.pushType))) {
+    answer(res, result.request.apnsId, { status: 400, reason: 'TopicDisallowed', path: 'refused' });
+    return;
+  }
+  const routed = await options.router.route(result.request);
+  answer(res, result.request.apnsId, routed);
 }
 
 /** Write an APNs answer: `apns-id` always; for errors a JSON `reason` (and `timestamp` for 410). */

@@ -129,48 +129,82 @@ function flatten(headers: IncomingHttpHeaders): string[] {
   return out;
 }
 
-/** Start an APNs test peer on 127.0.0.1 (a free port). */
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
-export async function createApnsTestPeer(options: ApnsTestPeerOptions): Promise<ApnsTestPeer> {
-  const clock = options.clock ?? systemClock;
-  const environment = options.environment ?? 'development';
-  const verifier = new ProviderTokenVerifier({ keys: options.keys, clock, environment });
-  const tls = options.tls ?? (await generatePeerCertificate());
-  const notifications: RecordedNotification[] = [];
-  const responses: RecordedResponse[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
-  const pingWaiters: { count: number; resolve: () => void }[] = [];
-  let pings = 0;
-  const unregistered = new Map<string, number>();
-  const failures: ApnsReason[] = [];
-  let goAway: { reason: ApnsReason; code: number } | undefined;
-  let connections = 0;
-  const sessions = new Set<ServerHttp2Session>();
-  const sessionState = new WeakMap<
-    ServerHttp2Session,
-    { id: number; tracker: ConnectionTokenTracker; authed: boolean }
-  >();
+/** Waiters for a count to be reached. */
+type CountWaiters = { count: number; resolve: () => void }[];
 
-  // Until a connection shows a valid token APNs serves it one stream at a time.
-  const server: Http2SecureServer = createSecureServer({
-    cert: tls.cert,
-    key: tls.key,
-    allowHTTP1: false,
-    settings: { maxConcurrentStreams: 1 },
-  });
-  server.on('session', (session) => {
-    sessions.add(session);
-    sessionState.set(session, { id: ++connections, tracker: new ConnectionTokenTracker(), authed: false });
-    session.on('close', () => sessions.delete(session));
+function release(list: CountWaiters, reached: number): void {
+  for (const waiter of [...list]) {
+    if (reached >= waiter.count) {
+      list.splice(list.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  }
+}
+
+function waitFor(list: CountWaiters, reached: number, count: number): Promise<void> {
+  if (reached >= count) return Promise.resolve();
+  return new Promise((resolve) => list.push({ count, resolve }));
+}
+
+function respondError(
+  stream: ServerHttp2Stream,
+  status: number,
+  reason: string,
+  apnsId: string,
+  timestamp: number | undefined,
+): void {
+  if (stream.destroyed) return;
+  stream.respond({ ':status': status, 'apns-id': apnsId, 'content-type': 'application/json' });
+  stream.end(JSON.stringify(timestamp === undefined ? { reason } : { reason, timestamp }));
+}
+
+/** One connection as the peer tracks it. */
+interface PeerConnection {
+  readonly id: number;
+  readonly tracker: ConnectionTokenTracker;
+  authed: boolean;
+}
+
+/** What the peer has seen and been scripted to do, and how it answers each stream. */
+class PeerState {
+  readonly notifications: RecordedNotification[] = [];
+  readonly responses: RecordedResponse[] = [];
+  readonly notificationWaiters: CountWaiters = [];
+  readonly pingWaiters: CountWaiters = [];
+  pings = 0;
+  connections = 0;
+  readonly unregistered = new Map<string, number>();
+  readonly failures: ApnsReason[] = [];
+  goAway: { reason: ApnsReason; code: number } | undefined;
+  readonly sessions = new Set<ServerHttp2Session>();
+  private readonly perSession = new WeakMap<ServerHttp2Session, PeerConnection>();
+
+  constructor(
+    private readonly verifier: ProviderTokenVerifier,
+    private readonly environment: ApnsEnvironment,
+    private readonly maxConcurrentStreams: number,
+  ) {}
+
+  readonly onSession = (session: ServerHttp2Session): void => {
+    this.sessions.add(session);
+    this.perSession.set(session, {
+      id: ++this.connections,
+      tracker: new ConnectionTokenTracker(),
+      authed: false,
+    });
+    session.on('close', () => this.sessions.delete(session));
     session.on('error', () => undefined);
     session.on('ping', () => {
-      pings++;
-      release(pingWaiters, pings);
+      this.pings++;
+      release(this.pingWaiters, this.pings);
     });
-  });
-  // Node passes the raw header list as a fourth argument (its typings omit it); only the raw list shows
-  // a header sent twice, which the parsed object would have joined.
-  const onStream = (
+  };
+
+  /**
+   * Node passes the raw header list as a fourth argument (its typings omit it); only the raw list shows
+   * a header sent twice, which the parsed object would have joined.
+   */
+  readonly onStream = (
     stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
     _flags: number,
@@ -187,34 +221,26 @@ export async function createApnsTestPeer(options: ApnsTestPeerOptions): Promise<
       size += chunk.length;
     });
     stream.on('end', () => {
-      void handle(stream, headers, rawHeaders, Buffer.concat(chunks));
+      void this.handle(stream, headers, rawHeaders, Buffer.concat(chunks));
     });
   };
-  server.on('stream', onStream as (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void);
 
-  async function handle(
+  private async handle(
     stream: ServerHttp2Stream,
     headers: IncomingHttpHeaders,
     rawHeaders: string[],
     body: Buffer,
   ): Promise<void> {
     const session = stream.session as ServerHttp2Session | undefined;
-    const state = session === undefined ? undefined : sessionState.get(session);
+    const state = session === undefined ? undefined : this.perSession.get(session);
     if (session === undefined || state === undefined || stream.destroyed) return;
-    const path = String(headers[':path'] ?? '');
-    const authorization = headers.authorization;
-
-    if (goAway !== undefined) {
-      const { reason, code } = goAway;
-      goAway = undefined;
-      // Everything before this stream was processed; this one was not and the client may resend it.
-      session.goaway(code, Math.max(0, (stream.id ?? 1) - 2), Buffer.from(JSON.stringify({ reason })));
-      stream.close(constants.NGHTTP2_REFUSED_STREAM);
-      session.close();
+    if (this.goAway !== undefined) {
+      this.refuseWithGoAway(session, stream, this.goAway);
       return;
     }
-
-    const auth = await verifier.verify(authorization, state.tracker);
+    const path = String(headers[':path'] ?? '');
+    const authorization = headers.authorization;
+    const auth = await this.verifier.verify(authorization, state.tracker);
     if (stream.destroyed) return;
     const result = validateApnsRequest({
       method: String(headers[':method'] ?? ''),
@@ -224,65 +250,79 @@ export async function createApnsTestPeer(options: ApnsTestPeerOptions): Promise<
       auth,
     });
     if (auth.ok && !state.authed) {
+      // Until a connection shows a valid token APNs serves it one stream at a time.
       state.authed = true;
-      session.settings({ maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 });
+      session.settings({ maxConcurrentStreams: this.maxConcurrentStreams });
     }
     const record = (status: number, reason: string | undefined, apnsId: string): void => {
-      responses.push({ path, status, reason, apnsId, authorization, connection: state.id });
+      this.responses.push({ path, status, reason, apnsId, authorization, connection: state.id });
     };
-
     if (!result.ok) {
       record(result.error.status, result.error.reason, result.apnsId);
       respondError(stream, result.error.status, result.error.reason, result.apnsId, undefined);
       return;
     }
     const request = result.request;
-    const scripted = failures.shift();
-    if (scripted !== undefined) {
-      record(APNS_REASON_STATUS[scripted], scripted, request.apnsId);
-      respondError(stream, APNS_REASON_STATUS[scripted], scripted, request.apnsId, undefined);
-      return;
-    }
-    const gone = unregistered.get(request.deviceToken);
-    if (gone !== undefined) {
-      record(410, 'Unregistered', request.apnsId);
-      respondError(stream, 410, 'Unregistered', request.apnsId, gone);
+    const refusal = this.scriptedRefusal(request.deviceToken);
+    if (refusal !== undefined) {
+      record(refusal.status, refusal.reason, request.apnsId);
+      respondError(stream, refusal.status, refusal.reason, request.apnsId, refusal.timestamp);
       return;
     }
     record(200, undefined, request.apnsId);
-    notifications.push({ ...request, headers, body, authorization, connection: state.id });
+    this.notifications.push({ ...request, headers, body, authorization, connection: state.id });
     stream.respond(
       {
         ':status': 200,
         'apns-id': request.apnsId,
-        ...(environment === 'development' ? { 'apns-unique-id': randomUUID() } : {}),
+        ...(this.environment === 'development' ? { 'apns-unique-id': randomUUID() } : {}),
       },
       { endStream: true },
     );
-    release(waiters, notifications.length);
+    release(this.notificationWaiters, this.notifications.length);
   }
 
-  function release(list: { count: number; resolve: () => void }[], reached: number): void {
-    for (const waiter of [...list]) {
-      if (reached >= waiter.count) {
-        list.splice(list.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-    }
-  }
-
-  function respondError(
+  /** The scripted GOAWAY, once. */
+  private refuseWithGoAway(
+    session: ServerHttp2Session,
     stream: ServerHttp2Stream,
-    status: number,
-    reason: string,
-    apnsId: string,
-    timestamp: number | undefined,
+    { reason, code }: { reason: ApnsReason; code: number },
   ): void {
-    if (stream.destroyed) return;
-    stream.respond({ ':status': status, 'apns-id': apnsId, 'content-type': 'application/json' });
-    stream.end(JSON.stringify(timestamp === undefined ? { reason } : { reason, timestamp }));
+    this.goAway = undefined;
+    // Everything before this stream was processed; this one was not and the client may resend it.
+    session.goaway(code, Math.max(0, (stream.id ?? 1) - 2), Buffer.from(JSON.stringify({ reason })));
+    stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    session.close();
   }
 
+  /** A scripted failure (used up), or the token's scripted 410, for an otherwise valid request. */
+  private scriptedRefusal(
+    deviceToken: string,
+  ): { status: number; reason: ApnsReason; timestamp: number | undefined } | undefined {
+    const scripted = this.failures.shift();
+    if (scripted !== undefined)
+      return { status: APNS_REASON_STATUS[scripted], reason: scripted, timestamp: undefined };
+    const gone = this.unregistered.get(deviceToken);
+    return gone === undefined ? undefined : { status: 410, reason: 'Unregistered', timestamp: gone };
+  }
+}
+
+/** Start an APNs test peer on 127.0.0.1 (a free port). */
+export async function createApnsTestPeer(options: ApnsTestPeerOptions): Promise<ApnsTestPeer> {
+  const clock = options.clock ?? systemClock;
+  const environment = options.environment ?? 'development';
+  const verifier = new ProviderTokenVerifier({ keys: options.keys, clock, environment });
+  const tls = options.tls ?? (await generatePeerCertificate());
+  const peer = new PeerState(verifier, environment, options.maxConcurrentStreams ?? 1000);
+  // Until a connection shows a valid token APNs serves it one stream at a time.
+  const server: Http2SecureServer = createSecureServer({
+    cert: tls.cert,
+    key: tls.key,
+    allowHTTP1: false,
+    settings: { maxConcurrentStreams: 1 },
+  });
+  server.on('session', peer.onSession);
+  server.on('stream', peer.onStream as (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -291,42 +331,35 @@ export async function createApnsTestPeer(options: ApnsTestPeerOptions): Promise<
     });
   });
   const port = (server.address() as AddressInfo).port;
-
   return {
     url: `https://127.0.0.1:${port}`,
     port,
     cert: tls.cert,
-    notifications,
-    responses,
+    notifications: peer.notifications,
+    responses: peer.responses,
     get connectionCount() {
-      return connections;
+      return peer.connections;
     },
     script: {
       unregister(deviceToken, timestamp) {
-        unregistered.set(deviceToken.toLowerCase(), timestamp);
+        peer.unregistered.set(deviceToken.toLowerCase(), timestamp);
       },
       fail(reason, times = 1) {
-        for (let i = 0; i < times; i++) failures.push(reason);
+        for (let i = 0; i < times; i++) peer.failures.push(reason);
       },
       goAwayOnNextRequest(reason = 'Shutdown', code = constants.NGHTTP2_NO_ERROR) {
-        goAway = { reason, code };
+        peer.goAway = { reason, code };
       },
     },
     get pingCount() {
-      return pings;
+      return peer.pings;
     },
-    waitForPings(count) {
-      if (pings >= count) return Promise.resolve();
-      return new Promise((resolve) => pingWaiters.push({ count, resolve }));
-    },
-    waitForNotifications(count) {
-      if (notifications.length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ count, resolve }));
-    },
+    waitForPings: (count) => waitFor(peer.pingWaiters, peer.pings, count),
+    waitForNotifications: (count) => waitFor(peer.notificationWaiters, peer.notifications.length, count),
     close() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const session of sessions) session.destroy();
+        for (const session of peer.sessions) session.destroy();
       });
     },
   };

@@ -135,72 +135,113 @@ const SINGLE_HEADERS = new Set([
  * answer with (the one sent when it was well formed, else a generated one).
  * Topic ownership (DeviceTokenNotForTopic, TopicDisallowed) needs the registry: see {@link checkTokenTopic}.
  */
-// eslint-disable-next-line max-lines-per-function -- one of the eight long functions issue 12 names, not split yet
 export function validateApnsRequest(
   input: ApnsRequestInput,
   options: ValidateOptions = {},
 ): ApnsValidationResult {
-  const generateId = options.generateId ?? randomUUID;
-  const headers = new Map<string, string>();
-  let duplicate = false;
-  for (let i = 0; i + 1 < input.rawHeaders.length; i += 2) {
-    const name = (input.rawHeaders[i] ?? '').toLowerCase();
-    const value = input.rawHeaders[i + 1] ?? '';
-    if (headers.has(name) && SINGLE_HEADERS.has(name)) duplicate = true;
-    if (!headers.has(name)) headers.set(name, value);
-  }
-
+  const { headers, duplicate } = readHeaders(input.rawHeaders);
   // The id is settled first so that every error, whatever its cause, echoes a usable apns-id.
   const sentId = headers.get('apns-id');
   const idValid = sentId !== undefined && UUID.test(sentId);
-  const apnsId = idValid ? sentId : generateId();
-  const fail = (reason: Parameters<typeof apnsError>[0]): ApnsValidationResult => ({
+  const apnsId = idValid ? sentId : (options.generateId ?? randomUUID)();
+  const fail = (reason: ApnsReason): ApnsValidationResult => ({
     ok: false,
     error: apnsError(reason),
     apnsId,
   });
 
-  // A query string is not part of the API, so the path is compared whole.
-  if (!input.path.startsWith(DEVICE_PATH_PREFIX)) {
-    return fail(input.path === '/3/device' ? 'MissingDeviceToken' : 'BadPath');
-  }
-  const rawToken = input.path.slice(DEVICE_PATH_PREFIX.length);
-  if (rawToken.includes('/') || rawToken.includes('?')) return fail('BadPath');
-  if (input.method.toUpperCase() !== 'POST') return fail('MethodNotAllowed');
-  if (rawToken === '') return fail('MissingDeviceToken');
-  if (duplicate) return fail('DuplicateHeaders');
-  if (sentId !== undefined && !idValid) return fail('BadMessageId');
-
-  if (!input.auth.ok) return fail(input.auth.reason);
-
+  const target = checkTarget(input, duplicate, sentId !== undefined && !idValid);
+  if (typeof target === 'string') return fail(target);
+  const { auth } = input;
+  if (!auth.ok) return fail(auth.reason);
   // Any even-length hex string is accepted: Apple warns that token lengths change.
-  if (!HEX.test(rawToken) || rawToken.length % 2 !== 0) return fail('BadDeviceToken');
-  const deviceToken = rawToken.toLowerCase();
+  if (!HEX.test(target.rawToken) || target.rawToken.length % 2 !== 0) return fail('BadDeviceToken');
 
   const topic = headers.get('apns-topic');
-  const pushTypeHeader = headers.get('apns-push-type');
-  let pushType: ApnsPushType;
-  if (pushTypeHeader === undefined) {
-    // APNs still accepts requests without the header; infer it from the topic suffix as the service does
-    // for legacy VoIP/complication senders, else treat it as an alert.
-    pushType = topic === undefined ? 'alert' : inferPushType(topic);
-  } else if (isPushType(pushTypeHeader)) {
-    pushType = pushTypeHeader;
-  } else {
-    return fail('InvalidPushType');
-  }
-
+  const pushType = pushTypeOf(headers.get('apns-push-type'), topic);
+  if (pushType === 'InvalidPushType') return fail(pushType);
   if (topic === undefined || topic === '') return fail('MissingTopic');
   if (!TOPIC.test(topic) || !topicMatchesPushType(topic, pushType)) return fail('BadTopic');
+  const timing = checkTiming(headers, pushType);
+  if (typeof timing === 'string') return fail(timing);
+  const collapseId = headers.get('apns-collapse-id');
+  if (collapseId !== undefined && Buffer.byteLength(collapseId, 'utf8') > 64) return fail('BadCollapseId');
+  const json = checkPayload(input.body, pushType);
+  if (typeof json === 'string') return fail(json);
 
+  return {
+    ok: true,
+    request: {
+      deviceToken: target.rawToken.toLowerCase(),
+      pushType,
+      topic,
+      apnsId,
+      apnsIdGenerated: !idValid,
+      ...timing,
+      collapseId,
+      teamId: auth.teamId,
+      keyId: auth.keyId,
+      payload: input.body,
+      json,
+    },
+  };
+}
+
+/** A reason of {@link apnsError}. */
+type ApnsReason = Parameters<typeof apnsError>[0];
+
+/** The headers by lower-case name (the first of repeated ones), and whether a single-valued one repeated. */
+function readHeaders(rawHeaders: readonly string[]): { headers: Map<string, string>; duplicate: boolean } {
+  const headers = new Map<string, string>();
+  let duplicate = false;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] ?? '').toLowerCase();
+    const value = rawHeaders[i + 1] ?? '';
+    if (headers.has(name) && SINGLE_HEADERS.has(name)) duplicate = true;
+    if (!headers.has(name)) headers.set(name, value);
+  }
+  return { headers, duplicate };
+}
+
+/** Path, method, duplicate headers and `apns-id`, in APNs's order; the device token as sent. */
+function checkTarget(
+  input: ApnsRequestInput,
+  duplicate: boolean,
+  badId: boolean,
+): ApnsReason | { rawToken: string } {
+  // A query string is not part of the API, so the path is compared whole.
+  if (!input.path.startsWith(DEVICE_PATH_PREFIX)) {
+    return input.path === '/3/device' ? 'MissingDeviceToken' : 'BadPath';
+  }
+  const rawToken = input.path.slice(DEVICE_PATH_PREFIX.length);
+  if (rawToken.includes('/') || rawToken.includes('?')) return 'BadPath';
+  if (input.method.toUpperCase() !== 'POST') return 'MethodNotAllowed';
+  if (rawToken === '') return 'MissingDeviceToken';
+  if (duplicate) return 'DuplicateHeaders';
+  if (badId) return 'BadMessageId';
+  return { rawToken };
+}
+
+/** The push type sent, or the one the topic implies when none was. */
+function pushTypeOf(header: string | undefined, topic: string | undefined): ApnsPushType | 'InvalidPushType' {
+  // APNs still accepts requests without the header; infer it from the topic suffix as the service does
+  // for legacy VoIP/complication senders, else treat it as an alert.
+  if (header === undefined) return topic === undefined ? 'alert' : inferPushType(topic);
+  return isPushType(header) ? header : 'InvalidPushType';
+}
+
+/** `apns-expiration` and `apns-priority`, with the rules each push type adds. */
+function checkTiming(
+  headers: ReadonlyMap<string, string>,
+  pushType: ApnsPushType,
+): ApnsReason | { expiration: number | undefined; priority: ApnsPriority } {
   const expirationHeader = headers.get('apns-expiration');
   let expiration: number | undefined;
   if (expirationHeader !== undefined) {
-    if (!DIGITS.test(expirationHeader)) return fail('BadExpirationDate');
+    if (!DIGITS.test(expirationHeader)) return 'BadExpirationDate';
     expiration = Number(expirationHeader);
-    if (!Number.isSafeInteger(expiration)) return fail('BadExpirationDate');
+    if (!Number.isSafeInteger(expiration)) return 'BadExpirationDate';
   }
-
   const priorityHeader = headers.get('apns-priority');
   // Absent means 10, except for background pushes where 10 is not allowed: those default to 5.
   let priority: ApnsPriority = pushType === 'background' ? 5 : 10;
@@ -208,42 +249,24 @@ export function validateApnsRequest(
     if (priorityHeader === '10') priority = 10;
     else if (priorityHeader === '5') priority = 5;
     else if (priorityHeader === '1') priority = 1;
-    else return fail('BadPriority');
+    else return 'BadPriority';
   }
-  if (pushType === 'background' && priority !== 5) return fail('BadPriority');
+  if (pushType === 'background' && priority !== 5) return 'BadPriority';
   if (pushType === 'pushtotalk') {
-    if (priority !== 10) return fail('BadPriority');
+    if (priority !== 10) return 'BadPriority';
     // Push-to-talk must not be stored: an explicit 0 is required, absent (store per policy) is rejected.
-    if (expiration !== 0) return fail('BadExpirationDate');
+    if (expiration !== 0) return 'BadExpirationDate';
   }
+  return { expiration, priority };
+}
 
-  const collapseId = headers.get('apns-collapse-id');
-  if (collapseId !== undefined && Buffer.byteLength(collapseId, 'utf8') > 64) return fail('BadCollapseId');
-
-  if (input.body.byteLength === 0) return fail('PayloadEmpty');
-  if (input.body.byteLength > maxPayloadBytes(pushType)) return fail('PayloadTooLarge');
-  const json = parseJsonObject(input.body);
+/** The payload as a JSON object, or why not. */
+function checkPayload(body: Uint8Array, pushType: ApnsPushType): ApnsReason | Record<string, unknown> {
+  if (body.byteLength === 0) return 'PayloadEmpty';
+  if (body.byteLength > maxPayloadBytes(pushType)) return 'PayloadTooLarge';
   // APNs documents no reason for a body that is not a JSON object; such a body carries no usable
   // payload, so it is answered as PayloadEmpty (a documented reason keeps clients' handling working).
-  if (json === undefined) return fail('PayloadEmpty');
-
-  return {
-    ok: true,
-    request: {
-      deviceToken,
-      pushType,
-      topic,
-      apnsId,
-      apnsIdGenerated: !idValid,
-      expiration,
-      priority,
-      collapseId,
-      teamId: input.auth.teamId,
-      keyId: input.auth.keyId,
-      payload: input.body,
-      json,
-    },
-  };
+  return parseJsonObject(body) ?? 'PayloadEmpty';
 }
 
 /** Whether `value` is a known push type. */
