@@ -164,3 +164,4 @@ async function listenEndpoint(
     logger: core.logger,
     admission: core.gateway.admission,
   });
+}
