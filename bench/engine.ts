@@ -39,11 +39,15 @@ class BenchSession implements DeviceSession {
   constructor(readonly deviceId: string) {
     this.sessionId = `s-${deviceId}`;
   }
-  sendPush(push: Push): boolean {
+  sendPush(push: Push): number {
     this.lastSeq = push.seq;
-    return true;
+    return 1;
   }
   sendNotice(_notice: Notice): void {}
+  readonly writable = true;
+  readonly progress = 0;
+  checkReading(): void {}
+  dropSlowConsumer(): void {}
 }
 
 async function round(kind: string): Promise<number> {

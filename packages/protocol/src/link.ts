@@ -17,6 +17,11 @@ export interface LinkHandlers {
   protocolError(error: ProtocolError): void;
   /** The transport closed, cleanly (no error) or not. Called exactly once. */
   close(error?: Error): void;
+  /**
+   * The send buffer emptied after a send had filled it past the transport's own high-water mark (the
+   * stream's 'drain'): write more now. Links over a transport that cannot tell never call it.
+   */
+  drain?(): void;
 }
 
 /** A bidirectional pipe of frame payloads. */
@@ -41,6 +46,7 @@ export interface DuplexLike {
   on(event: 'end', listener: () => void): unknown;
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'drain', listener: () => void): unknown;
   write(chunk: Uint8Array): boolean;
   end(): unknown;
   destroy(error?: Error): unknown;
@@ -87,6 +93,7 @@ class StreamLink implements FrameLink {
       this.lastError ??= error;
     });
     this.stream.on('close', () => this.finish());
+    if (handlers.drain !== undefined) this.stream.on('drain', () => this.handlers?.drain?.());
   }
 
   send(payload: Uint8Array): void {
@@ -174,13 +181,22 @@ const textDecoder = new TextDecoder();
 /** One frame per WebSocket message, sent as text (JSON); text and binary are both accepted. [LP-2.6] */
 export function webSocketLink(
   socket: WebSocketLike,
-  options: LinkOptions & { terminate?: () => void; remoteAddress?: string } = {},
+  options: LinkOptions & {
+    terminate?: () => void;
+    remoteAddress?: string;
+    /**
+     * The byte stream under the WebSocket (for `ws`, the upgraded socket), whose 'drain' is the link's:
+     * a WebSocket has no drain event of its own, and its bufferedAmount is that stream's queue.
+     */
+    drainSource?: { on(event: 'drain', listener: () => void): unknown };
+  } = {},
 ): FrameLink {
   return new WebSocketLink(
     socket,
     options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     options.terminate,
     options.remoteAddress,
+    options.drainSource,
   );
 }
 
@@ -194,6 +210,7 @@ class WebSocketLink implements FrameLink {
     private readonly maxFrameBytes: number,
     private readonly terminate: (() => void) | undefined,
     readonly remoteAddress: string | undefined,
+    private readonly drainSource: { on(event: 'drain', listener: () => void): unknown } | undefined,
   ) {}
 
   start(h: LinkHandlers): void {
@@ -209,6 +226,7 @@ class WebSocketLink implements FrameLink {
       this.closed = true;
       h.close(this.error);
     });
+    if (h.drain !== undefined) this.drainSource?.on('drain', () => h.drain?.());
   }
 
   send(payload: Uint8Array): void {

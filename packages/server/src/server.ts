@@ -145,6 +145,7 @@ async function startCore(
       maxQueuePerDevice: config.maxQueuePerDevice,
       defaultTtlSeconds: config.defaultTtlSeconds,
       ackTimeoutMs: config.ackTimeoutMs,
+      slowConsumerTimeoutMs: config.slowConsumerTimeoutMs,
     },
   });
   // Who is connected, for every feature: the gateway registers sessions, the engine follows them. On

@@ -370,7 +370,14 @@ export const SERVER_OPTIONS = {
     kind: size(16 * 1024, 256 * 1024 * 1024),
     default: connection.maxWriteQueueBytes,
     flag: 'max-write-queue',
-    help: 'bytes queued for one connection before it is dropped as a slow consumer [LP-7.2]',
+    help: 'hard bound on bytes queued for one connection (pushes wait far below it; replies the device asks for count) [LP-7.2]',
+    group: 'Devices',
+  }),
+  slowConsumerTimeoutMs: option({
+    kind: duration(100, 600_000),
+    default: engine.slowConsumerTimeoutMs,
+    flag: 'slow-consumer-timeout',
+    help: 'a device with pushes waiting that drains no bytes and acknowledges nothing for this long is dropped as a slow consumer [LP-7.2]',
     group: 'Devices',
   }),
   maxQueuePerDevice: option({

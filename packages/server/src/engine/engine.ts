@@ -35,10 +35,14 @@ import {
   tellExpired,
   tellOverflow,
   type DeviceState,
-  type InFlight,
+  fellBehind,
+  leaveWindow,
+  resetFeed,
   type PendingAck,
   type PendingSubmit,
 } from './state.js';
+import { AckTimeouts } from './ack-timeouts.js';
+import { hasRoom, readLimit, stopStallWatch, watchStall } from './feed.js';
 import { issueGroup } from './submit-group.js';
 import type { DeviceSession, MessageStatus, SendOutcome, SendRequest } from './types.js';
 import { AckWaiters } from './waiters.js';
@@ -66,9 +70,9 @@ export function createDeliveryEngine(deps: DeliveryEngineDeps): DeliveryEngineIm
 
 class Engine implements DeliveryEngineImpl {
   private readonly store: Store;
-  private readonly clock: Clock;
-  private readonly logger: EngineLogger | undefined;
-  private readonly options: DeliveryEngineOptions;
+  readonly clock: Clock;
+  readonly logger: EngineLogger | undefined;
+  readonly options: DeliveryEngineOptions;
   private readonly chain = new KeyedChain();
   private readonly devices = new Map<string, DeviceState>();
   /** Submits waiting for their device's next submit group (see submit). */
@@ -77,7 +81,7 @@ class Engine implements DeliveryEngineImpl {
   private readonly marking = new Set<Promise<void>>();
   private readonly waiters: AckWaiters;
   private readonly receiptListeners = new Set<(receipt: Receipt) => void>();
-  private readonly ackTimeoutListeners = new Set<(message: StoredMessage) => void>();
+  private readonly ackTimeouts: AckTimeouts;
   /** Retries of device work that failed while the store was unavailable (see background). */
   private readonly retryTimers = new Set<TimerHandle>();
   private sweepTimer: TimerHandle | undefined;
@@ -90,7 +94,16 @@ class Engine implements DeliveryEngineImpl {
     this.logger = deps.logger;
     this.options = validateOptions(deps.options);
     this.waiters = new AckWaiters(deps.clock);
-    if (deps.onAckTimeout !== undefined) this.ackTimeoutListeners.add(deps.onAckTimeout);
+    this.ackTimeouts = new AckTimeouts({
+      clock: this.clock,
+      logger: this.logger,
+      options: this.options,
+      store: this.store,
+      background: (deviceId, what, operation, retry) => this.background(deviceId, what, operation, retry),
+      write: (state, session, message, now, detail) => this.write(state, session, message, now, detail),
+      markSent: (state, written, now) => this.markSent(state, written, now),
+    });
+    if (deps.onAckTimeout !== undefined) this.ackTimeouts.listeners.add(deps.onAckTimeout);
     this.scheduleSweep();
   }
 
@@ -125,7 +138,7 @@ class Engine implements DeliveryEngineImpl {
             // longer known to be caught up, and is fed from the store once it may be back.
             if (!isStoreUnavailable(error)) return;
             const state = this.devices.get(deviceId);
-            if (state !== undefined) state.caughtUp = false;
+            if (state !== undefined) fellBehind(state);
             this.retryLater(() => this.schedulePump(deviceId));
           });
       }
@@ -167,8 +180,8 @@ class Engine implements DeliveryEngineImpl {
   }
 
   onAckTimeout(listener: (message: StoredMessage) => void): () => void {
-    this.ackTimeoutListeners.add(listener);
-    return () => this.ackTimeoutListeners.delete(listener);
+    this.ackTimeouts.listeners.add(listener);
+    return () => this.ackTimeouts.listeners.delete(listener);
   }
 
   listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]> {
@@ -196,7 +209,7 @@ class Engine implements DeliveryEngineImpl {
       deviceId,
       'refill',
       () => {
-        state.caughtUp = false;
+        fellBehind(state);
         return this.pump(state);
       },
       () => this.refill(deviceId),
@@ -216,7 +229,10 @@ class Engine implements DeliveryEngineImpl {
     this.closed = true;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
-    for (const state of this.devices.values()) this.stopAckTimer(state);
+    for (const state of this.devices.values()) {
+      this.ackTimeouts.stop(state);
+      stopStallWatch(this.clock, state);
+    }
     for (const handle of this.retryTimers) this.clock.clearTimeout(handle);
     this.retryTimers.clear();
     this.waiters.settleAll('timeout');
@@ -232,11 +248,9 @@ class Engine implements DeliveryEngineImpl {
     if (this.closed) return;
     const state = this.stateOf(session.deviceId);
     state.session = session;
-    state.ready = false;
-    state.inFlight = new Map();
-    this.stopAckTimer(state);
-    state.cursor = 0;
-    state.caughtUp = false;
+    resetFeed(state);
+    this.ackTimeouts.stop(state);
+    stopStallWatch(this.clock, state);
     this.background(
       session.deviceId,
       'session open',
@@ -282,11 +296,15 @@ class Engine implements DeliveryEngineImpl {
     if (state === undefined || state.session !== session) return;
     // In-flight messages stay sent in the store and are redelivered on the next session.
     state.session = undefined;
-    state.ready = false;
-    state.inFlight = new Map();
-    this.stopAckTimer(state);
-    state.cursor = 0;
-    state.caughtUp = false;
+    resetFeed(state);
+    this.ackTimeouts.stop(state);
+    stopStallWatch(this.clock, state);
+  }
+
+  sessionWritable(session: DeviceSession): void {
+    const state = this.devices.get(session.deviceId);
+    if (state === undefined || state.session !== session || this.closed) return;
+    this.schedulePump(session.deviceId);
   }
 
   /**
@@ -298,6 +316,7 @@ class Engine implements DeliveryEngineImpl {
     const state = this.devices.get(session.deviceId);
     if (state === undefined || state.session !== session || this.closed) return true;
     if (ack.through !== undefined && state.bounded && ack.through > state.highestSent) return false;
+    state.acks += 1;
     // Acks that arrive while the device's chain is busy are merged into the one already waiting there:
     // acknowledging is a union (ids, and the largest cumulative cursor), so one store call does for all.
     const waiting = state.pendingAck;
@@ -401,7 +420,7 @@ class Engine implements DeliveryEngineImpl {
       const fresh = gone === undefined ? all : all.filter((m) => !gone.has(m.id));
       const writeNow = this.clock.now();
       const written = this.writeDirect(device, fresh, writeNow);
-      if (written.length < fresh.length) device.caughtUp = false;
+      if (written.length < fresh.length) fellBehind(device);
       this.markSentLater(device, written, writeNow);
       await this.pump(device);
       for (const { index, message } of accepted) {
@@ -451,26 +470,54 @@ class Engine implements DeliveryEngineImpl {
   // ── feeding and acks ──────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Writes the device's deliverable backlog after its cursor, in seq order, while the in-flight window
-   * has room. Runs inside the device's chain.
+   * Writes the device's deliverable backlog after its cursor, in seq order, as the connection can take it:
+   * while it is writable and the in-flight window has room in count and in bytes. What was read from the
+   * store but could not be written yet is kept (readAhead) for the next pump — the connection's drain,
+   * or an ack — so a backlog of large pushes is read once. Runs inside the device's chain.
    */
   private async pump(state: DeviceState): Promise<void> {
     const session = state.session;
     if (session === undefined || !session.isOpen || !state.ready || this.closed) return;
-    const room = this.options.maxInFlightPerDevice - state.inFlight.size;
-    // Caught up: the store holds nothing deliverable after the cursor, so there is nothing to read.
-    if (room <= 0 || state.caughtUp) return;
     const now = this.clock.now();
-    const batch = await this.store.deliverable(state.deviceId, state.cursor, now, room);
-    if (state.session !== session || !session.isOpen) return;
     const written: StoredMessage[] = [];
-    for (const message of batch) {
-      if (!this.write(state, session, message, now)) break;
-      written.push(message);
+    let refused = !this.writeAhead(state, session, now, written);
+    if (
+      !refused &&
+      state.readAhead.length === 0 &&
+      !state.caughtUp &&
+      hasRoom(this.options, state, session)
+    ) {
+      const limit = readLimit(this.options, state);
+      const batch = await this.store.deliverable(state.deviceId, state.cursor, now, limit);
+      if (state.session === session && session.isOpen) {
+        state.readAhead = batch;
+        // A short read saw the whole backlog (no enqueue of this device can run meanwhile: same chain).
+        state.readAheadComplete = batch.length < limit;
+        refused = !this.writeAhead(state, session, now, written);
+      }
     }
-    // A short read saw the whole backlog (no enqueue of this device can run meanwhile: same chain).
-    if (written.length === batch.length && batch.length < room) state.caughtUp = true;
+    if (!refused && state.readAhead.length === 0 && state.readAheadComplete) state.caughtUp = true;
     await this.markSent(state, written, now);
+    if (state.session === session) watchStall(this, state, session);
+  }
+
+  /** Writes from readAhead while the session can take it; false when the session refused a push. */
+  private writeAhead(state: DeviceState, session: DeviceSession, now: number, out: StoredMessage[]): boolean {
+    while (state.readAhead.length > 0 && hasRoom(this.options, state, session)) {
+      const message = state.readAhead[0];
+      if (message === undefined) break;
+      // Expired since it was read: deliverable() would skip it now; the sweep settles it.
+      if (!isExpiredAt(message, now)) {
+        if (!this.write(state, session, message, now)) {
+          state.readAhead = [];
+          state.readAheadComplete = false;
+          return false;
+        }
+        out.push(message);
+      }
+      state.readAhead.shift();
+    }
+    return true;
   }
 
   /**
@@ -485,7 +532,7 @@ class Engine implements DeliveryEngineImpl {
       return written;
     }
     for (const message of messages) {
-      if (state.inFlight.size >= this.options.maxInFlightPerDevice) break;
+      if (!hasRoom(this.options, state, session)) break;
       // deliverable() would skip it; the pump then does, and the order stays that of the store.
       if (isExpiredAt(message, now)) break;
       if (!this.write(state, session, message, now)) break;
@@ -505,12 +552,15 @@ class Engine implements DeliveryEngineImpl {
     now: number,
     detail: string | null = null,
   ): boolean {
-    if (!session.sendPush(toPush(message))) return false;
-    state.inFlight.delete(message.seq);
-    state.inFlight.set(message.seq, { id: message.id, writtenAt: now });
+    const bytes = session.sendPush(toPush(message));
+    if (bytes === 0) return false;
+    leaveWindow(state, message.seq);
+    state.inFlight.set(message.seq, { id: message.id, writtenAt: now, bytes });
+    state.inFlightBytes += bytes;
+    state.pushBytes = state.pushBytes === 0 ? bytes : (state.pushBytes * 7 + bytes) / 8;
     state.cursor = Math.max(state.cursor, message.seq);
     state.highestSent = Math.max(state.highestSent, message.seq);
-    this.startAckTimer(state);
+    this.ackTimeouts.start(state);
     // Emitted as the push is written, so that a settle racing with markSent (the sweep) comes after it.
     this.emit(message, 'sent', now, detail);
     return true;
@@ -559,11 +609,11 @@ class Engine implements DeliveryEngineImpl {
     const acked = await this.store.acknowledge(state.deviceId, input, this.clock.now());
     for (const message of acked) this.settled(message, 'acked', null);
     if (input.through !== undefined) {
-      for (const seq of [...state.inFlight.keys()]) if (seq <= input.through) state.inFlight.delete(seq);
+      for (const seq of [...state.inFlight.keys()]) if (seq <= input.through) leaveWindow(state, seq);
     }
     if (input.ids !== undefined) {
       const ids = new Set(input.ids);
-      for (const [seq, entry] of [...state.inFlight]) if (ids.has(entry.id)) state.inFlight.delete(seq);
+      for (const [seq, entry] of [...state.inFlight]) if (ids.has(entry.id)) leaveWindow(state, seq);
     }
   }
 
@@ -572,87 +622,16 @@ class Engine implements DeliveryEngineImpl {
     this.emit(message, event, message.settledAt ?? this.clock.now(), detail);
     // The device's ack timer stays: when it fires it finds nothing due and re-arms for what is left.
     const state = this.devices.get(message.deviceId);
-    if (state !== undefined && state.inFlight.get(message.seq)?.id === message.id)
-      state.inFlight.delete(message.seq);
+    if (state === undefined) return;
+    if (state.inFlight.get(message.seq)?.id === message.id) leaveWindow(state, message.seq);
+    // A message read ahead and settled before it was written: read again rather than write it.
+    const first = state.readAhead[0];
+    const last = state.readAhead.at(-1);
+    if (first !== undefined && last !== undefined && message.seq >= first.seq && message.seq <= last.seq) {
+      state.readAhead = [];
+      state.readAheadComplete = false;
+    }
     this.waiters.settle(message.id, statusOfState(message.state));
-  }
-
-  /**
-   * Arms the device's ack timer for its oldest in-flight push, unless it is armed already. One timer per
-   * device with pushes in flight, not one per push: at tens of thousands of pushes a second a timer per
-   * message is a measurable share of the server's CPU (docs/benchmarks.md).
-   */
-  private startAckTimer(state: DeviceState): void {
-    if (state.ackTimer !== undefined) return;
-    const oldest = state.inFlight.values().next();
-    if (oldest.done === true) return;
-    const session = state.session;
-    const delay = Math.max(0, oldest.value.writtenAt + this.options.ackTimeoutMs - this.clock.now());
-    state.ackTimer = this.clock.setTimeout(() => {
-      state.ackTimer = undefined;
-      if (session === undefined || state.session !== session) return;
-      this.background(
-        state.deviceId,
-        'ack timeout',
-        () => this.ackTimedOut(state, session),
-        () => this.startAckTimer(state),
-      );
-    }, delay);
-  }
-
-  private stopAckTimer(state: DeviceState): void {
-    if (state.ackTimer !== undefined) this.clock.clearTimeout(state.ackTimer);
-    state.ackTimer = undefined;
-  }
-
-  /**
-   * The pushes of the session whose ack is overdue: each is reported to the ack-timeout listeners (the
-   * APNs fallback's hook) and written again on the same connection — a repeat the device acks without
-   * handing it to the app twice (LP-6.4), or the retry of a push whose handler failed. Recorded as a
-   * redelivery (a second `sent` receipt). A push that cannot be written now (the connection is full)
-   * gets another ack timeout from now. Runs inside the device's chain.
-   */
-  private async ackTimedOut(state: DeviceState, session: DeviceSession): Promise<void> {
-    const now = this.clock.now();
-    const due: InFlight[] = [];
-    for (const entry of state.inFlight.values()) {
-      if (entry.writtenAt + this.options.ackTimeoutMs > now) break;
-      due.push(entry);
-    }
-    const messages = await Promise.all(due.map((entry) => this.store.getMessage(entry.id)));
-    const rewritten: StoredMessage[] = [];
-    const detail = `redelivered: not acknowledged within ${this.options.ackTimeoutMs} ms`;
-    for (const message of messages) {
-      if (state.session !== session) return;
-      if (message === undefined) continue;
-      const entry = state.inFlight.get(message.seq);
-      if (entry === undefined || entry.id !== message.id || message.state !== 'sent') continue;
-      this.logger?.debug({ device: state.deviceId, id: message.id }, 'message not acknowledged in time');
-      this.tellAckTimeout(message);
-      if (state.inFlight.get(message.seq) !== entry) continue; // a listener settled it (fell back)
-      // Now-or-never is at most once [LP-6.2]; an expired one is the sweep's. Neither holds a slot.
-      if (message.expiration === 0 || isExpiredAt(message, now)) {
-        state.inFlight.delete(message.seq);
-        continue;
-      }
-      if (session.isOpen && this.write(state, session, message, now, detail)) rewritten.push(message);
-      else if (session.isOpen) {
-        state.inFlight.delete(message.seq);
-        state.inFlight.set(message.seq, { id: message.id, writtenAt: now });
-      }
-    }
-    this.startAckTimer(state);
-    await this.markSent(state, rewritten, now);
-  }
-
-  private tellAckTimeout(message: StoredMessage): void {
-    for (const listener of [...this.ackTimeoutListeners]) {
-      try {
-        listener(message);
-      } catch (error) {
-        this.logger?.error({ err: error }, 'ack-timeout listener failed');
-      }
-    }
   }
 
   // ── expiry sweep ──────────────────────────────────────────────────────────────────────────────────

@@ -7,8 +7,19 @@ export interface DeliveryEngineOptions {
   defaultTtlSeconds: number;
   /** Undelivered messages kept per device; the oldest overflow. Default 1000. */
   maxQueuePerDevice: number;
-  /** Pushes written to a session and not yet acked, per device. Default 256. */
+  /** Pushes written to a session and not yet acked, per device. Default 256. [LP-7.3] */
   maxInFlightPerDevice: number;
+  /**
+   * Bytes of pushes written to a session and not yet acked, per device (one push is always allowed,
+   * whatever its size). Default 1 MiB. [LP-7.3]
+   */
+  maxInFlightBytesPerDevice: number;
+  /**
+   * A device with pushes waiting that it cannot take (its connection's queue full, or its window full)
+   * and that drains no bytes and acknowledges nothing for this long is dropped as a slow consumer.
+   * Default 5 s, half the heartbeat grace. [LP-7.2]
+   */
+  slowConsumerTimeoutMs: number;
   /**
    * A push not acked within this on its connection is written again on it (and reported to the
    * ack-timeout hooks). Default 30 s. [LP-6.8]
@@ -23,6 +34,8 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<DeliveryEngineOptions> = Object.fr
   defaultTtlSeconds: 7 * 86_400,
   maxQueuePerDevice: 1000,
   maxInFlightPerDevice: 256,
+  maxInFlightBytesPerDevice: 1024 * 1024,
+  slowConsumerTimeoutMs: 5_000,
   ackTimeoutMs: 30_000,
   expirySweepMs: 1000,
 });

@@ -1,6 +1,6 @@
 /** The engine's in-memory bookkeeping per device, and the shape of a submit waiting for its group. */
 import type { TimerHandle } from '@localpush/protocol';
-import type { Store } from '../store/types.js';
+import type { Store, StoredMessage } from '../store/types.js';
 import type { EngineLogger } from './contracts.js';
 import { expiredNotice, overflowNotice } from './convert.js';
 import type { DeviceSession, SendOutcome, SendRequest } from './types.js';
@@ -20,6 +20,21 @@ export interface DeviceState {
    * (last) written, so the first entry is the one whose ack is due first.
    */
   inFlight: Map<number, InFlight>;
+  /** The sum of the in-flight pushes' bytes: the window is bounded by this as well as by their count. */
+  inFlightBytes: number;
+  /** A running average of the bytes of a push to this device, to size store reads to the byte window. */
+  pushBytes: number;
+  /**
+   * Messages read from the store after `cursor` and not yet written (the connection could not take them
+   * yet), in seq order. Dropped when one of them is settled, and on every session change.
+   */
+  readAhead: StoredMessage[];
+  /** True when the read that filled readAhead came back short: it holds the rest of the backlog. */
+  readAheadComplete: boolean;
+  /** Acks of the current session: progress, beside the session's own (see Engine.watchStall). */
+  acks: number;
+  /** The slow-consumer watch while pushes wait and the device cannot take them. [LP-7.2] */
+  stallTimer: TimerHandle | undefined;
   /** The device's one ack-timeout timer: due when the oldest in-flight push's ack is (see Engine). */
   ackTimer: TimerHandle | undefined;
   /** Highest seq written on the current session (or the resume cursor): the feed continues after it. */
@@ -52,6 +67,34 @@ export interface InFlight {
   readonly id: string;
   /** clock.now() when it was (last) written: its ack is due ackTimeoutMs later. */
   writtenAt: number;
+  /** Bytes of its frame, as the session reported them. */
+  bytes: number;
+}
+
+/** Removes a push from the window (acked, settled, or never to be written again). */
+export function leaveWindow(state: DeviceState, seq: number): void {
+  const entry = state.inFlight.get(seq);
+  if (entry === undefined) return;
+  state.inFlight.delete(seq);
+  state.inFlightBytes -= entry.bytes;
+}
+
+/** The store may hold messages after the cursor that were neither written nor read ahead. */
+export function fellBehind(state: DeviceState): void {
+  state.caughtUp = false;
+  state.readAheadComplete = false;
+}
+
+/** Forgets everything about the session that was being fed (it closed, or a new one opened). */
+export function resetFeed(state: DeviceState): void {
+  state.ready = false;
+  state.inFlight = new Map();
+  state.inFlightBytes = 0;
+  state.cursor = 0;
+  state.caughtUp = false;
+  state.readAhead = [];
+  state.readAheadComplete = false;
+  state.acks = 0;
 }
 
 /** Acks of one session, merged, waiting to be applied. */
@@ -68,6 +111,12 @@ export function newDeviceState(deviceId: string): DeviceState {
     session: undefined,
     ready: false,
     inFlight: new Map(),
+    inFlightBytes: 0,
+    pushBytes: 0,
+    readAhead: [],
+    readAheadComplete: false,
+    acks: 0,
+    stallTimer: undefined,
     ackTimer: undefined,
     cursor: 0,
     caughtUp: false,

@@ -14,9 +14,23 @@ export interface DeviceSession {
   readonly sessionId: string;
   /** False once the session closed (or was replaced); sends are then ignored. */
   readonly isOpen: boolean;
-  /** Writes a push. Returns false when the session is closed or its write queue overflowed (it is then closed). */
-  sendPush(push: Push): boolean;
+  /**
+   * Writes a push; returns the bytes written, or 0 when the session is closed or its write queue
+   * overflowed (it is then closed). The engine writes only while `writable`.
+   */
+  sendPush(push: Push): number;
   sendNotice(notice: Notice): void;
+  /**
+   * False while the session's write queue is above its high-water mark: pushes wait, and the listener's
+   * sessionWritable says when it drained. [LP-7.2]
+   */
+  readonly writable: boolean;
+  /** A count that grows whenever the device shows it reads (queue drained, heartbeat answered). */
+  readonly progress: number;
+  /** Asks the device for a sign that it reads (a heartbeat now), when nothing else would show one. */
+  checkReading(): void;
+  /** Drops the session as a slow consumer: pushes waited and the device made no progress. [LP-7.2] */
+  dropSlowConsumer(): void;
 }
 
 /** What the gateway reports to the engine. Calls for one device arrive in order. */
@@ -33,6 +47,8 @@ export interface SessionListener {
    * device, so the gateway can answer LP_ACK_INVALID. [LP-6.5]
    */
   ackReceived(session: DeviceSession, ack: Ack): boolean;
+  /** The session's write queue drained after it was not writable: feed it again. [LP-7.2] */
+  sessionWritable(session: DeviceSession): void;
 }
 
 /** A push as an application server submits it, validated by the HTTP layer. */

@@ -37,8 +37,15 @@ export interface ConnectionOptions {
   heartbeatGraceMs: number;
   helloTimeoutMs: number;
   maxFrameBytes: number;
-  /** Bytes queued for one connection before it counts as a slow consumer and is dropped. [LP-7.2] */
+  /**
+   * The hard bound on bytes queued for one connection: a write that finds more queued drops it as a slow
+   * consumer. Pushes never reach it (they wait below writeHighWaterBytes); it bounds what the server
+   * must answer whatever the device does (probe replies, notices). At least writeHighWaterBytes plus two
+   * of the largest frames. [LP-7.2]
+   */
   maxWriteQueueBytes: number;
+  /** Above this many queued bytes the connection is not `writable`: pushes wait for its drain. [LP-7.2] */
+  writeHighWaterBytes: number;
   /** How long a closing connection may take to flush before it is destroyed. */
   closeTimeoutMs: number;
 }
@@ -49,6 +56,7 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
   helloTimeoutMs: 10_000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxWriteQueueBytes: 1024 * 1024,
+  writeHighWaterBytes: 64 * 1024,
   closeTimeoutMs: 2_000,
 };
 
@@ -75,6 +83,8 @@ export interface ConnectionHooks {
   heartbeatAcked(connection: DeviceConnection, rttMs: number): void;
   /** The connection closed; called once, for connections that were opened or not. */
   closed(connection: DeviceConnection, reason: CloseReason): void;
+  /** The open connection's write queue drained: it can take pushes again (see `writable`). [LP-7.2] */
+  writable(connection: DeviceConnection): void;
 }
 
 /** What every welcome of this server lists: it answers probes and honours diagnostic sessions. [LP-10.1] */
@@ -97,6 +107,9 @@ export class DeviceConnection implements PresenceSession {
     close(error?: Error): void {
       this.connection.onLinkClosed(error);
     }
+    drain(): void {
+      this.connection.onDrain();
+    }
   };
 
   readonly sessionId = randomUUID();
@@ -115,6 +128,10 @@ export class DeviceConnection implements PresenceSession {
   private closeReason: CloseReason | undefined;
   /** The peer's address, read when the connection fails: a closed socket no longer knows it. */
   private failedFrom: string | undefined;
+  /** See `progress`. */
+  private _progress = 0;
+  /** See ConnectionOptions.maxWriteQueueBytes: never below the high-water mark plus two largest frames. */
+  private readonly writeQueueBound: number;
   /** When the last heartbeat was acknowledged (or the session opened). */
   lastSeenAt: number;
 
@@ -130,6 +147,10 @@ export class DeviceConnection implements PresenceSession {
     helloWithinMs: number = options.helloTimeoutMs,
   ) {
     this.lastSeenAt = clock.now();
+    this.writeQueueBound = Math.max(
+      options.maxWriteQueueBytes,
+      options.writeHighWaterBytes + 2 * options.maxFrameBytes,
+    );
     link.start(new DeviceConnection.LinkEvents(this));
     // [LP-4.2] A peer that never says hello must not hold a socket forever. The deadline is absolute:
     // nothing the peer sends moves it, and it ends at the hello's authentication, not at its arrival.
@@ -165,12 +186,40 @@ export class DeviceConnection implements PresenceSession {
     return this.link.remoteAddress ?? this.failedFrom;
   }
 
-  sendPush(push: Push): boolean {
+  sendPush(push: Push): number {
     return this.write(push);
   }
 
   sendNotice(notice: Notice): void {
     this.write(notice);
+  }
+
+  /** Open, and its write queue below the high-water mark: a push written now goes out without waiting. */
+  get writable(): boolean {
+    return this._state === 'open' && this.link.bufferedBytes < this.options.writeHighWaterBytes;
+  }
+
+  /** Grows each time the device shows it reads: its write queue drained, or it answered a heartbeat. */
+  get progress(): number {
+    return this._progress;
+  }
+
+  /**
+   * The engine cannot tell whether the device reads (its window is full and no ack comes): a heartbeat
+   * now, unless one is outstanding, whose ack is progress. [LP-7.2]
+   */
+  checkReading(): void {
+    if (this._state !== 'open' || this.awaitedHeartbeat !== 0) return;
+    if (this.heartbeatTimer !== undefined) this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.sendHeartbeat();
+  }
+
+  /** The device made no progress for too long with pushes waiting: dropped at once. [LP-7.2] */
+  dropSlowConsumer(): void {
+    if (this._state === 'closing' || this._state === 'closed') return;
+    this.closeReason ??= { kind: 'protocol_error', code: ProtocolErrorCode.SLOW_CONSUMER };
+    this.destroy();
   }
 
   /** Asks the device to go away, then closes once the goaway is flushed. [LP-8.1] */
@@ -206,17 +255,23 @@ export class DeviceConnection implements PresenceSession {
     this.link.destroy();
   }
 
-  private write(message: ServerMessage): boolean {
-    if (this._state === 'closing' || this._state === 'closed') return false;
-    // [LP-7.2] The queue is checked before writing: a device that stopped reading is dropped instead of
-    // letting its queue grow without bound, and the others never wait for it.
-    if (this.link.bufferedBytes > this.options.maxWriteQueueBytes) {
-      this.closeReason ??= { kind: 'protocol_error', code: ProtocolErrorCode.SLOW_CONSUMER };
-      this.destroy();
-      return false;
+  /** Writes one message; the bytes queued, or 0 when the connection is closing or was just dropped. */
+  private write(message: ServerMessage): number {
+    if (this._state === 'closing' || this._state === 'closed') return 0;
+    // [LP-7.2] The hard bound, checked before writing: whatever the device makes the server answer, its
+    // queue cannot grow without bound, and the others never wait for it.
+    if (this.link.bufferedBytes > this.writeQueueBound) {
+      this.dropSlowConsumer();
+      return 0;
     }
-    this.link.send(encodeMessage(message));
-    return true;
+    const bytes = encodeMessage(message);
+    this.link.send(bytes);
+    return bytes.byteLength;
+  }
+
+  private onDrain(): void {
+    this._progress += 1;
+    if (this._state === 'open') this.hooks.writable(this);
   }
 
   private onFrame(payload: Uint8Array): void {
@@ -344,6 +399,7 @@ export class DeviceConnection implements PresenceSession {
     // because an ack may cross a heartbeat that the server had already given up on.
     if (seq !== this.awaitedHeartbeat || this.awaitedHeartbeat === 0) return;
     this.awaitedHeartbeat = 0;
+    this._progress += 1;
     this.lastSeenAt = this.clock.now();
     if (this.graceTimer !== undefined) this.clock.clearTimeout(this.graceTimer);
     this.graceTimer = undefined;

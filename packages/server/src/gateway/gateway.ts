@@ -120,6 +120,9 @@ export class Gateway {
       this.options.observer?.heartbeatRtt(c, rttMs);
     },
     closed: (c, reason) => this.onClosed(c, reason),
+    writable: (c) => {
+      if (this.presence.local(c.deviceId) === c) this.options.listener.sessionWritable(c);
+    },
   };
 
   constructor(private readonly options: GatewayOptions) {

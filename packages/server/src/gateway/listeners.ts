@@ -204,6 +204,8 @@ export async function listenWebSocket(
         maxFrameBytes: gateway.connectionOptions.maxFrameBytes,
         terminate: () => socket.terminate(),
         remoteAddress: request.socket.remoteAddress,
+        // `ws` writes straight to the upgraded socket (no compression here), so its drain is the link's.
+        drainSource: request.socket,
       }),
       ticket,
     );

@@ -158,6 +158,10 @@ export class ClusterRelay implements DeliveryEngineImpl {
     return this.engine.ackReceived(session, ack);
   }
 
+  sessionWritable(session: DeviceSession): void {
+    this.engine.sessionWritable(session);
+  }
+
   // ── news from other nodes ─────────────────────────────────────────────────────────────────────────
 
   private onBus(message: BusMessage): void {

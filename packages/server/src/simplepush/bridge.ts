@@ -117,13 +117,27 @@ class BridgeSession implements PresenceSession {
     // The sample has no way to be told; the session just stops receiving (the directory dropped it).
     this.isOpen = false;
   }
-  sendPush(push: Push): boolean {
-    if (!this.isOpen) return false;
+  /** Handed to the sample's endpoint, which queues on its own: counted as one byte against the window. */
+  sendPush(push: Push): number {
+    if (!this.isOpen) return 0;
     this.deliver(this, push);
-    return true;
+    return 1;
   }
   sendNotice(_notice: Notice): void {
     // The sample has nothing to show a queue notice with.
+  }
+  get writable(): boolean {
+    return this.isOpen;
+  }
+  /** Its acks reach the engine directly; there is no byte queue here to watch. */
+  readonly progress = 0;
+  checkReading(): void {
+    // The sample's endpoint sends its own keep-alives and closes a silent peer itself.
+  }
+  dropSlowConsumer(): void {
+    // The SimplePush gateway's own ack deadline closes a session that does not acknowledge; delivery to
+    // it stops here until it does.
+    this.isOpen = false;
   }
 }
 

@@ -28,6 +28,7 @@ class Recorder implements SessionListener, SessionObserver {
     this.acks.push(ack);
     return true;
   }
+  sessionWritable(): void {}
   opened(connection: DeviceConnection, hello: Hello): void {
     this.events.push(`observer open ${connection.deviceId}`);
     this.networks.push(hello.network);

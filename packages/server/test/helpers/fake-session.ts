@@ -15,6 +15,13 @@ export class FakeSession implements DeviceSession {
   private open = true;
   /** When false, sendPush fails like a session whose write queue overflowed (and closes it). */
   acceptPushes = true;
+  /** What the engine reads as `writable`; set it back to true with {@link drained}. */
+  writable = true;
+  /** Bumped by a test to show the device reading (a drain, a heartbeat ack). */
+  progress = 0;
+  /** How often the engine asked for a sign of reading, and whether it dropped the session. */
+  readingChecks = 0;
+  droppedSlow = false;
   private readonly watchers = new Set<() => void>();
 
   constructor(readonly deviceId: string) {
@@ -25,15 +32,31 @@ export class FakeSession implements DeviceSession {
     return this.open;
   }
 
-  sendPush(push: Push): boolean {
-    if (!this.open) return false;
+  sendPush(push: Push): number {
+    if (!this.open) return 0;
     if (!this.acceptPushes) {
       this.open = false;
-      return false;
+      return 0;
     }
     this.pushes.push(push);
     this.notify();
-    return true;
+    return JSON.stringify(push).length;
+  }
+
+  checkReading(): void {
+    this.readingChecks += 1;
+  }
+
+  dropSlowConsumer(): void {
+    this.droppedSlow = true;
+    this.open = false;
+  }
+
+  /** The write queue drained: writable again, and the listener told, as the gateway does. */
+  drained(listener: SessionListener): void {
+    this.writable = true;
+    this.progress += 1;
+    listener.sessionWritable(this);
   }
 
   sendNotice(notice: Notice): void {

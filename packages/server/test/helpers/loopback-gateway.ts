@@ -16,6 +16,7 @@ const noEngine: SessionListener = {
   sessionOpened() {},
   sessionClosed() {},
   ackReceived: () => true,
+  sessionWritable() {},
 };
 
 export interface LoopbackGateway {

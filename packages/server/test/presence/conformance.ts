@@ -40,10 +40,16 @@ export class TestSession implements PresenceSession {
   isOpen = true;
   readonly evictions: string[] = [];
   constructor(readonly deviceId: string) {}
-  sendPush(_push: Push): boolean {
-    return this.isOpen;
+  sendPush(_push: Push): number {
+    return this.isOpen ? 1 : 0;
   }
   sendNotice(_notice: Notice): void {}
+  readonly writable = true;
+  readonly progress = 0;
+  checkReading(): void {}
+  dropSlowConsumer(): void {
+    this.isOpen = false;
+  }
   evict(reason: 'replaced' | 'removed'): void {
     this.evictions.push(reason);
     this.isOpen = false;
