@@ -141,6 +141,8 @@ async function startCore(
     store,
     clock,
     logger,
+    // On Redis other nodes enqueue for this node's devices too.
+    sharedStore: config.store === 'redis',
     options: {
       maxQueuePerDevice: config.maxQueuePerDevice,
       defaultTtlSeconds: config.defaultTtlSeconds,

@@ -18,6 +18,13 @@ export interface DeliveryEngineDeps {
   clock: Clock;
   logger?: EngineLogger;
   options?: Partial<DeliveryEngineOptions>;
+  /**
+   * Other writers enqueue for the same devices (the nodes of a cluster share the store): a message is
+   * written straight from its enqueue result only when its seq follows the last one written; after a
+   * gap the backlog is read from the store, so a device never sees its seqs out of order (its resume
+   * cursor and cumulative acks would otherwise acknowledge the message it skipped).
+   */
+  sharedStore?: boolean;
   /** Called for every push not acked within ackTimeoutMs on its connection (see onAckTimeout). */
   onAckTimeout?: (message: StoredMessage) => void;
 }

@@ -87,8 +87,10 @@ class Engine implements DeliveryEngineImpl {
   private sweepTimer: TimerHandle | undefined;
   private sweeping: Promise<void> | undefined;
   private closed = false;
+  private readonly sharedStore: boolean;
 
   constructor(deps: DeliveryEngineDeps) {
+    this.sharedStore = deps.sharedStore ?? false;
     this.store = deps.store;
     this.clock = deps.clock;
     this.logger = deps.logger;
@@ -535,6 +537,8 @@ class Engine implements DeliveryEngineImpl {
       if (!hasRoom(this.options, state, session)) break;
       // deliverable() would skip it; the pump then does, and the order stays that of the store.
       if (isExpiredAt(message, now)) break;
+      // Another node may hold the seqs in between: the pump reads them, in order, from the store.
+      if (this.sharedStore && message.seq !== state.cursor + 1) break;
       if (!this.write(state, session, message, now)) break;
       written.push(message);
     }
