@@ -14,12 +14,9 @@ import { runConnect } from './scenarios/connect.js';
 import { runDelivery } from './scenarios/delivery.js';
 import { runFloor } from './scenarios/floor.js';
 import { runReconnect } from './scenarios/reconnect.js';
-import {
-  MOSQUITTO_URL,
-  mosquittoAvailable,
-  runMosquittoConnect,
-  runMosquittoDelivery,
-} from './scenarios/mosquitto.js';
+import { mosquittoBinary, startMosquitto, type MosquittoProcess } from './lib/mosquitto.js';
+import type { MqttTransport } from './lib/simulator.js';
+import { runMosquittoConnect, runMosquittoDelivery, runMosquittoMqttJs } from './scenarios/mosquitto.js';
 
 const HELP = `npm run bench -- <scenario> [options]
 
@@ -52,15 +49,18 @@ Options (defaults of 'all' in brackets):
   --duration S     seconds of each fixed-rate run (default 5)
   --batch B        messages per POST /v1/push/batch (default 500, at most 1000)
   --store LIST     stores for delivery: memory, sqlite, redis (default memory)
-  --transport T    transports for connect: tls, tcp, wss, ws (default tls,tcp,wss,ws); delivery,
-                   reconnect and floor use the first
+  --transport T    transports for connect: tls, tcp, wss, ws (default tls,tcp,wss,ws); delivery
+                   runs each tls/tcp one given (default tls; 'all' runs tcp and tls); reconnect and
+                   floor use the first
   --hold S         seconds connections are held idle before RSS is read (default 3)
   --workers K      simulator worker processes (default 2, one per core; 0 = in the bench process)
   --seed X         seed of the random device choice (default 1)
   --repeat N       run the scenario N times (default 1) and end with the median and the range of
                    every key figure over the runs
-  --skip-mqtt      do not run the same workload against Mosquitto (run when one answers on
-                   127.0.0.1:1883: QoS 1, a topic per device, persistent sessions)
+  --skip-mqtt      do not run the same workload against Mosquitto (the bench starts its own
+                   broker — the mosquitto binary, or $MOSQUITTO_BIN — on free loopback ports, plain
+                   and TLS with the server's certificate: QoS 1, a topic per device, persistent
+                   sessions; the lean simulator's MQTT devices, and mqtt.js clients at full speed)
   --help           this text
 
 Each run's figures are one measurement; --repeat gives their spread.`;
@@ -139,9 +139,32 @@ const options = {
   workers: int('workers', values.workers, 0, 16),
 };
 
-const mqtt = !values['skip-mqtt'] && (await mosquittoAvailable());
-if (!values['skip-mqtt'] && !mqtt)
-  console.error(`no MQTT broker at ${MOSQUITTO_URL}: Mosquitto rows skipped`);
+const mosquitto = values['skip-mqtt'] ? undefined : mosquittoBinary();
+if (!values['skip-mqtt'] && mosquitto === undefined)
+  console.error('no mosquitto binary (install mosquitto or set MOSQUITTO_BIN): Mosquitto rows skipped');
+
+/** The MQTT transport that matches a localpush one (none for WebSocket). */
+const mqttOf = (t: Transport): MqttTransport | undefined =>
+  t === 'tls' ? 'mqtts' : t === 'tcp' ? 'mqtt' : undefined;
+
+/** Delivery transports: each tls/tcp one given, else tls; the target run measures both. */
+const deliveryTransports: Transport[] =
+  values.transport !== 'tls,tcp,wss,ws'
+    ? transports.filter((t) => t === 'tls' || t === 'tcp')
+    : targetRun
+      ? ['tcp', 'tls']
+      : ['tls'];
+
+/** A fresh broker for one phase: persistent sessions of a previous phase would stay in its memory. */
+async function withBroker<T>(run: (broker: MosquittoProcess) => Promise<T>): Promise<T | undefined> {
+  if (mosquitto === undefined) return undefined;
+  const broker = await startMosquitto(mosquitto);
+  try {
+    return await run(broker);
+  } finally {
+    await broker.stop();
+  }
+}
 
 /** One run of the scenario, every figure measured afresh (new server processes, new devices). */
 async function runOnce(): Promise<Report> {
@@ -154,7 +177,15 @@ async function runOnce(): Promise<Report> {
       holdMs: options.holdMs,
       workers: options.workers,
     });
-    if (mqtt) report.mqttConnect = await runMosquittoConnect(devices, options.holdMs);
+    for (const t of transports) {
+      const m = mqttOf(t);
+      if (m === undefined) continue;
+      const result = await withBroker((broker) => {
+        report.mosquittoVersion = broker.version;
+        return runMosquittoConnect(broker, m, devices, options.holdMs, options.workers);
+      });
+      if (result !== undefined) (report.mqttConnect ??= []).push(result);
+    }
     // The concurrency target: as many TLS devices as the open-files limit leaves room for, held at once.
     if (targetRun && values.devices === undefined && transports.includes('tls')) {
       report.connectMax = (
@@ -177,18 +208,33 @@ async function runOnce(): Promise<Report> {
     });
   }
   if (scenario === 'delivery' || scenario === 'stores' || scenario === 'cluster' || scenario === 'all') {
-    const transport = transports[0] ?? 'tls';
-    report.delivery = await runDelivery({ ...options, transport });
-    if (mqtt) report.mqttDelivery = await runMosquittoDelivery(options);
+    for (const transport of deliveryTransports) {
+      (report.delivery ??= []).push(...(await runDelivery({ ...options, transport })));
+      const m = mqttOf(transport);
+      if (m === undefined) continue;
+      const lean = await withBroker((broker) => {
+        report.mosquittoVersion = broker.version;
+        return runMosquittoDelivery(broker, m, options);
+      });
+      if (lean !== undefined) (report.mqttDelivery ??= []).push(...lean);
+      if (rates.includes(0)) {
+        const js = await withBroker((broker) => runMosquittoMqttJs(broker, m, options));
+        if (js !== undefined) (report.mqttDelivery ??= []).push(js);
+      }
+    }
   }
   if (scenario === 'floor' || scenario === 'all') {
-    report.floor = await runFloor({
-      devices,
-      messages: options.messages,
-      batch: options.batch,
-      transport: transports[0] ?? 'tls',
-      workers: options.workers,
-    });
+    const floorTransports = scenario === 'all' ? deliveryTransports : [transports[0] ?? 'tls'];
+    for (const transport of floorTransports) {
+      const result = await runFloor({
+        devices,
+        messages: options.messages,
+        batch: options.batch,
+        transport,
+        workers: options.workers,
+      });
+      (report.floor ??= []).push(result);
+    }
   }
   if (targetRun) report.targets = targets(report);
   return report;

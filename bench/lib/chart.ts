@@ -22,15 +22,17 @@ function panels(report: Report): Panel[] {
       label: `localpush ${r.transport}`,
       value: r.connectionsPerSec,
     }));
-    if (report.mqttConnect !== undefined)
-      bars.push({ label: 'Mosquitto', value: report.mqttConnect.connectionsPerSec });
+    for (const q of report.mqttConnect ?? [])
+      bars.push({ label: `Mosquitto ${q.transport}`, value: q.connectionsPerSec });
     out.push({ title: 'Connections per second (higher is better)', unit: '/s', bars });
     const rss = report.connect.map((r) => ({
       label: `localpush ${r.transport}`,
       value: r.rssPerConnectionBytes / 1024,
     }));
-    const q = report.mqttConnect?.rssPerConnectionBytes;
-    if (q !== undefined && q !== null) rss.push({ label: 'Mosquitto', value: q / 1024 });
+    for (const q of report.mqttConnect ?? []) {
+      if (q.rssPerConnectionBytes !== null)
+        rss.push({ label: `Mosquitto ${q.transport}`, value: q.rssPerConnectionBytes / 1024 });
+    }
     out.push({ title: 'Server RSS per idle connection (lower is better)', unit: ' KiB', bars: rss });
   }
   if (report.delivery !== undefined) {
@@ -38,12 +40,14 @@ function panels(report: Report): Panel[] {
     for (const mode of modes) {
       const offered = mode === 'full' ? 'full speed' : `${mode}/s offered`;
       const rows = report.delivery.filter((r) => r.mode === mode);
-      const mq = report.mqttDelivery?.find((r) => r.mode === mode);
-      const through = rows.map((r) => ({ label: `localpush ${r.store}`, value: r.throughputPerSec }));
-      const p99 = rows.map((r) => ({ label: `localpush ${r.store}`, value: r.sendToDeviceMs.p99 }));
-      if (mq !== undefined) {
-        through.push({ label: 'Mosquitto', value: mq.throughputPerSec });
-        p99.push({ label: 'Mosquitto', value: mq.sendToDeviceMs.p99 });
+      const mq = report.mqttDelivery?.filter((r) => r.mode === mode) ?? [];
+      const label = (r: { store: string; transport: string }): string => `${r.store} ${r.transport}`;
+      const through = rows.map((r) => ({ label: label(r), value: r.throughputPerSec }));
+      const p99 = rows.map((r) => ({ label: label(r), value: r.sendToDeviceMs.p99 }));
+      for (const q of mq) {
+        const name = `Mosquitto ${q.transport}${q.client === 'lean' ? '' : ` ${q.client}`}`;
+        through.push({ label: name, value: q.throughputPerSec });
+        p99.push({ label: name, value: q.sendToDeviceMs.p99 });
       }
       out.push({
         title: `Delivered and acknowledged per second, ${offered} (higher is better)`,

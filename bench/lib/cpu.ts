@@ -63,3 +63,9 @@ export async function measureCpu(processes: readonly { role: string; pid: number
     },
   };
 }
+
+/** Server (or broker) CPU µs per acked message of a run; NaN when not measured. */
+export function serverUs(r: { cpu: readonly CpuShare[]; acked: number }): number {
+  const server = r.cpu.find((c) => c.role === 'server');
+  return server === undefined || r.acked === 0 ? Number.NaN : (server.cpuMs * 1000) / r.acked;
+}

@@ -4,10 +4,10 @@
  * `connect` → progress, `connected`; pushes are reported in batches every 20 ms with their arrival time
  * on the epoch clock (performance.timeOrigin + now), which is comparable across processes.
  */
-import { Fleet, type DeviceSpec, type Transport } from './simulator.js';
+import { Fleet, type DeviceSpec, type FleetTransport } from './simulator.js';
 
 export type ToWorker =
-  | { type: 'connect'; transport: Transport; port: number; specs: DeviceSpec[]; reconnect: boolean }
+  | { type: 'connect'; transport: FleetTransport; port: number; specs: DeviceSpec[]; reconnect: boolean }
   | { type: 'close' };
 
 export type FromWorker =

@@ -3,13 +3,42 @@
  * sender live in the bench process), read from /proc/<pid>/status. Spawning reuses the crash test's
  * child entry and harness so that there is one way of running a child server in this repository.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../packages/server/src/config.js';
+import { loadOrCreateIdentity } from '../../packages/server/src/identity.js';
 import type { Transport } from './simulator.js';
 import { spawnServer, stopServer, type ServerChild } from '../../packages/server/test/crash/harness.js';
+import type { ServerLoopReport } from '../../packages/server/test/crash/server-process.js';
+
+export type LoopStats = ServerLoopReport['loop'];
+
+/** Asks a server child for its loop report (a line `loop` on its stdin, one JSON line back). */
+export function requestLoopStats(child: ServerChild): Promise<LoopStats> {
+  const stdout = child.process.stdout;
+  return new Promise<LoopStats>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => {
+      stdout.off('data', onData);
+      reject(new Error('the server did not report its event loop within 10 s'));
+    }, 10_000);
+    const onData = (chunk: string | Buffer): void => {
+      text += chunk.toString();
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('{"loop"')) continue;
+        clearTimeout(timer);
+        stdout.off('data', onData);
+        resolve((JSON.parse(line) as ServerLoopReport).loop);
+        return;
+      }
+    };
+    stdout.on('data', onData);
+    child.process.stdin.write('loop\n');
+  });
+}
 import {
   redisSkipReason,
   startRedis,
@@ -33,6 +62,8 @@ export interface BenchServer {
   readonly helpers: readonly { role: string; pid: number }[];
   /** Resident set size of the server process, in bytes. */
   rss(): Promise<number>;
+  /** The server's event-loop delay and GC pauses since the previous call (see server-process.ts). */
+  loop(): Promise<LoopStats>;
   /**
    * Stops the server gracefully (SIGTERM) and starts it again on the same data directory and ports; only
    * for servers started with `fixedPorts`. Resolves once the new process listens.
@@ -41,8 +72,31 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/** Where the bench's TLS identity lives: one per bench process, for every server and broker it starts. */
+export interface BenchIdentity {
+  keyPath: string;
+  certPath: string;
+}
+
+let identity: Promise<BenchIdentity> | undefined;
+
+/**
+ * One self-signed identity for the whole bench run, made as the server makes its own on a first start:
+ * every localpush server gets a copy in its data directory and Mosquitto's TLS listener uses the same
+ * files, so both sides run the same certificate, key type and handshake cost.
+ */
+export function benchIdentity(): Promise<BenchIdentity> {
+  identity ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'localpush-bench-identity-'));
+    await loadOrCreateIdentity(dir);
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return { keyPath: join(dir, 'server.key'), certPath: join(dir, 'server.crt') };
+  })();
+  return identity;
+}
+
 /** A port that was free a moment ago: the child entry reports only the TLS and API ports it bound. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve, reject) => {
     probe.once('error', reject);
@@ -67,6 +121,9 @@ export async function startBenchServer(
   wsTls = true,
 ): Promise<BenchServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'localpush-bench-'));
+  const shared = await benchIdentity();
+  await copyFile(shared.keyPath, join(dataDir, 'server.key'));
+  await copyFile(shared.certPath, join(dataDir, 'server.crt'));
   const tcpPort = await freePort();
   const wsPort = await freePort();
   // A restarted server must listen where the devices reconnect to: the ports are chosen here, not by bind(0).
@@ -118,6 +175,7 @@ export async function startBenchServer(
     providerKey: info.providerKey,
     helpers: redis !== undefined ? [{ role: 'redis-server', pid: redis.pid }] : [],
     rss: () => readRss(current.info.pid),
+    loop: () => requestLoopStats(current),
     async restart() {
       if (!fixedPorts) throw new Error('restart needs a server started with fixed ports');
       await stopServer(current);

@@ -9,14 +9,35 @@ import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls'
 import { FrameDecoder, PROTOCOL_VERSION, encodeMessage, frame } from '@localpush/protocol';
 import type { ClientMessage } from '@localpush/protocol';
 import { WebSocket, type RawData } from 'ws';
+import {
+  PACKET,
+  PacketSplitter,
+  connectPacket,
+  pubackPacket,
+  readPublish,
+  subscribePacket,
+} from './mqtt-wire.js';
 
 /** tls/tcp: length-prefixed frames (LP-2); wss/ws: one WebSocket text message per protocol message (LP-2.6). */
 export type Transport = 'tls' | 'tcp' | 'wss' | 'ws';
 export const TRANSPORTS: readonly Transport[] = ['tls', 'tcp', 'wss', 'ws'];
+/**
+ * The same lean devices against an MQTT broker (Mosquitto): MQTT 3.1.1 over plain TCP or TLS, one
+ * client per device with a persistent session subscribed at QoS 1 to `bench/<device id>`, PUBACKs
+ * written once per turn of the event loop as the localpush devices write their acks. A push's id is the
+ * PUBLISH payload.
+ */
+export type MqttTransport = 'mqtt' | 'mqtts';
+export type FleetTransport = Transport | MqttTransport;
+
+/** The topic a device of the MQTT fleet subscribes to. */
+export const deviceTopic = (deviceId: string): string => `bench/${deviceId}`;
 
 /** One open connection, whatever the transport. */
 interface Conn {
   send(message: ClientMessage): void;
+  /** Bytes as they are (the MQTT fleet's packets). */
+  write(bytes: Buffer): void;
   destroy(): void;
   /** Resolves when the connection is closed, for whatever reason. */
   readonly closed: Promise<void>;
@@ -28,7 +49,7 @@ export interface DeviceSpec {
 }
 
 export interface FleetOptions {
-  transport: Transport;
+  transport: FleetTransport;
   port: number;
   /** How many connections may be opening at once, so the accept backlog is not overrun. */
   concurrency?: number;
@@ -52,6 +73,8 @@ interface Device {
   ackScheduled: boolean;
   /** The last TLS session the server gave this device, offered again on reconnect. */
   session: Buffer | undefined;
+  /** MQTT: PUBACKs owed, written together at the end of the turn. */
+  pubacks: number[];
 }
 
 /** A WebSocket message as text, whichever of its buffer shapes `ws` delivered. */
@@ -133,6 +156,7 @@ export class Fleet implements DeviceFleet {
       ackThrough: 0,
       ackScheduled: false,
       session: undefined,
+      pubacks: [],
     };
     this.devices.push(device);
     return this.dial(device);
@@ -197,6 +221,7 @@ export class Fleet implements DeviceFleet {
         });
         const conn: Conn = {
           send: (message) => ws.send(Buffer.from(encodeMessage(message)).toString('utf8')),
+          write: (bytes) => ws.send(bytes),
           destroy: () => ws.terminate(),
           closed: new Promise((done) => ws.once('close', () => done())),
         };
@@ -213,6 +238,31 @@ export class Fleet implements DeviceFleet {
       // Node's tls.connect would build a context, a TLS socket and a parsed session before even dialling,
       // which in the reconnect storm — every device retrying while the server restarts — cost the two
       // cores the server shares with the simulator about 0.5 ms per refused attempt.
+      // Called once the socket is up, when `conn` below is set.
+      const readMqtt = (stream: Socket | TLSSocket): void => {
+        const splitter = new PacketSplitter();
+        stream.once(stream instanceof TLSSocket ? 'secureConnect' : 'connect', () =>
+          conn.write(connectPacket(spec.id, false, 0)),
+        );
+        stream.on('data', (chunk: Buffer) => {
+          for (const p of splitter.push(chunk)) {
+            if (p.type === PACKET.publish) {
+              const { packetId, payload } = readPublish(p);
+              this.pushes++;
+              this.options.onPush?.(payload.toString('latin1'), epochNow());
+              if (packetId !== 0) this.schedulePuback(device, packetId);
+            } else if (p.type === PACKET.connack) {
+              conn.write(subscribePacket(1, deviceTopic(spec.id), 1));
+            } else if (p.type === PACKET.suback && !welcomed) {
+              welcomed = true;
+              this.welcomes++;
+              this.connected++;
+              resolve();
+            }
+          }
+        });
+        stream.on('error', onError);
+      };
       const tcp = netConnect({ host: '127.0.0.1', port });
       tcp.setNoDelay(true);
       let socket: Socket | TLSSocket = tcp;
@@ -225,7 +275,7 @@ export class Fleet implements DeviceFleet {
           done();
         };
         tcp.once('close', closedOnce);
-        if (transport === 'tls') {
+        if (transport === 'tls' || transport === 'mqtts') {
           tcp.once('connect', () => {
             const secure = tlsConnect({
               socket: tcp,
@@ -243,11 +293,16 @@ export class Fleet implements DeviceFleet {
       const decoder = new FrameDecoder();
       const conn: Conn = {
         send: (message) => socket.write(frame(encodeMessage(message))),
+        write: (bytes) => socket.write(bytes),
         destroy: () => socket.destroy(),
         closed,
       };
       device.conn = conn;
       function read(stream: Socket | TLSSocket): void {
+        if (transport === 'mqtt' || transport === 'mqtts') {
+          readMqtt(stream);
+          return;
+        }
         const resumed = (): boolean => stream instanceof TLSSocket && stream.isSessionReused();
         stream.once(stream instanceof TLSSocket ? 'secureConnect' : 'connect', () => conn.send(hello));
         stream.on('data', (chunk: Buffer) => {
@@ -282,9 +337,25 @@ export class Fleet implements DeviceFleet {
 
   private readonly acksDue: Device[] = [];
 
+  /** MQTT has no cumulative ack: one PUBACK per message, but one write per device per turn. */
+  private schedulePuback(device: Device, packetId: number): void {
+    device.pubacks.push(packetId);
+    if (device.ackScheduled) return;
+    device.ackScheduled = true;
+    this.acksDue.push(device);
+    if (this.acksDue.length === 1) setImmediate(this.sendAcks);
+  }
+
   private readonly sendAcks = (): void => {
     for (const device of this.acksDue.splice(0)) {
       device.ackScheduled = false;
+      if (device.pubacks.length > 0) {
+        const owed = device.pubacks.splice(0);
+        device.conn?.write(
+          owed.length === 1 ? pubackPacket(owed[0] ?? 0) : Buffer.concat(owed.map(pubackPacket)),
+        );
+        continue;
+      }
       const through = device.ackThrough;
       device.ackThrough = 0;
       if (through > 0 && device.conn !== null) device.conn.send({ type: 'ack', through });

@@ -15,8 +15,8 @@ export function keyFigures(report: Report): Map<string, number> {
     figures.set(`a. connections/s (${at})`, c.connectionsPerSec);
     figures.set(`a. RSS per idle connection, KiB (${at})`, c.rssPerConnectionBytes / 1024);
   }
-  const q = report.mqttConnect;
-  if (q !== undefined) figures.set('a. Mosquitto connections/s', q.connectionsPerSec);
+  for (const q of report.mqttConnect ?? [])
+    figures.set(`a. Mosquitto connections/s (${q.transport})`, q.connectionsPerSec);
   const r = report.reconnect;
   if (r !== undefined) {
     figures.set('c. SIGTERM → all resumed, ms', r.allResumedMs);
@@ -24,20 +24,24 @@ export function keyFigures(report: Report): Map<string, number> {
     figures.set('c. TLS sessions resumed', r.tlsSessionsResumed);
   }
   for (const d of report.delivery ?? []) {
-    const mode = d.mode === 'full' ? 'full speed' : `${d.mode}/s`;
+    const mode = `${d.transport}, ${d.mode === 'full' ? 'full speed' : `${d.mode}/s`}`;
     figures.set(`b. acked/s (${d.store}, ${mode})`, d.throughputPerSec);
     figures.set(`b. p99 accepted → acked, ms (${d.store}, ${mode})`, d.latencyMs.p99);
+    figures.set(`b. p99 sent → device, ms (${d.store}, ${mode})`, d.sendToDeviceMs.p99);
     const server = d.cpu.find((c) => c.role === 'server');
     if (server !== undefined && d.acked > 0) {
       figures.set(`b. server CPU per message, µs (${d.store}, ${mode})`, (server.cpuMs * 1000) / d.acked);
     }
   }
   for (const m of report.mqttDelivery ?? []) {
-    const mode = m.mode === 'full' ? 'full speed' : `${m.mode}/s`;
+    const mode = `${m.transport}, ${m.client}, ${m.mode === 'full' ? 'full speed' : `${m.mode}/s`}`;
     figures.set(`b. Mosquitto received/s (${mode})`, m.throughputPerSec);
     figures.set(`b. Mosquitto send → device p99, ms (${mode})`, m.sendToDeviceMs.p99);
+    const broker = m.cpu.find((c) => c.role === 'server');
+    if (broker !== undefined && m.acked > 0)
+      figures.set(`b. Mosquitto CPU per message, µs (${mode})`, (broker.cpuMs * 1000) / m.acked);
   }
-  if (report.floor !== undefined) figures.set('f. floor acked/s', report.floor.throughputPerSec);
+  for (const f of report.floor ?? []) figures.set(`f. floor acked/s (${f.transport})`, f.throughputPerSec);
   return figures;
 }
 

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { FromWorker, ToWorker } from './fleet-worker.js';
-import { Fleet, type DeviceFleet, type DeviceSpec, type Transport } from './simulator.js';
+import { Fleet, type DeviceFleet, type DeviceSpec, type FleetTransport } from './simulator.js';
 
 const ENTRY = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 /** The repository root: `--import tsx` is resolved from the working directory. */
@@ -37,7 +37,7 @@ export class WorkerFleet implements DeviceFleet {
 
   constructor(
     private readonly workers: number,
-    private readonly transport: Transport,
+    private readonly transport: FleetTransport,
     private readonly port: number,
     private readonly onPush?: (id: string, receivedAt: number) => void,
     private readonly reconnect = false,
@@ -134,7 +134,7 @@ export class WorkerFleet implements DeviceFleet {
 /** In this process when `workers` is 0, else spread over that many worker processes. */
 export function makeFleet(
   workers: number,
-  transport: Transport,
+  transport: FleetTransport,
   port: number,
   onPush?: (id: string, receivedAt: number) => void,
   reconnect = false,

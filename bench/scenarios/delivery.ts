@@ -8,7 +8,14 @@ import { measureCpu, type CpuShare, type CpuWindow } from '../lib/cpu.js';
 import { openReceiptFeed, type ReceiptFeed } from '../lib/receipts.js';
 import { epochNow, type DeviceFleet, type Transport } from '../lib/simulator.js';
 import { makeFleet } from '../lib/workers.js';
-import { enrolDevices, portOf, startBenchServer, type BenchServer, type StoreKind } from '../lib/server.js';
+import {
+  enrolDevices,
+  portOf,
+  startBenchServer,
+  type BenchServer,
+  type LoopStats,
+  type StoreKind,
+} from '../lib/server.js';
 import { Progress, sleep, summarise, type LatencySummary } from '../lib/stats.js';
 
 export interface DeliveryOptions {
@@ -29,6 +36,7 @@ export interface DeliveryOptions {
 
 export interface DeliveryResult {
   store: StoreKind;
+  transport: Transport;
   /** 'full' or the target rate in messages/s. */
   mode: string;
   devices: number;
@@ -51,6 +59,8 @@ export interface DeliveryResult {
   cpu: CpuShare[];
   /** Wall time the CPU figures cover (the run, up to the moment the feed had settled what it could). */
   cpuWindowMs: number;
+  /** The server's event-loop delay and GC pauses over the run (what its latency tail is made of). */
+  loop: LoopStats | undefined;
 }
 
 /** Per-run bookkeeping, by message index (ids are `<prefix><index>`). */
@@ -152,6 +162,7 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
             pid: process.pid,
           },
         ]);
+        await server.loop(); // starts the server's loop window afresh
         // Date.now, not performance.now: the end is an `acked` receipt time, which is epoch milliseconds.
         const startedAt = Date.now();
         const random = seededRandom(options.seed);
@@ -169,6 +180,7 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
         await waitAcked(server, current, feed, deadline, stopCpu);
         stopCpu();
         const shares = await (cpuShares ?? cpu.stop());
+        const loop = await server.loop().catch(() => undefined);
         clearInterval(ticker);
         progress.update(current.acked);
         progress.done();
@@ -182,6 +194,7 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
         const elapsedMs = (current.acked < total ? Date.now() : current.lastAckAt) - startedAt;
         results.push({
           store,
+          transport: options.transport,
           mode,
           devices: options.devices,
           messages: total,
@@ -193,6 +206,7 @@ export async function runDelivery(options: DeliveryOptions): Promise<DeliveryRes
           sendToDeviceMs: summarise(current.received),
           cpu: shares.cpu,
           cpuWindowMs: shares.windowMs,
+          loop,
         });
         tracker = undefined;
         feed.close();

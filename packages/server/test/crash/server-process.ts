@@ -4,6 +4,7 @@
  * its provider key as one JSON line on stdout. It runs until it is killed — the test's SIGKILL is the
  * point — or until its stdin closes, so that a test runner that dies itself never leaves a server behind.
  */
+import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import type { ServerConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
 
@@ -60,6 +61,67 @@ process.on('SIGUSR2', () => {
     },
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
+});
+
+/**
+ * The line printed when a line `loop` arrives on stdin: the event loop's delay and the garbage collector's
+ * pauses since the previous request (or the start), then both start again. This is what a latency tail
+ * is made of in a Node server: the time a ready callback waited for the loop.
+ */
+export interface ServerLoopReport {
+  loop: {
+    windowMs: number;
+    /** monitorEventLoopDelay at 10 ms resolution, in milliseconds. */
+    delayMs: { p50: number; p99: number; max: number; mean: number };
+    /** Pauses by kind ('minor' scavenges, 'major' mark-compact, 'incremental', 'weakcb'). */
+    gc: Record<string, { count: number; totalMs: number; maxMs: number }>;
+  };
+}
+
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+const GC_KINDS: Record<number, string> = { 1: 'major', 2: 'minor', 4: 'incremental', 8: 'weakcb' };
+let pauses: ServerLoopReport['loop']['gc'] = {};
+let windowStart = performance.now();
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const detail = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail;
+    const kind = GC_KINDS[detail?.kind ?? 0] ?? 'other';
+    const p = (pauses[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+    p.count++;
+    p.totalMs += entry.duration;
+    p.maxMs = Math.max(p.maxMs, entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
+function loopReport(): ServerLoopReport {
+  const ns = (n: number): number => Math.round(n / 1e4) / 100;
+  const report: ServerLoopReport = {
+    loop: {
+      windowMs: Math.round(performance.now() - windowStart),
+      delayMs: {
+        p50: ns(delay.percentile(50)),
+        p99: ns(delay.percentile(99)),
+        max: ns(delay.max),
+        mean: ns(delay.mean),
+      },
+      gc: pauses,
+    },
+  };
+  delay.reset();
+  pauses = {};
+  windowStart = performance.now();
+  return report;
+}
+
+let stdinText = '';
+process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+  stdinText += chunk;
+  for (let newline = stdinText.indexOf('\n'); newline >= 0; newline = stdinText.indexOf('\n')) {
+    const command = stdinText.slice(0, newline).trim();
+    stdinText = stdinText.slice(newline + 1);
+    if (command === 'loop') process.stdout.write(`${JSON.stringify(loopReport())}\n`);
+  }
 });
 
 let stopping = false;
