@@ -23,7 +23,7 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { DeviceClient, type ClientState } from '@localpush/client';
-import { encodeMessage, frame } from '@localpush/protocol';
+import { encodeMessage, frame, type JsonValue } from '@localpush/protocol';
 import { startServer, type RunningServer } from '../packages/server/src/server.js';
 import { addDevice } from '../packages/server/test/helpers/e2e.js';
 
@@ -86,7 +86,7 @@ function urlOf(server: RunningServer, transport: 'tls' | 'wss' | 'tcp'): string 
   return `wss://127.0.0.1:${server.addresses.ws?.port ?? 0}/v1/connect`;
 }
 
-function submit(server: RunningServer, deviceId: string, payload: object): Promise<unknown> {
+function submit(server: RunningServer, deviceId: string, payload: JsonValue): Promise<unknown> {
   return server.engine.submit({ deviceId, kind: 'message', payload, priority: 10 });
 }
 
@@ -174,7 +174,7 @@ async function latencyRun(withPausedReader: boolean): Promise<LatencyFigure> {
         version: 1,
         deviceId: 'paused',
         credential: paused.credential,
-        capabilities: [],
+        capabilities: [] as string[],
       } as const;
       socket.write(frame(encodeMessage(hello)));
       await once(socket, 'data'); // the welcome
