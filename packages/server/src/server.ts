@@ -116,6 +116,18 @@ class HookFanOut implements Required<PluginHooks> {
   sessionReplaced(): void {
     for (const h of this.all) h.sessionReplaced?.();
   }
+  helloRefused(): void {
+    for (const h of this.all) h.helloRefused?.();
+  }
+  unauthenticatedRefused(...args: Parameters<Required<PluginHooks>['unauthenticatedRefused']>): void {
+    for (const h of this.all) h.unauthenticatedRefused?.(...args);
+  }
+  unauthenticatedEvicted(...args: Parameters<Required<PluginHooks>['unauthenticatedEvicted']>): void {
+    for (const h of this.all) h.unauthenticatedEvicted?.(...args);
+  }
+  deadlineExpired(...args: Parameters<Required<PluginHooks>['deadlineExpired']>): void {
+    for (const h of this.all) h.deadlineExpired?.(...args);
+  }
   apnsToken(...args: Parameters<Required<PluginHooks>['apnsToken']>): void {
     for (const h of this.all) h.apnsToken?.(...args);
   }
