@@ -9,11 +9,19 @@ import tseslint from 'typescript-eslint';
  * `from`. See docs/architecture.md. The protocol is pure and imports nothing of ours; the client
  * imports only the protocol; the server's core (store → engine → presence → gateway) never reaches up
  * into the HTTP API, the features or the CLI; features (APNs, SimplePush, the demo) reach the core only
- * through packages/server/src/core.ts.
+ * through packages/server/src/core.ts. The server is a library: it never imports the CLI (packages/cli),
+ * and the CLI uses the other packages through their public entries (`@localpush/server`, …) only.
  */
 const server = 'packages/server/src';
 const features = ['apns', 'simplepush', 'demo'].map((f) => `${server}/${f}`);
 const coreInsides = ['engine', 'store', 'presence', 'gateway', 'http'].map((d) => `${server}/${d}`);
+const cli = 'packages/cli/src';
+/** The files behind each package's entries in its package.json "exports", for the CLI's zones. */
+const publicEntries = {
+  protocol: ['./index.ts', './link.ts'],
+  client: ['./index.ts'],
+  server: ['./index.ts'],
+};
 const layerZones = [
   {
     target: 'packages/protocol/src',
@@ -26,45 +34,44 @@ const layerZones = [
     message: 'the client SDK depends on the protocol package only',
   },
   {
+    target: 'packages/server',
+    from: ['packages/cli'],
+    message: 'the server is a library and imports nothing from the CLI package',
+  },
+  ...Object.entries(publicEntries).map(([name, except]) => ({
+    target: cli,
+    from: `packages/${name}/src`,
+    except,
+    message: `the CLI uses @localpush/${name} through its public entries only`,
+  })),
+  {
     target: `${server}/store`,
-    from: [
-      ...coreInsides.filter((d) => !d.endsWith('/store')),
-      ...features,
-      `${server}/cli`,
-      `${server}/server.ts`,
-    ],
+    from: [...coreInsides.filter((d) => !d.endsWith('/store')), ...features, `${server}/server.ts`],
     message: 'the stores are the bottom of the core',
   },
   {
     target: `${server}/engine`,
-    from: [
-      `${server}/gateway`,
-      `${server}/presence`,
-      `${server}/http`,
-      ...features,
-      `${server}/cli`,
-      `${server}/server.ts`,
-    ],
+    from: [`${server}/gateway`, `${server}/presence`, `${server}/http`, ...features, `${server}/server.ts`],
     message: 'the engine imports no gateway, presence, HTTP, feature or CLI code',
   },
   {
     target: `${server}/presence`,
-    from: [`${server}/gateway`, `${server}/http`, ...features, `${server}/cli`, `${server}/server.ts`],
+    from: [`${server}/gateway`, `${server}/http`, ...features, `${server}/server.ts`],
     message: 'presence imports no gateway, HTTP, feature or CLI code',
   },
   {
     target: `${server}/gateway`,
-    from: [`${server}/http`, ...features, `${server}/cli`, `${server}/server.ts`],
+    from: [`${server}/http`, ...features, `${server}/server.ts`],
     message: 'the gateway imports no HTTP, feature or CLI code',
   },
   {
     target: `${server}/http`,
-    from: [...features, `${server}/cli`, `${server}/server.ts`],
+    from: [...features, `${server}/server.ts`],
     message: 'the HTTP API imports no feature or CLI code',
   },
   ...features.map((feature) => ({
     target: feature,
-    from: [...coreInsides, ...features.filter((f) => f !== feature), `${server}/cli`, `${server}/server.ts`],
+    from: [...coreInsides, ...features.filter((f) => f !== feature), `${server}/server.ts`],
     message: 'a feature uses the core through packages/server/src/core.ts only',
   })),
 ];

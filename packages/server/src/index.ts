@@ -16,27 +16,7 @@ export { CloseStack } from './close-stack.js';
 export { metricsPlugin } from './metrics.js';
 export { demoPlugin, type DemoPluginOptions } from './demo/routes.js';
 export { simplePushPlugin } from './simplepush/plugin.js';
-export {
-  ConfigError,
-  DEFAULT_CONFIG,
-  SERVER_OPTIONS,
-  envName,
-  layerFromEnv,
-  layerFromFlags,
-  layerFromToml,
-  loadServerConfig,
-  optionSpellings,
-  parseDuration,
-  parseSize,
-  readConfigFile,
-  resolveConfig,
-  resolveLayers,
-  type ConfigLayer,
-  type ConfigSource,
-  type EffectiveConfig,
-  type OptionSpelling,
-  type ServerConfig,
-} from './config.js';
+export * from './config.js';
 export { LocalpushError, StoreError, ServerErrorCode } from './errors.js';
 export { Gateway, type GatewayOptions, type ShutdownOptions } from './gateway/gateway.js';
 export {
@@ -47,6 +27,7 @@ export {
   type CloseReason,
 } from './gateway/connection.js';
 export { listenTls, listenTcp, listenWebSocket, WEBSOCKET_PATH, type Listener } from './gateway/listeners.js';
+export { DEFAULT_ENGINE_OPTIONS } from './engine/options.js';
 export {
   createDeliveryEngine,
   type DeliveryEngineImpl,
@@ -64,7 +45,13 @@ export {
   type HttpHostOptions,
 } from './http/api.js';
 export { apiRoutes, type ApiRoutesOptions } from './http/routes.js';
-export { loadOrCreateIdentity, loadOrCreateProviderKey, spkiPin } from './identity.js';
+export {
+  loadOrCreateIdentity,
+  loadOrCreateProviderKey,
+  readProviderKey,
+  readSpkiPin,
+  spkiPin,
+} from './identity.js';
 export * from './simplepush/index.js';
 export * from './simplepush/bridge.js';
 export { chatRoutes, type ChatRouteDeps, type ChatSendBody } from './simplepush/bridge-routes.js';

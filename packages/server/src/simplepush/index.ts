@@ -8,4 +8,3 @@ export { SpEndpoint, type SpStream, type SpCloseReason, type SpRequestOutcome } 
 export type { SpEndpointHandlers, SpEndpointOptions } from './endpoint.js';
 export * from './gateway.js';
 export * from './listen.js';
-export * from './test-client.js';

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import apn from '@parse/node-apn';
 import { ApnsClient as Apns2Client, Notification as Apns2Notification } from 'apns2';
-import { ApnsClient, createApnsTestPeer, type ApnsTestPeer } from '../../src/apns/index.js';
+import { ApnsClient } from '../../src/apns/index.js';
+import { createApnsTestPeer, type ApnsTestPeer } from '../../src/testing.js';
 import { makeKey, signToken } from '../apns/helpers.js';
 import {
   connectDevice,

@@ -6,12 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_APNS_ENVIRONMENT } from '@localpush/protocol';
-import {
-  ApnsClient,
-  createApnsTestPeer,
-  generatePeerCertificate,
-  type ApnsTestPeer,
-} from '../../src/apns/index.js';
+import { ApnsClient } from '../../src/apns/index.js';
+import { createApnsTestPeer, generatePeerCertificate, type ApnsTestPeer } from '../../src/testing.js';
 import { makeKey, signToken } from '../apns/helpers.js';
 import { connectDevice, postH2, startHarness, TOPIC, waitUntil, type Harness } from './helpers.js';
 

@@ -7,12 +7,11 @@ import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { ManualClock, type Clock } from '@localpush/protocol';
 import {
   ApnsClient,
-  createApnsTestPeer,
-  generatePeerCertificate,
   type ApnsClientError,
   type ApnsClientOptions,
   type ApnsGoawayEvent,
 } from '../../src/apns/index.js';
+import { createApnsTestPeer, generatePeerCertificate } from '../../src/testing.js';
 import { DEVICE, RecordingClock, makeKey, startRelay, type TestKey } from './helpers.js';
 
 let tls: { cert: string; key: string };

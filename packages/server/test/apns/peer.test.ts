@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { once } from 'node:events';
 import { ManualClock } from '@localpush/protocol';
-import { createApnsTestPeer, generatePeerCertificate, type ApnsTestPeer } from '../../src/apns/index.js';
+import { createApnsTestPeer, generatePeerCertificate, type ApnsTestPeer } from '../../src/testing.js';
 import { DEVICE, makeKey, signToken } from './helpers.js';
 
 const key = makeKey();

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import apn from '@parse/node-apn';
 import { ApnsClient as Apns2Client, Notification as Apns2Notification, type ApnsError } from 'apns2';
-import { createApnsTestPeer, type ApnsTestPeer } from '../../src/apns/index.js';
+import { createApnsTestPeer, type ApnsTestPeer } from '../../src/testing.js';
 import { DEVICE, makeKey } from './helpers.js';
 
 const key = makeKey();

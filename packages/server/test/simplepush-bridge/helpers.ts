@@ -11,7 +11,7 @@ import type { Push } from '@localpush/protocol';
 import { WebSocket } from 'ws';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { SpUser } from '../../src/simplepush/codec.js';
-import { SimplePushTestClient, connectSimplePush } from '../../src/simplepush/test-client.js';
+import { SimplePushTestClient, connectSimplePush } from '../../src/testing.js';
 
 /** A started server and its temporary data directory. */
 export interface World {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { SpUser } from '../../src/simplepush/codec.js';
 import { encodeSpFrame, encodeSpRequest, SimplePushErrorCode } from '../../src/simplepush/codec.js';
-import type { SimplePushTestClient } from '../../src/simplepush/test-client.js';
+import type { SimplePushTestClient } from '../../src/testing.js';
 import { startHarness, user, type Harness } from './helpers.js';
 
 const names = (users: readonly SpUser[]): string => users.map((u) => u.deviceName).join(',');

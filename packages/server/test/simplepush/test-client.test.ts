@@ -7,7 +7,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SimplePushErrorCode } from '../../src/simplepush/codec.js';
 import { listenSimplePush, spkiPinBase64 } from '../../src/simplepush/listen.js';
-import { SimplePushTestClient, connectSimplePush } from '../../src/simplepush/test-client.js';
+import { SimplePushTestClient, connectSimplePush } from '../../src/testing.js';
 import { startHarness, testIdentity, user } from './helpers.js';
 
 describe('heartbeat watchdog', () => {

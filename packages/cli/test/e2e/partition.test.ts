@@ -20,9 +20,10 @@ import {
   type DeviceClientOptions,
 } from '@localpush/client';
 import { ManualClock, type Push } from '@localpush/protocol';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { addDevice, cli, waitForState, waitUntil } from '../helpers/e2e.js';
-import { PartitionProxy } from '../helpers/partition-proxy.js';
+import { startServer, type RunningServer } from '@localpush/server';
+import { addDevice, waitForState, waitUntil } from '../../../server/test/helpers/e2e.js';
+import { cli } from '../helpers/run.js';
+import { PartitionProxy } from '../../../server/test/helpers/partition-proxy.js';
 
 type Transport = 'tls' | 'tcp' | 'ws' | 'wss';
 const TRANSPORTS: readonly Transport[] = ['tls', 'tcp', 'ws', 'wss'];

@@ -12,9 +12,10 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { DeviceClient } from '@localpush/client';
 import type { Push } from '@localpush/protocol';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { addDevice, cli, waitForState, waitUntil } from '../helpers/e2e.js';
-import { RawPeer } from '../helpers/raw-peer.js';
+import { startServer, type RunningServer } from '@localpush/server';
+import { addDevice, waitForState, waitUntil } from '../../../server/test/helpers/e2e.js';
+import { cli } from '../helpers/run.js';
+import { RawPeer } from '../../../server/test/helpers/raw-peer.js';
 
 describe('end to end: device add → listen → send → ack', () => {
   let dataDir: string;

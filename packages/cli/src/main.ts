@@ -2,7 +2,7 @@
 /** The `localpush` command: dispatches to one module per subcommand. */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LocalpushError } from '../errors.js';
+import { LocalpushError } from '@localpush/server';
 import { CliError, EXIT, type CliIo } from './common.js';
 import { device } from './device.js';
 import { listen } from './listen.js';

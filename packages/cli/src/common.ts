@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readProviderKey } from '../identity.js';
+import { readProviderKey } from '@localpush/server';
 
 export interface CliIo {
   stdout: (text: string) => void;

@@ -1,6 +1,6 @@
 /** `localpush send`: pushes a message to one or more devices and prints each device's outcome. */
 import { PUSH_KINDS, PUSH_PRIORITIES, type JsonValue } from '@localpush/protocol';
-import { parseDuration } from '../config.js';
+import { parseDuration } from '@localpush/server';
 import { CliError, EXIT, apiTarget, callApi, parseFlags, requireInteger, type CliIo } from './common.js';
 
 export const SEND_HELP = `Usage: localpush send --to <device> [--to <device> …] [options] <message>

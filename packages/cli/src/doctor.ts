@@ -3,7 +3,7 @@
  * printed as pass / warn / fail with the figure, the threshold and the fix (checks in @localpush/client).
  */
 import { formatDoctorReport, runDoctor, type DoctorOptions } from '@localpush/client';
-import { readSpkiPin } from '../identity.js';
+import { readSpkiPin } from '@localpush/server';
 import {
   CliError,
   EXIT,

@@ -1,6 +1,6 @@
 /** `localpush listen`: connects as a device and prints what arrives — the device half of the two-terminal loop. */
 import { DeviceClient } from '@localpush/client';
-import { readSpkiPin } from '../identity.js';
+import { readSpkiPin } from '@localpush/server';
 import { CliError, EXIT, dataDirFrom, parseFlags, readFlagFile, type CliIo } from './common.js';
 
 export const LISTEN_HELP = `Usage: localpush listen --device <id> --credential <credential> [options]

@@ -1,8 +1,8 @@
 /** `localpush serve --simplepush`: the flag turns SimplePush on with the sample's ports; it is off without it. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CliError, type CliIo } from '../../src/cli/common.js';
-import { serveConfigFromFlags } from '../../src/cli/serve.js';
+import { CliError, type CliIo } from '../src/common.js';
+import { serveConfigFromFlags } from '../src/serve.js';
 
 const io: CliIo = { stdout: () => {}, stderr: () => {}, env: {}, untilInterrupted: () => Promise.resolve() };
 

@@ -9,8 +9,8 @@ import {
   renderOptionsHelp,
   type EffectiveConfig,
   type ServerConfig,
-} from '../config.js';
-import { startServer, type RunningServer } from '../server.js';
+} from '@localpush/server';
+import { startServer, type RunningServer } from '@localpush/server';
 import { CliError, DEFAULT_API_URL, DEFAULT_DATA_DIR, EXIT, parseFlags, type CliIo } from './common.js';
 
 export const SERVE_HELP = `Usage: localpush serve [options]

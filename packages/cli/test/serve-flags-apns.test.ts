@@ -1,9 +1,9 @@
 // The serve flags of the APNs endpoint, and how the token registry records topics.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serveConfigFromFlags } from '../../src/cli/serve.js';
-import type { CliIo } from '../../src/cli/common.js';
-import { kindOfPushType, registrationBundleId } from '../../src/apns/router.js';
+import { serveConfigFromFlags } from '../src/serve.js';
+import type { CliIo } from '../src/common.js';
+import { kindOfPushType, registrationBundleId } from '@localpush/server';
 
 const io: CliIo = {
   stdout: () => undefined,

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CliIo } from '../../src/cli/common.js';
-import { run } from '../../src/cli/main.js';
-import { serveConfigFromFlags } from '../../src/cli/serve.js';
-import { parsePayload } from '../../src/cli/send.js';
+import type { CliIo } from '../src/common.js';
+import { run } from '../src/main.js';
+import { serveConfigFromFlags } from '../src/serve.js';
+import { parsePayload } from '../src/send.js';
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';

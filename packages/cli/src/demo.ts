@@ -7,10 +7,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SIMPLEPUSH_PORTS, type ServerConfig } from '../config.js';
-import { demoPlugin } from '../demo/routes.js';
-import { WEBSOCKET_PATH } from '../gateway/listeners.js';
-import { startServer, type RunningServer } from '../server.js';
+import { DEFAULT_SIMPLEPUSH_PORTS, type ServerConfig } from '@localpush/server';
+import { demoPlugin } from '@localpush/server';
+import { WEBSOCKET_PATH } from '@localpush/server';
+import { startServer, type RunningServer } from '@localpush/server';
 import { CliError, EXIT, parseFlags, requireInteger, type CliIo } from './common.js';
 
 export const DEMO_HELP = `Usage: localpush demo [options]

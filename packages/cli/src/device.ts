@@ -1,5 +1,5 @@
 /** `localpush device add|list|remove`: enrol devices through the HTTP API. */
-import { readSpkiPin } from '../identity.js';
+import { readSpkiPin } from '@localpush/server';
 import { CliError, EXIT, apiTarget, callApi, dataDirFrom, parseFlags, type CliIo } from './common.js';
 
 export const DEVICE_HELP = `Usage: localpush device <add|list|remove> [options]

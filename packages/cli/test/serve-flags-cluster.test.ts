@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { CliIo } from '../../src/cli/common.js';
-import { serveConfigFromFlags } from '../../src/cli/serve.js';
-import { type ServerConfig } from '../../src/config.js';
-import { startServer } from '../../src/server.js';
+import type { CliIo } from '../src/common.js';
+import { serveConfigFromFlags } from '../src/serve.js';
+import { type ServerConfig } from '@localpush/server';
+import { startServer } from '@localpush/server';
 
 const io: CliIo = { stdout: () => {}, stderr: () => {}, env: {}, untilInterrupted: () => Promise.resolve() };
 

@@ -2,7 +2,7 @@
  * docs/cli.md, rendered from the commands' own help texts so that the page can never disagree with
  * `--help`. `npm run docs:cli` writes it; a test fails when the committed page is stale.
  */
-import { envName, optionSpellings } from '../config.js';
+import { envName, optionSpellings } from '@localpush/server';
 import { AGENT_HELP } from './agent.js';
 import { DEMO_HELP } from './demo.js';
 import { DEVICE_HELP } from './device.js';

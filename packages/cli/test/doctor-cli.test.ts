@@ -9,10 +9,10 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DeviceClient, type CheckResult, type DoctorReport } from '@localpush/client';
-import { readSysNet } from '../../../client/src/sdk/network.js';
-import type { CliIo } from '../../src/cli/common.js';
-import { run } from '../../src/cli/main.js';
-import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
+import { readSysNet } from '../../client/src/sdk/network.js';
+import type { CliIo } from '../src/common.js';
+import { run } from '../src/main.js';
+import { startLoopbackServer, type LoopbackServer } from '../../server/test/helpers/loopback-server.js';
 
 async function cli(argv: string[]) {
   let stdout = '';

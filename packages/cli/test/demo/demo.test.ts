@@ -11,9 +11,9 @@ import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { startDemo, type RunningDemo } from '../../src/cli/demo.js';
-import { simplePushDeviceId } from '../../src/simplepush/bridge.js';
-import { SimplePushTestClient, connectSimplePush } from '../../src/simplepush/test-client.js';
+import { startDemo, type RunningDemo } from '../../src/demo.js';
+import { simplePushDeviceId } from '@localpush/server';
+import { SimplePushTestClient, connectSimplePush } from '@localpush/server/testing';
 import {
   CHROMIUM,
   joinDemo,

@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { linuxProbe } from '@localpush/client';
 
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const MAIN = join(ROOT, 'packages/server/src/cli/main.ts');
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = join(ROOT, 'packages/cli/src/main.ts');
 const PROVIDER = join(ROOT, 'packages/client/test/sdk/fixtures/scriptable-provider.ts');
 const BUNDLE = 'com.acme.kiosk.push';
 

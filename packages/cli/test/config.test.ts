@@ -20,12 +20,12 @@ import {
   optionSpellings,
   resolveConfig,
   resolveLayers,
-} from '../../src/config.js';
-import { DEFAULT_ENGINE_OPTIONS } from '../../src/engine/options.js';
-import { DEFAULT_CONNECTION_OPTIONS } from '../../src/gateway/connection.js';
-import { CONFIG_FILE_EXAMPLE } from '../../src/cli/docs.js';
-import { run } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/common.js';
+} from '@localpush/server';
+import { DEFAULT_ENGINE_OPTIONS } from '@localpush/server';
+import { DEFAULT_CONNECTION_OPTIONS } from '@localpush/server';
+import { CONFIG_FILE_EXAMPLE } from '../src/docs.js';
+import { run } from '../src/main.js';
+import type { CliIo } from '../src/common.js';
 
 describe('configuration: one table', () => {
   it('spells every option once as a flag, a variable and a file key', () => {

@@ -3,7 +3,7 @@
 // the command at install time, before anything is built; it says what to do when the build is missing.
 import { existsSync } from 'node:fs';
 
-const main = new URL('../dist/cli/main.js', import.meta.url);
+const main = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(main)) {
   process.stderr.write(
     'localpush: not built yet — run "npm run build" (or "npm start") in the repository first\n',

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { run as localpush } from '../../src/cli/main.js';
+import { run as localpush } from '../../src/main.js';
 
 const run = promisify(execFile);
 const docs = new URL('../../../../docs/', import.meta.url);
