@@ -2,7 +2,7 @@
 import type { Clock } from '@localpush/protocol';
 import type { ListOptions, Store, StoredMessage } from '../store/types.js';
 import type { DeliveryEngineOptions } from './options.js';
-import type { DeliveryEngine, SessionListener } from './types.js';
+import type { DeliveryEngine, SendOutcome, SendRequest, SessionListener } from './types.js';
 
 /** Minimal logger shape (pino satisfies it). */
 export interface EngineLogger {
@@ -38,7 +38,17 @@ export class EngineClosedError extends Error {
 }
 
 /** The engine as the server wires it: the DeliveryEngine and SessionListener contracts plus extras. */
+/** What the caller of {@link DeliveryEngineImpl.submit} knows that the engine cannot. */
+export interface SubmitHints {
+  /**
+   * The device holds a live session on another node of a cluster: a now-or-never push (expiration 0) is
+   * stored for that node to write at once, instead of expired as for a device offline everywhere.
+   */
+  readonly onlineElsewhere?: boolean;
+}
+
 export interface DeliveryEngineImpl extends DeliveryEngine, SessionListener {
+  submit(request: SendRequest, hints?: SubmitHints): Promise<SendOutcome>;
   /**
    * Follows pushes that were not acked within ackTimeoutMs on the connection they were written to. The
    * message stays stored and is written again on that connection right after the listeners were told

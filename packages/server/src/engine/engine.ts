@@ -26,6 +26,7 @@ import {
   type DeliveryEngineDeps,
   type DeliveryEngineImpl,
   type EngineLogger,
+  type SubmitHints,
 } from './contracts.js';
 import { expiredNotice, outcomeOf, overflowNotice, statusOfState, toPush } from './convert.js';
 import { validateOptions, type DeliveryEngineOptions } from './options.js';
@@ -120,7 +121,7 @@ class Engine implements DeliveryEngineImpl {
    * for the device by the time it runs (an HTTP batch queues all of its messages in one turn). Call
    * order is kept: a group holds submits in call order and groups run in the device's chain in order.
    */
-  submit(request: SendRequest): Promise<SendOutcome> {
+  submit(request: SendRequest, hints?: SubmitHints): Promise<SendOutcome> {
     if (this.closed) return Promise.reject(new EngineClosedError());
     const id = request.id ?? randomUUID();
     const deviceId = request.deviceId;
@@ -144,7 +145,7 @@ class Engine implements DeliveryEngineImpl {
             this.retryLater(() => this.schedulePump(deviceId));
           });
       }
-      group.push({ request, id, resolve, reject });
+      group.push({ request, id, onlineElsewhere: hints?.onlineElsewhere === true, resolve, reject });
     });
   }
 

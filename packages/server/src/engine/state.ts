@@ -133,6 +133,8 @@ export function newDeviceState(deviceId: string): DeviceState {
 export interface PendingSubmit {
   readonly request: SendRequest;
   readonly id: string;
+  /** See SubmitHints: the device is connected to another node. */
+  readonly onlineElsewhere: boolean;
   resolve(outcome: SendOutcome): void;
   reject(error: unknown): void;
 }

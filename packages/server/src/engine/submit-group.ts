@@ -29,7 +29,7 @@ export function issueGroup(
   const calls = items.map((item): Promise<GroupResult> => {
     const message = newMessage(item, now, options.defaultTtlSeconds);
     const pastExpiration = message.expiration > 0 && message.expiration * 1000 <= now;
-    if (pastExpiration || (message.expiration === 0 && !online)) {
+    if (pastExpiration || (message.expiration === 0 && !online && !item.onlineElsewhere)) {
       // recordExpired is idempotent but does not say whether the id existed. The read queued right
       // before it runs against the same state (same batch, in order), so it sees what recordExpired sees.
       const existing = store.getMessage(item.id);

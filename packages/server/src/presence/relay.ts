@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Ack, Clock } from '@localpush/protocol';
 import { statusOfState } from '../engine/convert.js';
-import type { DeliveryEngineImpl } from '../engine/contracts.js';
+import type { DeliveryEngineImpl, SubmitHints } from '../engine/contracts.js';
 import type { DeviceSession, MessageStatus, SendOutcome, SendRequest, SendStatus } from '../engine/types.js';
 import { AckWaiters } from '../engine/waiters.js';
 import type { ListOptions, Receipt, ReceiptEvent, StoredMessage } from '../store/types.js';
@@ -67,7 +67,25 @@ export class ClusterRelay implements DeliveryEngineImpl {
   // ── DeliveryEngine ────────────────────────────────────────────────────────────────────────────────
 
   submit(request: SendRequest): Promise<SendOutcome> {
-    return this.engine.submit(request);
+    if (!this.mayBeHeldElsewhere(request)) return this.engine.submit(request);
+    return this.hintsFor(request).then((hints) => this.engine.submit(request, hints));
+  }
+
+  /**
+   * A now-or-never push for a device this node does not hold: the engine alone would expire it as
+   * offline, so ask the directory whether another node holds it. Only these submits wait for Redis
+   * first, so one of them may be stored after a later submit of the same turn to the same device.
+   */
+  private mayBeHeldElsewhere(request: SendRequest): boolean {
+    return request.expiration === 0 && !this.engine.isOnline(request.deviceId);
+  }
+
+  private async hintsFor(request: SendRequest): Promise<SubmitHints | undefined> {
+    // Redis unreachable: the submit fails on the store anyway; without a record the push expires as before.
+    const record = await this.deps.presence.locate(request.deviceId).catch(() => undefined);
+    return record !== undefined && record.node !== this.deps.presence.nodeId
+      ? { onlineElsewhere: true }
+      : undefined;
   }
 
   /** As the engine's, but the ack may be recorded on any node: the waiter hears every node's receipts. */
@@ -78,7 +96,11 @@ export class ClusterRelay implements DeliveryEngineImpl {
     try {
       let outcome: SendOutcome;
       try {
-        outcome = await this.engine.submit({ ...request, id });
+        const submit = { ...request, id };
+        outcome = await this.engine.submit(
+          submit,
+          this.mayBeHeldElsewhere(submit) ? await this.hintsFor(submit) : undefined,
+        );
       } catch (error) {
         wait.cancel();
         throw error;

@@ -142,6 +142,47 @@ describe('three nodes on one Redis', { skip }, () => {
     }
   });
 
+  it('delivers a now-or-never push (expiration 0) accepted on A to the device connected on C', async () => {
+    const [a, , c] = nodes;
+    assert.ok(a && c);
+    const credential = await registerDevice(a, 'ward-5');
+    const device = connect(c, 'ward-5', credential);
+    try {
+      await pollUntil('the device on C', () => c.server.gateway.session('ward-5') !== undefined);
+      // A does not hold the device: it must ask the directory, not expire the push as if it were offline.
+      const answer = await apiCall<{ results: { status: string }[] }>(a, 'POST', '/v1/push', {
+        to: 'ward-5',
+        id: 'now-1',
+        kind: 'call',
+        payload: { from: 'bed 7' },
+        expiration: 0,
+        wait: true,
+        waitTimeoutMs: 10_000,
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.results[0]?.status, 'delivered', JSON.stringify(answer.body));
+      assert.deepEqual(
+        device.received.map((p) => p.id),
+        ['now-1'],
+      );
+    } finally {
+      await device.client.stop();
+    }
+    // Offline everywhere, a now-or-never push is still expired at once.
+    await pollUntil('the device gone from every node', async () => {
+      const listed = await apiCall<{ device: { online: boolean } }>(a, 'GET', '/v1/devices/ward-5');
+      return listed.body.device.online === false;
+    });
+    const offline = await apiCall<{ results: { status: string }[] }>(a, 'POST', '/v1/push', {
+      to: 'ward-5',
+      id: 'now-2',
+      kind: 'call',
+      payload: {},
+      expiration: 0,
+    });
+    assert.equal(offline.body.results[0]?.status, 'expired', JSON.stringify(offline.body));
+  });
+
   it('replaces the session on C with a newer one on B, and routes to B from then on', async () => {
     const [a, b, c] = nodes;
     assert.ok(a && b && c);
