@@ -65,11 +65,12 @@ function positive(name: string, text: string, max: number): number {
   }
   return n;
 }
-const transport = values.transport;
-if (transport !== 'tcp' && transport !== 'tls') {
-  console.error(`--transport: expected tcp or tls, got "${transport}"`);
+function parseTransport(text: string): 'tcp' | 'tls' {
+  if (text === 'tcp' || text === 'tls') return text;
+  console.error(`--transport: expected tcp or tls, got "${text}"`);
   process.exit(2);
 }
+const transport = parseTransport(values.transport);
 const nodeCounts = values.nodes.split(',').map((n) => positive('nodes', n, 6));
 const deviceCount = positive('devices', values.devices, 15_000);
 const total = positive('messages', values.messages, 1_000_000);
@@ -346,7 +347,8 @@ function table(rows: readonly Row[]): string {
     );
   }
   const top = rows.filter((r) => r.redisTop !== undefined);
-  if (top.length > 0) lines.push('', 'Redis commands run per push (inside scripts too), most frequent first:', '');
+  if (top.length > 0)
+    lines.push('', 'Redis commands run per push (inside scripts too), most frequent first:', '');
   for (const r of top) lines.push(`- ${r.config}: ${r.redisTop}`);
   for (const r of rows) {
     if (r.redisBytesPerDevice === undefined) continue;
