@@ -30,8 +30,8 @@ Scenarios:
             same data and ports): time until every device is welcomed again, TLS sessions resumed
   stores    (d) delivery with the memory store and the durable (sqlite) store side by side
   cluster   delivery on the redis store (its own redis-server, AOF always) beside one node on
-            sqlite and Mosquitto, with the redis-server's CPU counted per message. Today one
-            node: runs with 2 and 3 nodes come with routing between nodes (docs/cluster.md)
+            sqlite and Mosquitto, with the redis-server's CPU counted per message (one node; 1, 2
+            and 3 nodes on one Redis: bench/cluster-scale.ts, docs/cluster.md)
   floor     (f) the same devices and pushes against a bare Node TLS server (no product): the
             ceiling Node's own I/O puts on any server here, and CPU per message to compare
   all       the issue's target run: connect (10,000 devices per transport, then 15,000 TLS held),

@@ -67,6 +67,8 @@ export interface FleetOptions {
 
 interface Device {
   readonly spec: DeviceSpec;
+  /** The loopback address it connects from (sourceAddress). */
+  readonly source: string;
   conn: Conn | null;
   /** Highest seq received and not yet acknowledged; 0 when nothing is pending. */
   ackThrough: number;
@@ -84,6 +86,17 @@ function rawText(data: RawData): string {
 }
 
 /** performance.now() on the epoch: precise like it, and comparable between processes like Date.now(). */
+/**
+ * The loopback address a device connects from. Real devices each have their own address; from one
+ * address a whole fleet would meet the server's per-address cap on unauthenticated connections (256,
+ * [LP-4.2]) in a reconnect storm and measure that cap, not the server. Linux routes all of 127.0.0.0/8 to
+ * the loopback interface, so 200 source addresses (50 devices each at 10,000) cost nothing to set up.
+ */
+export const SOURCE_ADDRESSES = 200;
+export function sourceAddress(index: number): string {
+  return `127.0.1.${1 + (index % SOURCE_ADDRESSES)}`;
+}
+
 export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** What the scenarios need of a set of simulated devices, in this process or in worker processes. */
@@ -152,6 +165,7 @@ export class Fleet implements DeviceFleet {
   private open(spec: DeviceSpec): Promise<void> {
     const device: Device = {
       spec,
+      source: sourceAddress(this.devices.length),
       conn: null,
       ackThrough: 0,
       ackScheduled: false,
@@ -218,6 +232,7 @@ export class Fleet implements DeviceFleet {
         const ws = new WebSocket(`${transport}://127.0.0.1:${port}/v1/connect`, {
           rejectUnauthorized: false,
           perMessageDeflate: false,
+          localAddress: device.source,
         });
         const conn: Conn = {
           send: (message) => ws.send(Buffer.from(encodeMessage(message)).toString('utf8')),
@@ -263,7 +278,7 @@ export class Fleet implements DeviceFleet {
         });
         stream.on('error', onError);
       };
-      const tcp = netConnect({ host: '127.0.0.1', port });
+      const tcp = netConnect({ host: '127.0.0.1', port, localAddress: device.source });
       tcp.setNoDelay(true);
       let socket: Socket | TLSSocket = tcp;
       const closed = new Promise<void>((done) => {
