@@ -13,7 +13,7 @@ import tseslint from 'typescript-eslint';
  * and the CLI uses the other packages through their public entries (`@localpush/server`, …) only.
  */
 const server = 'packages/server/src';
-const features = ['apns', 'simplepush', 'demo'].map((f) => `${server}/${f}`);
+const features = ['apns', 'simplepush', 'demo', 'health'].map((f) => `${server}/${f}`);
 const coreInsides = ['engine', 'store', 'presence', 'gateway', 'http'].map((d) => `${server}/${d}`);
 const cli = 'packages/cli/src';
 /** The files behind each package's entries in its package.json "exports", for the CLI's zones. */

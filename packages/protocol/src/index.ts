@@ -21,3 +21,4 @@ export {
 } from './length-prefix.js';
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock.js';
 export { Backoff, backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export { percentile } from './stats.js';

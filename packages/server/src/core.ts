@@ -8,6 +8,8 @@ export type { ServerConfig } from './config.js';
 export { ownerOnlyFile } from './data-dir.js';
 export { verifyCredential } from './engine/devices.js';
 export type { Admission, AdmissionTicket } from './gateway/admission.js';
+export type { CloseReason } from './gateway/connection.js';
+export type { SessionObserver } from './gateway/gateway.js';
 export type { DeliveryEngineImpl } from './engine/engine.js';
 export type {
   DeliveryEngine,
@@ -20,6 +22,8 @@ export type {
 export { ServerErrorCode, StoreError } from './errors.js';
 export { ProviderKeys } from './http/auth.js';
 export { ApiError, ApiErrorCode, badRequest } from './http/errors.js';
+export { numericQuery } from './http/routes.js';
+export { deviceParamsSchema, errors as errorResponses } from './http/schemas.js';
 export { tlsServerOptions, type TlsIdentity } from './identity.js';
 export type {
   PluginHooks,

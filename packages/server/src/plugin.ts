@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import type { DeliveryEngineImpl } from './engine/engine.js';
 import type { DeviceDirectory } from './engine/types.js';
-import type { Gateway, GatewayMetrics } from './gateway/gateway.js';
+import type { Gateway, GatewayMetrics, SessionObserver } from './gateway/gateway.js';
 import type { ServerIdentity } from './identity.js';
 import type { SessionDirectory } from './presence/types.js';
 import type { Store } from './store/types.js';
@@ -53,6 +53,8 @@ export interface ServerCore {
 export interface PluginHooks extends Partial<GatewayMetrics> {
   /** A device told its APNs token over its authoritative session [LP-6.9]. */
   apnsToken?(deviceId: string, token: ApnsToken): void;
+  /** The devices' authoritative sessions as they open, close and answer heartbeats (the health view). */
+  sessions?: SessionObserver;
 }
 
 /**

@@ -4,6 +4,7 @@
  * more entry here, or a plugin passed in `StartOptions.plugins`.
  */
 import { apnsPlugin, type ApnsService } from './apns/service.js';
+import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http/api.js';
 import { metricsPlugin } from './metrics.js';
 import type { ApnsSender } from './apns/router.js';
@@ -20,7 +21,7 @@ export function builtinPlugins(options: { apnsSender?: ApnsSender }): {
 } {
   const apns = apnsPlugin(options.apnsSender !== undefined ? { sender: options.apnsSender } : {});
   return {
-    plugins: [httpApiPlugin, metricsPlugin, apns, simplePushPlugin],
+    plugins: [httpApiPlugin, metricsPlugin, healthPlugin, apns, simplePushPlugin],
     apns,
     simplepush: simplePushPlugin,
   };

@@ -17,7 +17,7 @@ import { createDeviceDirectory, verifyCredential } from './engine/devices.js';
 import { createDeliveryEngine, type DeliveryEngineImpl } from './engine/engine.js';
 import type { DeviceDirectory } from './engine/types.js';
 import { LocalpushError, ServerErrorCode } from './errors.js';
-import { Gateway } from './gateway/gateway.js';
+import { Gateway, type SessionObserver } from './gateway/gateway.js';
 import {
   listenTcp,
   listenTls,
@@ -30,6 +30,7 @@ import { loadOrCreateIdentity, loadOrCreateProviderKey, type ServerIdentity } fr
 import { fastifyPlugin, type PluginHooks, type ServerCore, type ServerPlugin } from './plugin.js';
 import { builtinPlugins, type RunningSimplePush } from './plugins.js';
 import { openPresence, type PresenceParts } from './presence/cluster.js';
+import type { SessionDirectory } from './presence/types.js';
 import { createMemoryStore, openRedisStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -131,6 +132,54 @@ class HookFanOut implements Required<PluginHooks> {
   apnsToken(...args: Parameters<Required<PluginHooks>['apnsToken']>): void {
     for (const h of this.all) h.apnsToken?.(...args);
   }
+  readonly sessions: SessionObserver = {
+    opened: (...args) => {
+      for (const h of this.all) h.sessions?.opened(...args);
+    },
+    closed: (...args) => {
+      for (const h of this.all) h.sessions?.closed(...args);
+    },
+    heartbeatRtt: (...args) => {
+      for (const h of this.all) h.sessions?.heartbeatRtt(...args);
+    },
+  };
+}
+
+/** The device gateway on the core's parts; the plugins' hooks hear its connection and session events. */
+function createGateway(
+  config: ServerConfig,
+  parts: {
+    store: Store;
+    engine: DeliveryEngineImpl;
+    presence: SessionDirectory;
+    clock: Clock;
+    logger: Logger;
+    hooks: HookFanOut;
+  },
+): Gateway {
+  const { store, engine, presence, clock, logger, hooks } = parts;
+  return new Gateway({
+    metrics: hooks,
+    observer: hooks.sessions,
+    listener: engine,
+    presence,
+    authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
+    clock,
+    logger,
+    onApnsToken: (deviceId, token) => hooks.apnsToken(deviceId, token),
+    connection: {
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      heartbeatGraceMs: config.heartbeatGraceMs,
+      helloTimeoutMs: config.helloTimeoutMs,
+      maxFrameBytes: config.maxFrameBytes,
+      maxWriteQueueBytes: config.maxWriteQueueBytes,
+    },
+    admission: {
+      maxPending: config.maxUnauthenticated,
+      maxPendingPerAddress: config.maxUnauthenticatedPerAddress,
+      failuresBeforeDelay: config.authThrottleAfter,
+    },
+  });
 }
 
 /** The core, from the data directory up to the gateway; each step's undoing goes on `stack`. */
@@ -173,27 +222,7 @@ async function startCore(
   }
   stack.push('engine and presence', () => cluster.close());
   const { presence, engine } = cluster;
-  const gateway = new Gateway({
-    metrics: hooks,
-    listener: engine,
-    presence,
-    authenticate: (deviceId, credential) => verifyCredential(store, deviceId, credential),
-    clock,
-    logger,
-    onApnsToken: (deviceId, token) => hooks.apnsToken(deviceId, token),
-    connection: {
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      heartbeatGraceMs: config.heartbeatGraceMs,
-      helloTimeoutMs: config.helloTimeoutMs,
-      maxFrameBytes: config.maxFrameBytes,
-      maxWriteQueueBytes: config.maxWriteQueueBytes,
-    },
-    admission: {
-      maxPending: config.maxUnauthenticated,
-      maxPendingPerAddress: config.maxUnauthenticatedPerAddress,
-      failuresBeforeDelay: config.authThrottleAfter,
-    },
-  });
+  const gateway = createGateway(config, { store, engine, presence, clock, logger, hooks });
   const baseDirectory = createDeviceDirectory({ store, clock, isOnline: (id) => presence.isOnline(id) });
   const directory: DeviceDirectory = {
     ...baseDirectory,

@@ -85,13 +85,8 @@ export const percent = (ratio: number): string => `${(ratio * 100).toFixed(ratio
 export const ms = (value: number): string =>
   `${value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : Math.round(value)} ms`;
 
-/** Nearest-rank percentile of a sample (p in 0–100); undefined for an empty sample. */
-export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1];
-}
+/** The one percentile (nearest rank), shared with the server's health view. */
+export { percentile } from '@localpush/protocol';
 
 /**
  * Jitter as the mean absolute difference between successive round trips (RFC 3550's D, unsmoothed): how

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { DEFAULT_ENGINE_OPTIONS } from '../engine/options.js';
 import { DEFAULT_ADMISSION_LIMITS } from '../gateway/admission.js';
 import { DEFAULT_CONNECTION_OPTIONS } from '../gateway/connection.js';
+import { DEFAULT_FLAPPING_RECONNECTS, DEFAULT_HEALTH_LIMITS } from '../health/tracker.js';
 import {
   choice,
   duration,
@@ -378,6 +379,13 @@ export const SERVER_OPTIONS = {
     default: engine.slowConsumerTimeoutMs,
     flag: 'slow-consumer-timeout',
     help: 'a device with pushes waiting that drains no bytes and acknowledges nothing for this long is dropped as a slow consumer [LP-7.2]',
+    group: 'Devices',
+  }),
+  flappingReconnects: option({
+    kind: integer(1, DEFAULT_HEALTH_LIMITS.sessions - 1),
+    default: DEFAULT_FLAPPING_RECONNECTS,
+    flag: 'flapping-reconnects',
+    help: 'reconnects within an hour from which a device is reported as flapping (GET /v1/health/devices, localpush doctor --server)',
     group: 'Devices',
   }),
   maxQueuePerDevice: option({

@@ -412,7 +412,7 @@ function deviceNotFound(id: string): ApiError {
  * Bodies are validated without type coercion (a string is never a number), so query parameters — always
  * strings on the wire — are converted here, before validation, when they are plain decimal integers.
  */
-function numericQuery(keys: readonly string[]) {
+export function numericQuery(keys: readonly string[]) {
   return (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
     const query = request.query as Record<string, unknown>;
     for (const key of keys) {
