@@ -14,11 +14,28 @@ export {
 } from './plugin.js';
 export { CloseStack } from './close-stack.js';
 export { metricsPlugin } from './metrics.js';
+export { healthPlugin, healthRoutes, healthObserver, closeReasonLabel } from './health/plugin.js';
+export {
+  DeviceHealthTracker,
+  DEFAULT_FLAPPING_RECONNECTS,
+  DEFAULT_HEALTH_LIMITS,
+  HEALTH_WINDOW_MS,
+  type AccessPointReport,
+  type DeviceHealthReport,
+  type HealthLimits,
+  type RttSummary,
+  type SessionRecord,
+} from './health/tracker.js';
 export { demoPlugin, type DemoPluginOptions } from './demo/routes.js';
 export { simplePushPlugin } from './simplepush/plugin.js';
 export * from './config.js';
 export { LocalpushError, StoreError, ServerErrorCode } from './errors.js';
-export { Gateway, type GatewayOptions, type ShutdownOptions } from './gateway/gateway.js';
+export {
+  Gateway,
+  type GatewayOptions,
+  type SessionObserver,
+  type ShutdownOptions,
+} from './gateway/gateway.js';
 export {
   DeviceConnection,
   DEFAULT_CONNECTION_OPTIONS,
