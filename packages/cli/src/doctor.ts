@@ -4,6 +4,7 @@
  */
 import { formatDoctorReport, runDoctor, type DoctorOptions } from '@localpush/client';
 import { readSpkiPin } from '@localpush/server';
+import { serverView } from './doctor-server.js';
 import {
   CliError,
   EXIT,
@@ -15,6 +16,7 @@ import {
 } from './common.js';
 
 export const DOCTOR_HELP = `Usage: localpush doctor --device <id> --credential <credential> [options]
+       localpush doctor --server <api url> [--key <key>] [--device <id>] [--limit <n>] [--json]
 
 Tells which of the network's rules the path from this device to the server breaks (docs/network.md):
   reachability  the route (interface, gateway, source), DNS, TCP and TLS handshake times, pin, certificate
@@ -24,6 +26,11 @@ Tells which of the network's rules the path from this device to the server break
   wifi          from iw / wpa_cli: SSID, BSSID, band, channel, signal; channel utilisation (Apple: <= 40 %),
                 retransmissions (Apple: <= 15 %), roaming (802.11r/k/v)
 A check that cannot run here (no Wi-Fi interface, no permission) says why and is not counted as passed.
+
+With --server, the server's view instead (any host that reaches the HTTP API): per device over the last
+hour its reconnects and why its sessions ended, heartbeat round trips timed by the server, offline time;
+the worst devices first (flapping ones flagged, serve --flapping-reconnects) and the access points their
+sessions reported (when apps turn on the SDK's reportNetwork); --device shows one device in detail.
 
 Options:
   --device <id>            device id (or $LOCALPUSH_DEVICE)
@@ -41,10 +48,15 @@ Options:
   --expect-interface <if>  fail the route check unless the server is reached through this interface
   --expect-subnet <cidr>   fail the route check unless the source address is in this subnet
   --no-wifi                leave the Wi-Fi checks out (reported as not runnable)
+  --server <url>           the server's view from its HTTP API (http://host:7700) instead of the checks
+  --key <key>              with --server: the provider key (or $LOCALPUSH_PROVIDER_KEY, or the data
+                           directory's provider.key)
+  --limit <n>              with --server: how many devices and access points to show (default 10)
   --json                   print the report as JSON
   -h, --help               show this help
 
 Exit status: 0 every check passed, 1 warnings or checks that could not run, 2 failures (or bad usage).
+With --server: 0 no device shown is flapping, 1 one is, 2 the API could not be asked.
 `;
 
 const FLAGS = {
@@ -64,6 +76,9 @@ const FLAGS = {
   'expect-subnet': { type: 'string' },
   'no-wifi': { type: 'boolean' },
   json: { type: 'boolean' },
+  server: { type: 'string' },
+  key: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 export async function doctor(args: string[], io: CliIo): Promise<number> {
@@ -72,6 +87,7 @@ export async function doctor(args: string[], io: CliIo): Promise<number> {
     io.stdout(DOCTOR_HELP);
     return EXIT.ok;
   }
+  if (values.server !== undefined) return serverView({ ...values, server: values.server }, io);
   const options = await deviceOptions(values, io);
   if (!values.json) {
     options.onStage = (stage) => io.stderr(`checking ${stage}…\n`);
