@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import type { ServerConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
+import { gcKindName } from './gc-kind.js';
 
 /** The line this script prints once the server listens. */
 export interface ServerProcessInfo {
@@ -80,13 +81,12 @@ export interface ServerLoopReport {
 
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
-const GC_KINDS: Record<number, string> = { 1: 'major', 2: 'minor', 4: 'incremental', 8: 'weakcb' };
 let pauses: ServerLoopReport['loop']['gc'] = {};
 let windowStart = performance.now();
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const detail = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail;
-    const kind = GC_KINDS[detail?.kind ?? 0] ?? 'other';
+    const kind = gcKindName(detail?.kind);
     const p = (pauses[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
     p.count++;
     p.totalMs += entry.duration;
