@@ -156,7 +156,7 @@ export class SqliteCore {
   markSent(deviceId: string, seqs: readonly number[], at: number): void {
     for (const seq of seqs) {
       // The first send is the row's sent_at; only a send after it (a redelivery) needs a receipt row.
-      if (this.s.markFirstSent.get({ deviceId, seq, at }) !== undefined) continue;
+      if (this.s.markFirstSent.run(at, deviceId, seq).changes > 0) continue;
       const resent = this.s.markResent.get({ deviceId, seq });
       if (resent !== undefined) this.s.insertReceipt.run(resent, deviceId, 'sent', at, null);
     }
@@ -227,30 +227,35 @@ export class SqliteCore {
     const seq = this.s.nextSeq.get(input.deviceId, input.deviceId);
     if (seq === undefined) throw unknownDeviceError(input.deviceId);
     const payload = JSON.stringify(input.payload);
-    const { defaultExpiration: _notStored, ...fields } = input;
-    const message: StoredMessage = {
-      ...fields,
-      // A private copy, as from the memory store: the caller may go on changing its payload object.
-      payload: JSON.parse(payload) as JsonValue,
-      seq,
-      state,
-      sentAt: null,
-      settledAt,
-    };
     this.s.insertMessage.run({
-      id: message.id,
-      deviceId: message.deviceId,
+      id: input.id,
+      deviceId: input.deviceId,
       seq,
-      kind: message.kind,
+      kind: input.kind,
       payload,
-      priority: message.priority,
-      expiration: message.expiration,
-      collapseId: message.collapseId,
-      acceptedAt: message.acceptedAt,
+      priority: input.priority,
+      expiration: input.expiration,
+      collapseId: input.collapseId,
+      acceptedAt: input.acceptedAt,
       state,
       settledAt,
     });
-    return message;
+    // Its payload is a private copy, as from the memory store: the caller may go on changing its object.
+    return toMessage({
+      id: input.id,
+      device_id: input.deviceId,
+      seq,
+      kind: input.kind,
+      payload,
+      priority: input.priority,
+      expiration: input.expiration,
+      collapse_id: input.collapseId,
+      accepted_at: input.acceptedAt,
+      state,
+      sent_at: null,
+      settled_at: settledAt,
+      settled_detail: null,
+    });
   }
 }
 
@@ -302,10 +307,9 @@ function prepareAll(db: Database) {
         ORDER BY seq LIMIT @limit`,
     ),
     // The first send sets sent_at; a later one leaves it and is recorded as a receipt row.
-    markFirstSent: stmt<string>(
-      `UPDATE messages SET state = 'sent', sent_at = @at
-        WHERE device_id = @deviceId AND seq = @seq AND state = 'queued' RETURNING id`,
-    ).pluck(),
+    markFirstSent: stmt(
+      `UPDATE messages SET state = 'sent', sent_at = ? WHERE device_id = ? AND seq = ? AND state = 'queued'`,
+    ),
     markResent: stmt<string>(
       `SELECT id FROM messages WHERE device_id = @deviceId AND seq = @seq AND state = 'sent'`,
     ).pluck(),
@@ -341,12 +345,33 @@ function toDevice(row: DeviceRow): DeviceRecord {
   return { id: row.id, credentialHash: row.credential_hash, label: row.label, createdAt: row.created_at };
 }
 
+/**
+ * The message of a row. Its payload is parsed from the stored JSON the first time it is read: most
+ * messages the store hands out are never looked into — an acknowledge returns every message it settled,
+ * an expiry sweep every one it expired — and parsing each would be work and garbage for nothing. To
+ * every reader (spread, JSON.stringify, deepEqual) the payload is an ordinary enumerable property; a
+ * write to it replaces it, as on a plain object.
+ */
 function toMessage(row: MessageRow): StoredMessage {
+  const json = row.payload;
+  let payload: JsonValue | undefined;
+  let parsed = false;
+  // One literal (not a spread, not defineProperty), so that every message has the same shape.
   return {
     id: row.id,
     deviceId: row.device_id,
     kind: row.kind as PushKind,
-    payload: JSON.parse(row.payload) as JsonValue,
+    get payload(): JsonValue {
+      if (!parsed) {
+        payload = JSON.parse(json) as JsonValue;
+        parsed = true;
+      }
+      return payload as JsonValue;
+    },
+    set payload(value: JsonValue) {
+      payload = value;
+      parsed = true;
+    },
     priority: row.priority as PushPriority,
     expiration: row.expiration,
     collapseId: row.collapse_id,
