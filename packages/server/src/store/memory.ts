@@ -233,6 +233,30 @@ class MemoryStore implements Store {
     });
   }
 
+  prune(before: number, limit: number): Promise<number> {
+    return this.run(() => {
+      const pruned = new Set<string>();
+      const devices = new Set<string>();
+      // Map order is acceptance order; a message settled late is pruned by a later batch, not skipped.
+      for (const message of this.messages.values()) {
+        if (pruned.size >= limit) break;
+        if (message.settledAt === null || isUndelivered(message.state) || message.settledAt > before) continue;
+        pruned.add(message.id);
+        devices.add(message.deviceId);
+      }
+      for (const id of pruned) {
+        this.messages.delete(id);
+        this.redeliveries.delete(id);
+        this.settledDetails.delete(id);
+      }
+      for (const deviceId of devices) {
+        const queue = this.queues.get(deviceId);
+        if (queue !== undefined) queue.all = queue.all.filter((m) => !pruned.has(m.id));
+      }
+      return pruned.size;
+    });
+  }
+
   getMessage(id: string): Promise<StoredMessage | undefined> {
     return this.run(() => {
       const message = this.messages.get(id);

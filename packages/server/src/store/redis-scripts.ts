@@ -15,12 +15,26 @@
  * r (times of redeliveries, comma-separated).
  */
 
+/**
+ * Shared Lua: the bucket's retention index, `<bucket>:done` (zset "<seq>:<device>" → settledAt). Every
+ * settled message is added to it, so that PRUNE_BUCKET finds the oldest ones without scanning devices.
+ * Both the bucket and the device are cut from the device's pending key `<prefix>:{b<n>}:p:<device>`: the
+ * prefix holds no braces, so the first "}:p:" ends the bucket's hash tag — and the key stays in its slot.
+ */
+const DONE = `
+local function markDone(pend, seq, at)
+  local i = string.find(pend, '}:p:', 1, true)
+  redis.call('ZADD', string.sub(pend, 1, i) .. ':done', at, seq .. ':' .. string.sub(pend, i + 4))
+end
+`;
+
 /** Shared Lua: settle one pending message (state, time, detail; out of the pending set and collapse map). */
-const SETTLE = `
+const SETTLE = `${DONE}
 local function settle(pend, cmap, mk, seq, state, at, detail)
   redis.call('HSET', mk, 's', state, 'sa', at)
   if detail then redis.call('HSET', mk, 'dt', detail) end
   redis.call('ZREM', pend, seq)
+  markDone(pend, seq, at)
   local c = redis.call('HGET', mk, 'c')
   if c and redis.call('HGET', cmap, c) == seq then redis.call('HDEL', cmap, c) end
 end
@@ -57,7 +71,10 @@ end
 redis.call('HSET', mk, unpack(fields))
 redis.call('ZADD', all, seq, seq)
 redis.call('HSET', ids, X, seq)
-if mode == 'x' then return {'ok', redis.call('HGETALL', mk), {}, {}} end
+if mode == 'x' then
+  markDone(pend, seq, ARGV[12])
+  return {'ok', redis.call('HGETALL', mk), {}, {}}
+end
 redis.call('ZADD', pend, seq, seq)
 local collapsed, overflowed = {}, {}
 if ARGV[11] == '1' then
@@ -223,6 +240,33 @@ return {1, claims, tokens}
 `;
 
 /**
+ * Retention in one bucket: deletes up to `limit` messages settled at or before `before`, oldest first,
+ * from the bucket's done index. Each id is left as a tombstone of its claim generation, released
+ * afterwards exactly as after REMOVE_DEVICE. A message already gone (its device removed) just leaves the
+ * index. KEYS: done. ARGV: bucketBase before limit — {deleted, {id, generation, device, …}}.
+ */
+export const PRUNE_BUCKET = `
+local done, base = KEYS[1], ARGV[1]
+local claims, deleted = {}, 0
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local i = string.find(member, ':', 1, true)
+  local seq, D = string.sub(member, 1, i - 1), string.sub(member, i + 1)
+  local mk = base .. ':m:' .. D .. ':' .. seq
+  local f = redis.call('HMGET', mk, 'id', 'g', 's')
+  if f[1] and f[3] ~= 'queued' and f[3] ~= 'sent' then
+    local ids = base .. ':i:' .. D
+    if redis.call('HGET', ids, f[1]) == seq then redis.call('HSET', ids, f[1], '-' .. (f[2] or '')) end
+    redis.call('ZREM', base .. ':a:' .. D, seq)
+    redis.call('DEL', mk)
+    deleted = deleted + 1
+    table.insert(claims, f[1]); table.insert(claims, f[2] or ''); table.insert(claims, D)
+  end
+  redis.call('ZREM', done, member)
+end
+return {deleted, claims}
+`;
+
+/**
  * Records an APNs token in its device, if the device exists. KEYS: devs toks. ARGV: deviceId token value
  * ("<generation> <JSON>"). Returns 1, or 0 for an unknown device (nothing written).
  */
@@ -290,6 +334,7 @@ export const SCRIPTS = {
   lpGetMessage: GET_MESSAGE,
   lpListMessages: LIST_MESSAGES,
   lpRemoveDevice: REMOVE_DEVICE,
+  lpPruneBucket: PRUNE_BUCKET,
   lpFence: FENCE,
   lpDropTombstone: DROP_TOMBSTONE,
   lpClaim: CLAIM,

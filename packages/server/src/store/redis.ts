@@ -97,6 +97,8 @@ const CLAIM_ATTEMPTS = 8;
 /** Bounds of one bucket's expiry script, so that a large backlog expiring at once never blocks Redis long. */
 const EXPIRE_DEVICES_PER_CALL = 200;
 const EXPIRE_MESSAGES_PER_CALL = 2_000;
+/** Buckets one prune step visits in parallel; each deletes at most its share of the step's limit. */
+const PRUNE_BUCKETS_AT_ONCE = 16;
 
 /**
  * Connects to Redis and returns the store. Rejects with LP_STORE_UNAVAILABLE when Redis cannot be reached
@@ -250,20 +252,53 @@ class RedisStore implements Store {
     )) as [0] | [1, string[], string[]];
     if (reply[0] !== 1) return false;
     const [, claims, tokens] = reply;
-    // Release the claims of the removed messages, each only if it still holds that generation.
     const released: Promise<unknown>[] = [this.tokens.releaseOwners(id, tokens)];
-    for (let i = 0; i + 1 < claims.length; i += 2) {
-      const messageId = String(claims[i]);
-      const generation = String(claims[i + 1]);
-      released.push(
-        this.script('lpCompareAndSet', [this.keys.claim(messageId)], [claimValue(id, generation), '']).then(
-          () => this.script('lpDropTombstone', [k.ids], [messageId, generation]),
-        ),
-      );
-    }
+    for (let i = 0; i + 1 < claims.length; i += 2)
+      released.push(this.releaseClaim(id, String(claims[i]), String(claims[i + 1])));
     await Promise.all(released);
     await this.replicated();
     return true;
+  }
+
+  /**
+   * Releases the claim of a deleted message (removed device, retention) if it still holds that
+   * generation, then drops the tombstone the deleting script left in the device's id hash.
+   */
+  private async releaseClaim(deviceId: string, messageId: string, generation: string): Promise<void> {
+    await this.script('lpCompareAndSet', [this.keys.claim(messageId)], [claimValue(deviceId, generation), '']);
+    await this.script('lpDropTombstone', [this.keys.device(deviceId).ids], [messageId, generation]);
+  }
+
+  /**
+   * Store.prune: visits the buckets a few at a time, each bucket deleting its oldest-settled messages
+   * from its done index (PRUNE_BUCKET), until `limit` are deleted or every bucket was visited.
+   */
+  async prune(before: number, limit: number): Promise<number> {
+    let deleted = 0;
+    for (let first = 0; first < this.keys.buckets && deleted < limit; ) {
+      const count = Math.min(PRUNE_BUCKETS_AT_ONCE, this.keys.buckets - first, limit - deleted);
+      const buckets = Array.from({ length: count }, (_, i) => first + i);
+      first += count;
+      // Never more than the limit in all: each bucket of this step gets an equal share (at least 1).
+      const share = Math.floor((limit - deleted) / count);
+      const replies = (await this.call(() =>
+        Promise.all(
+          buckets.map((b) => {
+            const base = this.keys.bucketBase(b);
+            return this.script('lpPruneBucket', [`${base}:done`], [base, before, share]);
+          }),
+        ),
+      )) as [number, string[]][];
+      const released: Promise<void>[] = [];
+      for (const [count, claims] of replies) {
+        deleted += Number(count);
+        for (let i = 0; i + 2 < claims.length; i += 3)
+          released.push(this.releaseClaim(String(claims[i + 2]), String(claims[i]), String(claims[i + 1])));
+      }
+      await Promise.all(released);
+    }
+    if (deleted > 0) await this.replicated();
+    return deleted;
   }
 
   async enqueue(message: NewMessage, options: EnqueueOptions): Promise<EnqueueResult> {

@@ -98,6 +98,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX apns_tokens_device ON apns_tokens (device_id, token);
     `,
   },
+  {
+    version: 4,
+    description: 'an index of settled messages by settle time, for retention (sqlite-retention.ts)',
+    // Partial, like the pending indexes: only settled rows, the ones retention looks for. A message
+    // enters it once, when it settles; undelivered ones never do.
+    sql: `
+      CREATE INDEX messages_settled ON messages (settled_at) WHERE state NOT IN ('queued', 'sent');
+    `,
+  },
 ];
 
 /** The newest schema version this build knows. A file with a higher user_version is refused. */

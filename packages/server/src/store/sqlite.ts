@@ -16,6 +16,7 @@
 import Database from 'better-sqlite3';
 import { closedError } from './rules.js';
 import { SqliteCore } from './sqlite-core.js';
+import { SqliteRetention } from './sqlite-retention.js';
 import { importLegacyApnsTokens } from './sqlite-tokens.js';
 import { openDatabase, translate, type SqliteOpenOptions } from './sqlite-open.js';
 import type {
@@ -86,6 +87,7 @@ type Outcome = { value: unknown } | { error: Error };
 class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly core: SqliteCore;
+  private readonly retention: SqliteRetention;
   private queue: PendingOperation[] = [];
   private flushTimer: NodeJS.Immediate | undefined;
   private closed = false;
@@ -97,6 +99,7 @@ class SqliteStore implements Store {
     private readonly path: string,
   ) {
     this.core = new SqliteCore(db);
+    this.retention = new SqliteRetention(db);
     // Almost every batch has no failing operation, and then a savepoint per operation is two statements
     // each for nothing (a third of all the statements a delivered message costs). So a batch first runs
     // without them; if any operation throws, better-sqlite3 rolls the whole transaction back and the
@@ -152,6 +155,9 @@ class SqliteStore implements Store {
   }
   markFallenBack(messageId: string, at: number, detail: string): Promise<StoredMessage | undefined> {
     return this.submit(() => this.core.markFallenBack(messageId, at, detail));
+  }
+  prune(before: number, limit: number): Promise<number> {
+    return this.submit(() => this.retention.prune(before, limit));
   }
   getMessage(id: string): Promise<StoredMessage | undefined> {
     return this.submit(() => this.core.getMessage(id));

@@ -192,6 +192,17 @@ export interface Store {
   /** Moves one undelivered message to `fallen_back` (handed to APNs); detail names the path. Undefined otherwise. */
   markFallenBack(messageId: string, at: number, detail: string): Promise<StoredMessage | undefined>;
 
+  /**
+   * Retention: deletes up to `limit` settled messages (any terminal state: acked, expired, fallen_back,
+   * collapsed, overflowed) with settledAt <= `before`, and their receipts, oldest-settled first where
+   * the backend can tell. Queued and sent messages are never touched, and the device's seqs go on after
+   * the deleted ones (never reused). Afterwards a pruned id is unknown: getMessage and receipts answer
+   * nothing, and submitting the id again is a new message. Returns how many were deleted; fewer than
+   * `limit` means none is left that is due. Each call is one small atomic step, so that callers can
+   * prune a long history in batches between deliveries.
+   */
+  prune(before: number, limit: number): Promise<number>;
+
   getMessage(id: string): Promise<StoredMessage | undefined>;
   /** A device's messages, newest first. */
   listMessages(deviceId: string, options: ListOptions): Promise<StoredMessage[]>;

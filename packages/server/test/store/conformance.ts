@@ -23,6 +23,7 @@ import {
 } from './fixtures.js';
 import { runStoreProperties } from './conformance-properties.js';
 import { runTokenConformance } from './conformance-tokens.js';
+import { runRetentionConformance } from './conformance-retention.js';
 
 export type { StoreFactory, StoreFixture } from './fixtures.js';
 
@@ -531,6 +532,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
     describe('APNs tokens', () => {
       runTokenConformance(() => store);
     });
+
+    runRetentionConformance(() => store);
 
     runStoreProperties(factory);
   });
