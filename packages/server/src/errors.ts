@@ -30,6 +30,16 @@ export const ServerErrorCode = {
   TICKET_KEYS_INVALID: 'LP_TICKET_KEYS_INVALID',
   /** Another localpush server holds the data directory's lock (its pid is in the message). */
   DATA_DIR_LOCKED: 'LP_DATA_DIR_LOCKED',
+  /** A retention run failed (logged; the next run tries again, nothing is lost). */
+  RETENTION_FAILED: 'LP_RETENTION_FAILED',
+  /**
+   * The TLS certificate or key (--cert/--key, or the data directory's) cannot be read, does not parse,
+   * do not belong together, or the certificate is not valid now. At start-up the server does not start;
+   * on a reload the old certificate stays.
+   */
+  CERT_INVALID: 'LP_CERT_INVALID',
+  /** A log line (warn): the served certificate expires within --cert-expiry-warning. */
+  CERT_EXPIRING: 'LP_CERT_EXPIRING',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];

@@ -26,6 +26,7 @@ export {
   type RttSummary,
   type SessionRecord,
 } from './health/tracker.js';
+export { Retention, retentionPlugin, RETENTION_BATCH, RETENTION_INTERVAL_MS, type RetentionOptions, type RetentionRun } from './retention.js';
 export { demoPlugin, type DemoPluginOptions } from './demo/routes.js';
 export { simplePushPlugin } from './simplepush/plugin.js';
 export * from './config.js';

@@ -1,5 +1,5 @@
 /**
- * The built-in features, in the order they are set up: the HTTP API's /v1 routes, metrics, the APNs
+ * The built-in features, in the order they are set up: the HTTP API's /v1 routes, metrics, retention, the APNs
  * endpoint and fallback (when `apnsPort` is set) and SimplePush (when configured). A new feature is one
  * more entry here, or a plugin passed in `StartOptions.plugins`.
  */
@@ -7,6 +7,7 @@ import { apnsPlugin, type ApnsService } from './apns/service.js';
 import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http/api.js';
 import { metricsPlugin } from './metrics.js';
+import { retentionPlugin } from './retention.js';
 import type { ApnsSender } from './apns/router.js';
 import type { ServerPlugin } from './plugin.js';
 import { simplePushPlugin, type RunningSimplePush } from './simplepush/plugin.js';
@@ -21,7 +22,7 @@ export function builtinPlugins(options: { apnsSender?: ApnsSender }): {
 } {
   const apns = apnsPlugin(options.apnsSender !== undefined ? { sender: options.apnsSender } : {});
   return {
-    plugins: [httpApiPlugin, metricsPlugin, healthPlugin, apns, simplePushPlugin],
+    plugins: [httpApiPlugin, metricsPlugin, healthPlugin, retentionPlugin, apns, simplePushPlugin],
     apns,
     simplepush: simplePushPlugin,
   };

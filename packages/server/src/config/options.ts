@@ -207,6 +207,18 @@ function apnsFallback(): Kind<ApnsFallbackConfig | null> {
   };
 }
 
+/** A PEM file's path, or null (none): made absolute like {@link path}. */
+function optionalFile(valueName: string): Kind<string | null> {
+  const inner = path();
+  return {
+    schema: inner.schema.nullable(),
+    valueName,
+    parse: (value, context) => inner.parse(value, context),
+    fromFile: (value, context) => (value === false ? null : inner.fromFile(value, context)),
+    show: (value) => value ?? 'none',
+  };
+}
+
 // ── the table ─────────────────────────────────────────────────────────────────────────────────────────
 
 const connection = DEFAULT_CONNECTION_OPTIONS;
@@ -285,6 +297,29 @@ export const SERVER_OPTIONS = {
     default: '0.0.0.0',
     flag: 'host',
     help: 'address for the device listeners (and SimplePush, APNs)',
+    group: 'Devices',
+  }),
+  cert: option<string | null>({
+    kind: optionalFile('<file>'),
+    default: null,
+    flag: 'cert',
+    help: "TLS certificate (PEM, the leaf then its chain) for the device, wss, APNs and SimplePush listeners, instead of the data directory's self-signed one; with --key. SIGHUP reloads both (docs/operating.md#certificates)",
+    showDefault: false,
+    group: 'Devices',
+  }),
+  key: option<string | null>({
+    kind: optionalFile('<file>'),
+    default: null,
+    flag: 'key',
+    help: "the certificate's private key (PEM, unencrypted); with --cert",
+    showDefault: false,
+    group: 'Devices',
+  }),
+  certExpiryWarningMs: option({
+    kind: duration(3_600_000, 3650 * 86_400_000),
+    default: 30 * 86_400_000,
+    flag: 'cert-expiry-warning',
+    help: 'log LP_CERT_EXPIRING (at start, on reload and daily) when the served certificate expires within this',
     group: 'Devices',
   }),
   tlsPort: option({
@@ -407,6 +442,13 @@ export const SERVER_OPTIONS = {
     default: engine.ackTimeoutMs,
     flag: 'ack-timeout',
     help: 'a push not acknowledged by then is written again on the device\'s connection (a second "sent" receipt) [LP-6.8]',
+    group: 'Delivery',
+  }),
+  retentionMs: option({
+    kind: duration(60_000, 10 * 365 * 86_400_000),
+    default: 7 * 86_400_000,
+    flag: 'retention',
+    help: 'settled messages (acked, expired, fallen back, collapsed, overflowed) and their receipts are deleted this long after they settled, a small batch at a time (docs/operating.md#retention)',
     group: 'Delivery',
   }),
   simplepush: option<SimplePushPorts | null>({

@@ -1,0 +1,128 @@
+/**
+ * Retention: settled messages (acked, expired, fallen back, collapsed, overflowed) and their receipts are
+ * deleted once they have been settled for `--retention` (default 7 days). Without it the store grows
+ * with every message ever sent.
+ *
+ * A run prunes in small batches (`Store.prune`, a few hundred messages each) and yields to the event
+ * loop between them, so that a long history — a first run after an upgrade, a million rows — goes out
+ * a batch at a time between deliveries instead of as one long transaction that every push waits behind
+ * (bench/retention.ts measures delivery p99 during such a prune). Runs are scheduled on the injected
+ * clock; a run that fails is logged (LP_RETENTION_FAILED) and the next one tries again.
+ */
+import type { Clock, TimerHandle } from '@localpush/protocol';
+import type { Logger } from 'pino';
+import { ServerErrorCode } from './errors.js';
+import type { ServerPlugin } from './plugin.js';
+import type { Store } from './store/types.js';
+
+/** Messages deleted per `Store.prune` call: one short step of the store between deliveries. */
+export const RETENTION_BATCH = 500;
+/** Time between runs. A run that finds nothing due costs one small query (per Redis bucket). */
+export const RETENTION_INTERVAL_MS = 60_000;
+
+export interface RetentionOptions {
+  store: Store;
+  clock: Clock;
+  logger: Pick<Logger, 'info' | 'warn'>;
+  /** How long a settled message is kept (ms). */
+  retentionMs: number;
+  batchSize?: number;
+  intervalMs?: number;
+}
+
+/** What one run did. */
+export interface RetentionRun {
+  pruned: number;
+  batches: number;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Retention {
+  private timer: TimerHandle | undefined;
+  private running: Promise<RetentionRun> | undefined;
+  private closed = false;
+  private readonly batchSize: number;
+  private readonly intervalMs: number;
+
+  constructor(private readonly options: RetentionOptions) {
+    this.batchSize = options.batchSize ?? RETENTION_BATCH;
+    this.intervalMs = options.intervalMs ?? RETENTION_INTERVAL_MS;
+  }
+
+  /** Schedules the runs: the first one interval after start, then one interval after each. */
+  start(): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = this.options.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.run()
+        .catch(() => undefined)
+        .finally(() => this.start());
+    }, this.intervalMs);
+  }
+
+  /**
+   * Prunes everything settled before now − retention, a batch at a time; concurrent calls share one run.
+   * A failure is logged and rethrown.
+   */
+  run(): Promise<RetentionRun> {
+    this.running ??= this.prune().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Stops the runs; waits for one in progress to finish its batch. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async prune(): Promise<RetentionRun> {
+    const { store, clock, logger, retentionMs } = this.options;
+    const before = clock.now() - retentionMs;
+    const run: RetentionRun = { pruned: 0, batches: 0 };
+    try {
+      while (!this.closed) {
+        const deleted = await store.prune(before, this.batchSize);
+        run.batches += 1;
+        run.pruned += deleted;
+        if (deleted === 0) break;
+        // Let the deliveries queued meanwhile go first (on SQLite they share the next group commit).
+        await nextTurn();
+      }
+    } catch (error) {
+      logger.warn(
+        { code: ServerErrorCode.RETENTION_FAILED, err: error, pruned: run.pruned },
+        'retention: pruning settled messages failed; the next run tries again',
+      );
+      throw error;
+    }
+    if (run.pruned > 0)
+      logger.info({ pruned: run.pruned, batches: run.batches, before }, 'retention: pruned settled messages');
+    return run;
+  }
+}
+
+/** The retention runs as a plugin: started with the server, stopped before the store closes. */
+export const retentionPlugin: ServerPlugin<Retention> = {
+  name: 'retention',
+  setup(core) {
+    const retention = new Retention({
+      store: core.store,
+      clock: core.clock,
+      logger: core.logger,
+      retentionMs: core.config.retentionMs,
+    });
+    return {
+      start: () => {
+        retention.start();
+        return Promise.resolve();
+      },
+      close: () => retention.close(),
+      value: retention,
+    };
+  },
+};
