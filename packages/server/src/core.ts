@@ -24,7 +24,7 @@ export { ProviderKeys } from './http/auth.js';
 export { ApiError, ApiErrorCode, badRequest } from './http/errors.js';
 export { numericQuery } from './http/routes.js';
 export { deviceParamsSchema, errors as errorResponses } from './http/schemas.js';
-export { tlsServerOptions, type TlsIdentity } from './identity.js';
+export { followIdentity, tlsServerOptions, type TlsIdentity } from './identity.js';
 export type {
   PluginHooks,
   PluginParts,

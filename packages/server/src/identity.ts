@@ -4,7 +4,7 @@
  * session tickets, and the provider key that application servers use with the HTTP API.
  */
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import type { TlsOptions } from 'node:tls';
+import type { Server as TlsServer, TlsOptions } from 'node:tls';
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,42 @@ export interface ServerIdentity {
   spkiPin: string;
   /** True when this call created the identity (first start). */
   created: boolean;
+  /** The served certificate's end of validity (ms since the epoch); changes with a reload. */
+  notAfter: number;
+  /** The TLS servers serving this identity, which a certificate reload reaches (certificates.ts). */
+  readonly servers: TlsServers;
+}
+
+/**
+ * The TLS servers that serve an identity, so that a reload reaches every one of them. A listener adds
+ * its server with {@link followIdentity} when it creates it; a closed server leaves by itself.
+ */
+export class TlsServers {
+  private readonly servers = new Set<TlsServer>();
+
+  add(server: TlsServer): void {
+    this.servers.add(server);
+    server.once('close', () => this.servers.delete(server));
+  }
+
+  /** Every new handshake on every listener gets this identity; open connections keep theirs. */
+  apply(identity: TlsIdentity): void {
+    const options = tlsServerOptions(identity);
+    for (const server of this.servers) server.setSecureContext(options);
+  }
+
+  get size(): number {
+    return this.servers.size;
+  }
+}
+
+/** Registers a TLS server with its identity's reloads (nothing for an identity without `servers`). */
+export function followIdentity(server: TlsServer, identity: TlsIdentity): void {
+  identity.servers?.add(server);
+}
+
+function notAfterOf(cert: string): number {
+  return Date.parse(new X509Certificate(cert).validTo);
 }
 
 /** Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (DER) — the pin format of Apple's sample too. */
@@ -59,7 +95,15 @@ export async function loadOrCreateIdentity(
   const ticketKeys = await loadOrCreateTicketKeys(dataDir);
   if (key !== undefined && cert !== undefined) {
     try {
-      return { key, cert, ticketKeys, spkiPin: spkiPin(cert), created: false };
+      return {
+        key,
+        cert,
+        ticketKeys,
+        spkiPin: spkiPin(cert),
+        created: false,
+        notAfter: notAfterOf(cert),
+        servers: new TlsServers(),
+      };
     } catch (cause) {
       throw new LocalpushError(
         ServerErrorCode.CONFIG_INVALID,
@@ -103,7 +147,15 @@ export async function loadOrCreateIdentity(
   });
   await writeSecret(keyPath, pems.private);
   await writeFile(certPath, pems.cert, { mode: 0o644 });
-  return { key: pems.private, cert: pems.cert, ticketKeys, spkiPin: spkiPin(pems.cert), created: true };
+  return {
+    key: pems.private,
+    cert: pems.cert,
+    ticketKeys,
+    spkiPin: spkiPin(pems.cert),
+    created: true,
+    notAfter: notAfterOf(pems.cert),
+    servers: new TlsServers(),
+  };
 }
 
 /** Size of `tls.Server`'s `ticketKeys`: a 16-byte key name, a 16-byte HMAC secret and a 16-byte AES key. */
@@ -125,6 +177,8 @@ export interface TlsIdentity {
   key: string | Buffer;
   cert: string | Buffer;
   ticketKeys?: Buffer | undefined;
+  /** Where a reload applies a new certificate; absent = this identity is never reloaded. */
+  servers?: TlsServers | undefined;
 }
 
 /**

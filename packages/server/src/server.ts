@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { ApnsSender } from './apns/router.js';
 import type { ApnsService } from './apns/service.js';
+import { loadServerIdentity, ServedCertificate, type CertificateReload } from './certificates.js';
 import { CloseStack } from './close-stack.js';
 import { resolveConfig, type ServerConfig } from './config.js';
 import { openDataDir } from './data-dir.js';
@@ -26,7 +27,7 @@ import {
   type Listener,
 } from './gateway/listeners.js';
 import { createHttpHost } from './http/api.js';
-import { loadOrCreateIdentity, loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
+import { loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
 import { fastifyPlugin, type PluginHooks, type ServerCore, type ServerPlugin } from './plugin.js';
 import { builtinPlugins, type RunningSimplePush } from './plugins.js';
 import { openPresence, type PresenceParts } from './presence/cluster.js';
@@ -71,8 +72,36 @@ export interface RunningServer {
   readonly apns: ApnsService | null;
   /** What a plugin handed back (its `value`), or null when it is not on. */
   plugin<T>(plugin: ServerPlugin<T>): T | null;
+  /** The served certificate: its expiry (`notAfter`, for metrics) and its reload. */
+  readonly certificate: ServedCertificate;
+  /**
+   * Applies what can change while the server runs (SIGHUP): the certificate and key — read again, from
+   * `next`'s paths when given — and `logLevel` and `certExpiryWarningMs`. Every other option is bound to
+   * a socket, a store or a started part and needs a restart: those that differ are listed in
+   * `needsRestart`. A bad certificate is refused (logged, LP_CERT_INVALID) and the old one stays.
+   */
+  reload(next?: ServerConfig): Promise<ServerReload>;
   /** Graceful stop: goaway to every device, drain, close listeners, flush the store. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;
+}
+
+/** The options {@link RunningServer.reload} applies live; see there. */
+export const LIVE_OPTIONS = ['cert', 'key', 'certExpiryWarningMs', 'logLevel'] as const satisfies readonly (keyof ServerConfig)[];
+
+/** What a reload did. */
+export interface ServerReload {
+  certificate: CertificateReload;
+  /** Live options whose value changed and was applied. */
+  applied: string[];
+  /** Options whose value changed but that only a restart applies. */
+  needsRestart: string[];
+}
+
+/** The keys whose values differ between two configurations (compared as JSON). */
+function changedKeys(before: ServerConfig, after: ServerConfig): (keyof ServerConfig)[] {
+  return (Object.keys(after) as (keyof ServerConfig)[]).filter(
+    (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+  );
 }
 
 /** The configured store: SQLite in the data directory, memory, or Redis (shared by every node). */
@@ -188,13 +217,16 @@ async function startCore(
   options: StartOptions,
   stack: CloseStack,
   hooks: HookFanOut,
-): Promise<ServerCore & { provider: { key: string; created: boolean } }> {
+): Promise<ServerCore & { provider: { key: string; created: boolean }; certificate: ServedCertificate }> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   // One server per data directory (docs/crash-safety.md): locked before anything in it is read or written.
   const dataDirLock = await openDataDir(config.dataDir, logger);
   stack.push('data directory lock', () => dataDirLock.release());
-  const identity = await loadOrCreateIdentity(config.dataDir);
+  const { identity, source } = await loadServerIdentity(config, clock.now());
+  const certificate = new ServedCertificate(identity, source, clock, logger, config.certExpiryWarningMs);
+  certificate.start();
+  stack.push('certificate expiry check', () => certificate.close());
   const provider = await loadOrCreateProviderKey(config.dataDir);
   const store = await openStore(config, logger);
   stack.push('store', () => store.close());
@@ -246,6 +278,7 @@ async function startCore(
     directory,
     gateway,
     provider,
+    certificate,
   };
 }
 
@@ -360,8 +393,11 @@ export async function startServer(
     await api.listen({ host: config.apiHost, port: config.apiPort });
 
     const apnsService = valueOf(apns);
+    let current = config;
     return {
-      config,
+      get config() {
+        return current;
+      },
       identity: core.identity,
       providerKey: core.provider.key,
       providerKeyCreated: core.provider.created,
@@ -380,6 +416,23 @@ export async function startServer(
       simplepush: valueOf(simplepush),
       apns: apnsService,
       plugin: valueOf,
+      certificate: core.certificate,
+      async reload(next) {
+        const certificate = await core.certificate.reload(next);
+        const changed = next === undefined ? [] : changedKeys(current, next);
+        const live = new Set<string>(LIVE_OPTIONS);
+        if (next !== undefined && next.logLevel !== current.logLevel) core.logger.level = next.logLevel;
+        const applied = changed.filter((key) => live.has(key));
+        const needsRestart = changed.filter((key) => !live.has(key));
+        if (next !== undefined) {
+          // What was applied becomes the running configuration; the rest waits for a restart.
+          current = { ...current, logLevel: next.logLevel, certExpiryWarningMs: next.certExpiryWarningMs };
+          if (certificate.applied) current = { ...current, cert: next.cert, key: next.key };
+        }
+        if (needsRestart.length > 0)
+          core.logger.warn({ options: needsRestart }, `reload: ${needsRestart.join(', ')} changed; they apply at the next restart`);
+        return { certificate, applied, needsRestart };
+      },
       close(closeOptions = {}) {
         drainTimeoutMs ??= closeOptions.drainTimeoutMs ?? 5_000;
         return stack.close();

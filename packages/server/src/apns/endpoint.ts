@@ -16,7 +16,7 @@ import {
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tlsServerOptions, type Admission, type TlsIdentity } from '../core.js';
+import { followIdentity, tlsServerOptions, type Admission, type TlsIdentity } from '../core.js';
 import { APNS_REASON_STATUS, isApnsReason } from './reasons.js';
 import { ConnectionTokenTracker, type ProviderTokenVerifier } from './token-verifier.js';
 import { bundleIdOf, validateApnsRequest, type ProviderAuth } from './validate.js';
@@ -82,6 +82,7 @@ export async function listenApnsEndpoint(options: ApnsEndpointOptions): Promise<
     },
     onRequest,
   );
+  followIdentity(tlsServer, options.tls);
   const servers: (Http2SecureServer | Http2Server)[] = [tlsServer];
   let h2cServer: Http2Server | undefined;
   if (options.h2cPort !== undefined && options.h2cPort !== null) {

@@ -11,7 +11,7 @@ import { encodeMessage, frame, ProtocolErrorCode } from '@localpush/protocol';
 import { streamLink, webSocketLink } from '@localpush/protocol/link';
 import { WebSocket, WebSocketServer } from 'ws';
 import { LocalpushError, ServerErrorCode } from '../errors.js';
-import { tlsServerOptions, type TlsIdentity } from '../identity.js';
+import { followIdentity, tlsServerOptions, type TlsIdentity } from '../identity.js';
 import type { AdmissionTicket } from './admission.js';
 import type { Gateway } from './gateway.js';
 
@@ -61,6 +61,8 @@ export async function listenTls(
     // deadline is the one that counts. This one only stays as a backstop, a little later.
     handshakeTimeout: gateway.connectionOptions.helloTimeoutMs * 2,
   });
+  // A certificate reload reaches this server too (certificates.ts).
+  followIdentity(tlsServer, identity);
   tlsServer.on('secureConnection', (socket) => {
     socket.setNoDelay(true);
     gateway.accept(
@@ -179,7 +181,10 @@ export async function listenWebSocket(
   // Admitted at accept, before the TLS handshake and the upgrade request: the one deadline runs through
   // both and the hello, however slowly the peer sends them. [LP-4.2]
   gateway.admission.guard(http, 'ws');
-  if (options.tls) http.on('tlsClientError', destroyTlsSocket);
+  if (options.tls) {
+    http.on('tlsClientError', destroyTlsSocket);
+    followIdentity(http as tls.Server, options.tls);
+  }
   http.on('request', (_request, response) => {
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     response.end(`connect with a WebSocket to ${options.path ?? WEBSOCKET_PATH}\n`);

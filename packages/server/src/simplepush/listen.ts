@@ -5,7 +5,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
-import { tlsServerOptions, type Admission, type TlsIdentity } from '../core.js';
+import { followIdentity, tlsServerOptions, type Admission, type TlsIdentity } from '../core.js';
 import { SimplePushGateway } from './gateway.js';
 
 /** Where a listener ended up (useful with port 0). */
@@ -59,6 +59,7 @@ export async function listenSimplePush(options: ListenSimplePushOptions): Promis
       noDelay: true,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
+    followIdentity(server, options.tls);
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
