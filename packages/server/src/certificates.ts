@@ -20,7 +20,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '@localpush/protocol';
-import type { Logger } from 'pino';
 import { LocalpushError, ServerErrorCode } from './errors.js';
 import {
   loadOrCreateIdentity,
@@ -102,7 +101,11 @@ export function checkCertificate(
   try {
     privateKey = createPrivateKey(key);
   } catch (cause) {
-    throw invalid(source.keyPath, 'is not a PEM private key (an encrypted key needs its passphrase removed)', cause);
+    throw invalid(
+      source.keyPath,
+      'is not a PEM private key (an encrypted key needs its passphrase removed)',
+      cause,
+    );
   }
   if (!leaf.checkPrivateKey(privateKey))
     throw invalid(source.keyPath, `is not the key of the certificate in ${source.certPath}`);
@@ -168,6 +171,13 @@ export type CertificateReload =
 
 const DAY_MS = 86_400_000;
 
+/** Minimal logger shape (pino satisfies it). */
+export interface CertificateLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
 /**
  * Reloads and watches the served certificate: {@link reload} reads the source again and applies a good
  * pair to every listener; the expiry check runs at start, after each reload and daily.
@@ -179,7 +189,7 @@ export class ServedCertificate {
     private readonly identity: ServerIdentity,
     private source: CertificateSource,
     private readonly clock: Clock,
-    private readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+    private readonly logger: CertificateLogger,
     private warnWithinMs: number,
   ) {}
 
@@ -205,7 +215,8 @@ export class ServedCertificate {
    * and refused: the old one stays.
    */
   async reload(
-    next: { cert: string | null; key: string | null; dataDir: string; certExpiryWarningMs?: number } | undefined,
+    next:
+      { cert: string | null; key: string | null; dataDir: string; certExpiryWarningMs?: number } | undefined,
   ): Promise<CertificateReload> {
     let source = this.source;
     let checked: CheckedCertificate;
@@ -241,7 +252,9 @@ export class ServedCertificate {
         notAfter: new Date(checked.notAfter).toISOString(),
         listeners: this.identity.servers.size,
       },
-      changed ? 'certificate reloaded: new handshakes get the new certificate' : 'certificate reloaded: unchanged',
+      changed
+        ? 'certificate reloaded: new handshakes get the new certificate'
+        : 'certificate reloaded: unchanged',
     );
     this.checkExpiry();
     return {

@@ -2,7 +2,14 @@
  * @localpush/server — the localpush push server as a library: start it whole with {@link startServer},
  * or compose the parts (gateway, engine, stores, HTTP API) yourself.
  */
-export { startServer, type RunningServer, type RunningSimplePush, type StartOptions } from './server.js';
+export {
+  LIVE_OPTIONS,
+  startServer,
+  type RunningServer,
+  type RunningSimplePush,
+  type ServerReload,
+  type StartOptions,
+} from './server.js';
 export {
   fastifyPlugin,
   type PluginHooks,
@@ -26,7 +33,25 @@ export {
   type RttSummary,
   type SessionRecord,
 } from './health/tracker.js';
-export { Retention, retentionPlugin, RETENTION_BATCH, RETENTION_INTERVAL_MS, type RetentionOptions, type RetentionRun } from './retention.js';
+export {
+  Retention,
+  retentionPlugin,
+  RETENTION_BATCH,
+  RETENTION_INTERVAL_MS,
+  type RetentionLogger,
+  type RetentionOptions,
+  type RetentionRun,
+} from './retention.js';
+export {
+  ServedCertificate,
+  certificateSource,
+  checkCertificate,
+  loadServerIdentity,
+  readCertificate,
+  type CertificateReload,
+  type CertificateSource,
+  type CheckedCertificate,
+} from './certificates.js';
 export { demoPlugin, type DemoPluginOptions } from './demo/routes.js';
 export { simplePushPlugin } from './simplepush/plugin.js';
 export * from './config.js';

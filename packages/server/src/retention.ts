@@ -10,7 +10,6 @@
  * clock; a run that fails is logged (LP_RETENTION_FAILED) and the next one tries again.
  */
 import type { Clock, TimerHandle } from '@localpush/protocol';
-import type { Logger } from 'pino';
 import { ServerErrorCode } from './errors.js';
 import type { ServerPlugin } from './plugin.js';
 import type { Store } from './store/types.js';
@@ -20,10 +19,16 @@ export const RETENTION_BATCH = 500;
 /** Time between runs. A run that finds nothing due costs one small query (per Redis bucket). */
 export const RETENTION_INTERVAL_MS = 60_000;
 
+/** Minimal logger shape (pino satisfies it). */
+export interface RetentionLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
 export interface RetentionOptions {
   store: Store;
   clock: Clock;
-  logger: Pick<Logger, 'info' | 'warn'>;
+  logger: RetentionLogger;
   /** How long a settled message is kept (ms). */
   retentionMs: number;
   batchSize?: number;

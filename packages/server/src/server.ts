@@ -86,7 +86,12 @@ export interface RunningServer {
 }
 
 /** The options {@link RunningServer.reload} applies live; see there. */
-export const LIVE_OPTIONS = ['cert', 'key', 'certExpiryWarningMs', 'logLevel'] as const satisfies readonly (keyof ServerConfig)[];
+export const LIVE_OPTIONS = [
+  'cert',
+  'key',
+  'certExpiryWarningMs',
+  'logLevel',
+] as const satisfies readonly (keyof ServerConfig)[];
 
 /** What a reload did. */
 export interface ServerReload {
@@ -430,7 +435,10 @@ export async function startServer(
           if (certificate.applied) current = { ...current, cert: next.cert, key: next.key };
         }
         if (needsRestart.length > 0)
-          core.logger.warn({ options: needsRestart }, `reload: ${needsRestart.join(', ')} changed; they apply at the next restart`);
+          core.logger.warn(
+            { options: needsRestart },
+            `reload: ${needsRestart.join(', ')} changed; they apply at the next restart`,
+          );
         return { certificate, applied, needsRestart };
       },
       close(closeOptions = {}) {

@@ -172,19 +172,19 @@ export async function listenWebSocket(
   address: ListenAddress,
   options: WebSocketListenOptions = {},
 ): Promise<Listener> {
-  const http: HttpServer = options.tls
+  const https = options.tls
     ? createHttpsServer({
         ...tlsServerOptions(options.tls),
         handshakeTimeout: gateway.connectionOptions.helloTimeoutMs * 2,
       })
-    : createHttpServer();
+    : undefined;
+  // A certificate reload reaches this server too (certificates.ts).
+  if (https !== undefined && options.tls) followIdentity(https, options.tls);
+  const http: HttpServer = https ?? createHttpServer();
   // Admitted at accept, before the TLS handshake and the upgrade request: the one deadline runs through
   // both and the hello, however slowly the peer sends them. [LP-4.2]
   gateway.admission.guard(http, 'ws');
-  if (options.tls) {
-    http.on('tlsClientError', destroyTlsSocket);
-    followIdentity(http as tls.Server, options.tls);
-  }
+  if (options.tls) http.on('tlsClientError', destroyTlsSocket);
   http.on('request', (_request, response) => {
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     response.end(`connect with a WebSocket to ${options.path ?? WEBSOCKET_PATH}\n`);

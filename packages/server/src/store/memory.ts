@@ -240,7 +240,8 @@ class MemoryStore implements Store {
       // Map order is acceptance order; a message settled late is pruned by a later batch, not skipped.
       for (const message of this.messages.values()) {
         if (pruned.size >= limit) break;
-        if (message.settledAt === null || isUndelivered(message.state) || message.settledAt > before) continue;
+        if (message.settledAt === null || isUndelivered(message.state) || message.settledAt > before)
+          continue;
         pruned.add(message.id);
         devices.add(message.deviceId);
       }

@@ -265,7 +265,11 @@ class RedisStore implements Store {
    * generation, then drops the tombstone the deleting script left in the device's id hash.
    */
   private async releaseClaim(deviceId: string, messageId: string, generation: string): Promise<void> {
-    await this.script('lpCompareAndSet', [this.keys.claim(messageId)], [claimValue(deviceId, generation), '']);
+    await this.script(
+      'lpCompareAndSet',
+      [this.keys.claim(messageId)],
+      [claimValue(deviceId, generation), ''],
+    );
     await this.script('lpDropTombstone', [this.keys.device(deviceId).ids], [messageId, generation]);
   }
 
@@ -275,7 +279,7 @@ class RedisStore implements Store {
    */
   async prune(before: number, limit: number): Promise<number> {
     let deleted = 0;
-    for (let first = 0; first < this.keys.buckets && deleted < limit; ) {
+    for (let first = 0; first < this.keys.buckets && deleted < limit;) {
       const count = Math.min(PRUNE_BUCKETS_AT_ONCE, this.keys.buckets - first, limit - deleted);
       const buckets = Array.from({ length: count }, (_, i) => first + i);
       first += count;

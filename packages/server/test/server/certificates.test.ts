@@ -50,7 +50,13 @@ async function siteCa(): Promise<{ ca: Pem; issue: (days?: number) => Promise<Pe
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
       ],
     });
     return { cert: `${leaf.cert.trim()}\n${ca.cert.trim()}\n`, key: leaf.private };
@@ -61,11 +67,14 @@ async function siteCa(): Promise<{ ca: Pem; issue: (days?: number) => Promise<Pe
 /** The leaf certificate a new handshake on `port` gets, verified against `ca` (chain and name). */
 function servedPin(port: number, ca: string, alpn?: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: alpn }, () => {
-      const pem = `-----BEGIN CERTIFICATE-----\n${socket.getPeerCertificate().raw.toString('base64')}\n-----END CERTIFICATE-----\n`;
-      socket.destroy();
-      resolve(spkiPin(pem));
-    });
+    const socket = tls.connect(
+      { host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: alpn },
+      () => {
+        const pem = `-----BEGIN CERTIFICATE-----\n${socket.getPeerCertificate().raw.toString('base64')}\n-----END CERTIFICATE-----\n`;
+        socket.destroy();
+        resolve(spkiPin(pem));
+      },
+    );
     socket.on('error', reject);
   });
 }
@@ -74,7 +83,8 @@ function logLines(): { lines: Record<string, unknown>[]; stream: Writable } {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -102,13 +112,26 @@ describe('certificates: --cert/--key and reload', () => {
     await writePair(first);
     const log = logLines();
     const server: RunningServer = await startServer(
-      { dataDir: join(dir, 'data1'), store: 'memory', cert: certFile(), key: keyFile(), tlsPort: 0, wsPort: 0, apiPort: 0, apnsPort: 0 },
+      {
+        dataDir: join(dir, 'data1'),
+        store: 'memory',
+        cert: certFile(),
+        key: keyFile(),
+        tlsPort: 0,
+        wsPort: 0,
+        apiPort: 0,
+        apnsPort: 0,
+      },
       { logger: pino({ level: 'info' }, log.stream) },
     );
     t.after(() => server.close());
     const firstPin = spkiPin(first.cert);
     assert.equal(server.identity.spkiPin, firstPin);
-    const ports = [server.addresses.tls.port, server.addresses.ws?.port ?? 0, server.addresses.apns?.port ?? 0];
+    const ports = [
+      server.addresses.tls.port,
+      server.addresses.ws?.port ?? 0,
+      server.addresses.apns?.port ?? 0,
+    ];
     for (const port of ports) assert.equal(await servedPin(port, site.ca.cert), firstPin, `port ${port}`);
 
     // A device connected before the reload…
@@ -150,8 +173,10 @@ describe('certificates: --cert/--key and reload', () => {
     assert.ok(response.statusCode < 300, response.body);
     await pushed;
     assert.deepEqual(received, [{ after: 'reload' }]);
-    assert.deepEqual(states, ['connecting', 'connected'], 'never disconnected');
-    assert.ok(log.lines.some((l) => l.msg === 'certificate reloaded: new handshakes get the new certificate'));
+    assert.deepEqual(states, ['connecting', 'handshaking', 'connected'], 'never disconnected');
+    assert.ok(
+      log.lines.some((l) => l.msg === 'certificate reloaded: new handshakes get the new certificate'),
+    );
 
     // A bad new pair (the key of another certificate) is refused; the second one stays.
     const other = await site.issue();
@@ -170,14 +195,27 @@ describe('certificates: --cert/--key and reload', () => {
     const other = await site.issue();
     await writeFile(certFile(), pem.cert);
     await writeFile(keyFile(), other.key);
-    const base = { dataDir: join(dir, 'data2'), store: 'memory' as const, tlsPort: 0, wsPort: null, apiPort: 0, logLevel: 'silent' as const };
-    await assert.rejects(startServer({ ...base, cert: certFile(), key: keyFile() }), (error: Error & { code?: string }) => {
-      assert.equal(error.code, 'LP_CERT_INVALID');
-      assert.ok(error.message.includes(keyFile()), error.message);
-      return true;
-    });
+    const base = {
+      dataDir: join(dir, 'data2'),
+      store: 'memory' as const,
+      tlsPort: 0,
+      wsPort: null,
+      apiPort: 0,
+      logLevel: 'silent' as const,
+    };
+    await assert.rejects(
+      startServer({ ...base, cert: certFile(), key: keyFile() }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'LP_CERT_INVALID');
+        assert.ok(error.message.includes(keyFile()), error.message);
+        return true;
+      },
+    );
     await writeFile(certFile(), 'not a certificate');
-    await assert.rejects(startServer({ ...base, cert: certFile(), key: keyFile() }), /is not a PEM certificate/);
+    await assert.rejects(
+      startServer({ ...base, cert: certFile(), key: keyFile() }),
+      /is not a PEM certificate/,
+    );
     await assert.rejects(startServer({ ...base, cert: certFile() }), { code: 'LP_CONFIG_INVALID' });
   });
 
@@ -185,7 +223,15 @@ describe('certificates: --cert/--key and reload', () => {
     await writePair(await site.issue(5));
     const log = logLines();
     const server = await startServer(
-      { dataDir: join(dir, 'data3'), store: 'memory', cert: certFile(), key: keyFile(), tlsPort: 0, wsPort: null, apiPort: 0 },
+      {
+        dataDir: join(dir, 'data3'),
+        store: 'memory',
+        cert: certFile(),
+        key: keyFile(),
+        tlsPort: 0,
+        wsPort: null,
+        apiPort: 0,
+      },
       { logger: pino({ level: 'info' }, log.stream) },
     );
     t.after(() => server.close());

@@ -25,7 +25,11 @@ interface LogLine {
   msg: string;
 }
 
-function recordingLogger(): { lines: LogLine[]; info: (o: object, m: string) => void; warn: (o: object, m: string) => void } {
+function recordingLogger(): {
+  lines: LogLine[];
+  info: (o: object, m: string) => void;
+  warn: (o: object, m: string) => void;
+} {
   const lines: LogLine[] = [];
   return {
     lines,
@@ -67,10 +71,16 @@ describe('retention', () => {
     const clock = new ManualClock();
     const store = createMemoryStore();
     await store.addDevice(device('d1'));
-    const retention = new Retention({ store, clock, logger: recordingLogger(), retentionMs: DAY, intervalMs: 1000 });
+    const retention = new Retention({
+      store,
+      clock,
+      logger: recordingLogger(),
+      retentionMs: DAY,
+      intervalMs: DAY,
+    });
     retention.start();
     const [first] = await acked(store, 1, clock.now());
-    clock.advance(DAY); // runs (first is settled exactly one retention ago: due)
+    clock.advance(DAY); // the first run: `first` settled exactly one retention ago, so it is due
     assert.deepEqual(await retention.run(), { pruned: 1, batches: 2 });
     assert.equal(await store.getMessage(first ?? ''), undefined);
     const [second] = await acked(store, 1, clock.now());
@@ -103,7 +113,15 @@ describe('retention', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'lp-retention-'));
     const clock = new ManualClock(Date.now());
     const server = await startServer(
-      { dataDir, store: 'memory', retentionMs: 60_000, tlsPort: 0, wsPort: null, apiPort: 0, logLevel: 'silent' },
+      {
+        dataDir,
+        store: 'memory',
+        retentionMs: 60_000,
+        tlsPort: 0,
+        wsPort: null,
+        apiPort: 0,
+        logLevel: 'silent',
+      },
       { clock },
     );
     try {

@@ -20,7 +20,9 @@ async function pruneAll(store: Store, before: number, batch: number): Promise<nu
 }
 
 /** A message of each terminal state on d1, settled at T0 + 10 (and one undelivered of each kind). */
-async function settledOfEveryKind(store: Store): Promise<{ settled: StoredMessage[]; kept: StoredMessage[] }> {
+async function settledOfEveryKind(
+  store: Store,
+): Promise<{ settled: StoredMessage[]; kept: StoredMessage[] }> {
   const at = T0 + 10;
   const acked = await put(store, 'd1');
   await store.acknowledge('d1', { ids: [acked.id] }, at);
@@ -49,7 +51,10 @@ export function runRetentionConformance(current: () => Store): void {
       const { settled, kept } = await settledOfEveryKind(store);
       assert.deepEqual(await pruneAll(store, T0 + 9, 100), [0], 'nothing settled by T0 + 9');
       const counts = await pruneAll(store, T0 + 10, 100);
-      assert.equal(counts.reduce((a, b) => a + b, 0), settled.length);
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        settled.length,
+      );
       for (const gone of settled) {
         assert.equal(await store.getMessage(gone.id), undefined, gone.id);
         assert.deepEqual(await store.receipts(gone.id), [], gone.id);
@@ -68,8 +73,14 @@ export function runRetentionConformance(current: () => Store): void {
       for (let i = 0; i < 7; i++) all.push(await put(store, i % 2 === 0 ? 'd1' : 'd2'));
       for (const m of all) await store.acknowledge(m.deviceId, { ids: [m.id] }, T0 + 1);
       const counts = await pruneAll(store, T0 + 1, 3);
-      assert.ok(counts.every((n) => n <= 3), `batches ${counts.join(', ')}`);
-      assert.equal(counts.reduce((a, b) => a + b, 0), 7);
+      assert.ok(
+        counts.every((n) => n <= 3),
+        `batches ${counts.join(', ')}`,
+      );
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        7,
+      );
       for (const m of all) assert.equal(await store.getMessage(m.id), undefined);
     });
 
