@@ -216,22 +216,39 @@ function createGateway(
   });
 }
 
+/** The served certificate (--cert/--key or the data directory's), checked, with its expiry watch. */
+async function serveCertificate(
+  config: ServerConfig,
+  clock: Clock,
+  logger: Logger,
+  stack: CloseStack,
+): Promise<{ identity: ServerIdentity; certificate: ServedCertificate }> {
+  const { identity, source } = await loadServerIdentity(config, clock.now());
+  const certificate = new ServedCertificate(identity, source, clock, logger, config.certExpiryWarningMs);
+  certificate.start();
+  stack.push('certificate expiry check', () => certificate.close());
+  return { identity, certificate };
+}
+
+/** The core as startServer holds it: what plugins get, the provider key and the served certificate. */
+type StartedCore = ServerCore & {
+  provider: { key: string; created: boolean };
+  certificate: ServedCertificate;
+};
+
 /** The core, from the data directory up to the gateway; each step's undoing goes on `stack`. */
 async function startCore(
   config: ServerConfig,
   options: StartOptions,
   stack: CloseStack,
   hooks: HookFanOut,
-): Promise<ServerCore & { provider: { key: string; created: boolean }; certificate: ServedCertificate }> {
+): Promise<StartedCore> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   // One server per data directory (docs/crash-safety.md): locked before anything in it is read or written.
   const dataDirLock = await openDataDir(config.dataDir, logger);
   stack.push('data directory lock', () => dataDirLock.release());
-  const { identity, source } = await loadServerIdentity(config, clock.now());
-  const certificate = new ServedCertificate(identity, source, clock, logger, config.certExpiryWarningMs);
-  certificate.start();
-  stack.push('certificate expiry check', () => certificate.close());
+  const { identity, certificate } = await serveCertificate(config, clock, logger, stack);
   const provider = await loadOrCreateProviderKey(config.dataDir);
   const store = await openStore(config, logger);
   stack.push('store', () => store.close());
