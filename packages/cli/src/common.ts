@@ -13,6 +13,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Resolves when the command should stop (Ctrl-C / SIGTERM for the long-running commands). */
   untilInterrupted: () => Promise<void>;
+  /** Calls `listener` on each SIGHUP (serve reloads); returns how to stop. Absent: no reloads. */
+  onHangup?: (listener: () => void) => () => void;
 }
 
 /** Exit codes: 0 success, 1 failure at run time, 2 bad usage (unknown flag, missing value). */

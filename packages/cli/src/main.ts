@@ -22,6 +22,8 @@ Commands:
   agent          run the client SDK's provider host from a preferences file (a device daemon)
   demo           chat and call from the browser (and Apple's SimplePush sample): one command
   doctor         check the network between a device and the server (route, session, Wi-Fi)
+  backup         copy the server's database to a file, safe while it runs
+  restore        put a backup back (with the server stopped)
 
 Run "localpush <command> --help" for a command's options.
 `;
@@ -36,6 +38,8 @@ const COMMANDS: Record<string, Command> = {
   agent: async (args, io) => (await import('./agent.js')).agent(args, io),
   demo: async (args, io) => (await import('./demo.js')).demo(args, io),
   doctor: async (args, io) => (await import('./doctor.js')).doctor(args, io),
+  backup: async (args, io) => (await import('./backup.js')).backup(args, io),
+  restore: async (args, io) => (await import('./backup.js')).restore(args, io),
 };
 
 /** Runs one command line; returns the exit code. Never throws for a person's mistake. */
@@ -88,6 +92,10 @@ export function processIo(): CliIo {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       }),
+    onHangup: (listener) => {
+      process.on('SIGHUP', listener);
+      return () => process.off('SIGHUP', listener);
+    },
   };
 }
 

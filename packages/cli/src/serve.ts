@@ -76,6 +76,8 @@ export function describeServer(server: RunningServer): string {
   const toServer =
     (apiUrl === DEFAULT_API_URL ? '' : ` --api ${apiUrl}`) +
     (config.dataDir === resolve(DEFAULT_DATA_DIR) ? '' : ` --data-dir ${config.dataDir}`);
+  // A certificate of the site's own is not in the data directory, where listen would look for the pin.
+  const fromFiles = server.certificate.from.origin === 'files';
   const lines = [
     'localpush is running',
     `  devices, TLS        tls://${show(addresses.tls)}`,
@@ -90,7 +92,7 @@ export function describeServer(server: RunningServer): string {
       ? `  APNs-compatible     https://${local(addresses.apns)}/3/device/<token>  (h2 + HTTP/1.1${addresses.apnsH2c ? `; h2c on ${show(addresses.apnsH2c)}` : ''}; APNs fallback ${config.apnsFallback ? 'on' : 'off: undelivered stays queued'})`
       : undefined,
     `  data directory      ${config.dataDir}  (${config.store} store)`,
-    `  certificate pin     ${identity.spkiPin}  (SHA-256 of the public key, base64)`,
+    `  certificate pin     ${identity.spkiPin}  (SHA-256 of the public key, base64${fromFiles ? `; ${server.certificate.from.certPath}` : ''})`,
     `  provider key        ${server.providerKey}  (${join(config.dataDir, 'provider.key')})`,
     server.simplepush
       ? `  SimplePush          control tls://${show(server.simplepush.listener.control)}, notification tls://${show(server.simplepush.listener.notification)}\n` +
@@ -101,12 +103,48 @@ export function describeServer(server: RunningServer): string {
     'Try the whole loop from a second terminal in this directory:',
     `  npx localpush device add --id my-device${toServer}   # prints the credential and a listen command`,
     `  npx localpush listen --device my-device --credential <credential> --url tls://${local(addresses.tls)}` +
-      (config.dataDir === resolve(DEFAULT_DATA_DIR) ? '' : ` --data-dir ${config.dataDir}`),
+      (fromFiles
+        ? ` --pin ${identity.spkiPin}`
+        : config.dataDir === resolve(DEFAULT_DATA_DIR)
+          ? ''
+          : ` --data-dir ${config.dataDir}`),
     `  npx localpush send --to my-device${toServer} "hello from localpush"   # from a third terminal`,
     '',
     'Stop with Ctrl-C: devices get a goaway and reconnect by themselves when the server is back.',
   ];
   return `${lines.filter((l) => l !== undefined).join('\n')}\n`;
+}
+
+/**
+ * SIGHUP: the configuration is read again (file, environment, flags) and the server applies what can
+ * change live — the certificate and key above all (docs/operating.md#certificates). A bad configuration
+ * or certificate leaves everything as it was.
+ */
+export async function reload(server: RunningServer, args: string[], io: CliIo): Promise<void> {
+  let next: EffectiveConfig | 'help';
+  try {
+    next = await serveConfig(args, io);
+  } catch (error) {
+    io.stderr(`reload refused, nothing changed: ${(error as Error).message}
+`);
+    return;
+  }
+  if (next === 'help') return;
+  const { certificate, applied, needsRestart } = await server.reload(next.config);
+  if (certificate.applied)
+    io.stdout(
+      `reloaded: certificate pin ${certificate.spkiPin}${certificate.changed ? ' (new)' : ''}, valid until ` +
+        `${new Date(certificate.notAfter).toISOString()}${applied.length > 0 ? `; applied ${applied.join(', ')}` : ''}
+`,
+    );
+  else
+    io.stderr(
+      `reload: ${certificate.error.code}: ${certificate.error.message}; still serving the old certificate
+`,
+    );
+  if (needsRestart.length > 0)
+    io.stderr(`reload: ${needsRestart.join(', ')} changed; they apply at the next restart
+`);
 }
 
 export async function serve(args: string[], io: CliIo): Promise<number> {
@@ -117,7 +155,9 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
   }
   const server = await startServer(effective.config);
   io.stdout(describeServer(server));
+  const stopReloads = io.onHangup?.(() => void reload(server, args, io));
   await io.untilInterrupted();
+  stopReloads?.();
   io.stderr('shutting down: telling devices to reconnect later…\n');
   await server.close();
   return EXIT.ok;

@@ -198,6 +198,11 @@ export class ServedCertificate {
     return this.identity.notAfter;
   }
 
+  /** Where the served certificate is read from. */
+  get from(): CertificateSource {
+    return this.source;
+  }
+
   /** Checks expiry now and daily. */
   start(): void {
     this.checkExpiry();

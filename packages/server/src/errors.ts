@@ -40,6 +40,8 @@ export const ServerErrorCode = {
   CERT_INVALID: 'LP_CERT_INVALID',
   /** A log line (warn): the served certificate expires within --cert-expiry-warning. */
   CERT_EXPIRING: 'LP_CERT_EXPIRING',
+  /** A file given to `localpush restore` (or read back after a backup) is not a localpush database. */
+  BACKUP_INVALID: 'LP_BACKUP_INVALID',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];

@@ -43,6 +43,15 @@ export {
   type RetentionRun,
 } from './retention.js';
 export {
+  BACKUP_ROUTE,
+  DATABASE_FILE,
+  backupPlugin,
+  backupStoppedDataDir,
+  describeBackup,
+  restoreDataDir,
+  type BackupSummary,
+} from './backup.js';
+export {
   ServedCertificate,
   certificateSource,
   checkCertificate,

@@ -8,6 +8,7 @@ import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http/api.js';
 import { metricsPlugin } from './metrics.js';
 import { retentionPlugin } from './retention.js';
+import { backupPlugin } from './backup.js';
 import type { ApnsSender } from './apns/router.js';
 import type { ServerPlugin } from './plugin.js';
 import { simplePushPlugin, type RunningSimplePush } from './simplepush/plugin.js';
@@ -22,7 +23,7 @@ export function builtinPlugins(options: { apnsSender?: ApnsSender }): {
 } {
   const apns = apnsPlugin(options.apnsSender !== undefined ? { sender: options.apnsSender } : {});
   return {
-    plugins: [httpApiPlugin, metricsPlugin, healthPlugin, retentionPlugin, apns, simplePushPlugin],
+    plugins: [httpApiPlugin, metricsPlugin, healthPlugin, retentionPlugin, backupPlugin, apns, simplePushPlugin],
     apns,
     simplepush: simplePushPlugin,
   };

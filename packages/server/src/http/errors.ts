@@ -44,6 +44,8 @@ export const ApiErrorCode = {
   SHUTTING_DOWN: 'LP_API_SHUTTING_DOWN',
   /** 503: the store (Redis) cannot be reached or cannot confirm a write now; retry with the same message id. */
   STORE_UNAVAILABLE: 'LP_API_STORE_UNAVAILABLE',
+  /** 409: `POST /v1/admin/backup` on a store without a file to copy (memory, Redis). */
+  BACKUP_UNSUPPORTED: 'LP_API_BACKUP_UNSUPPORTED',
   /** 500: the server failed (see its log); safe to retry with the same message id. */
   INTERNAL: 'LP_API_INTERNAL',
 } as const;

@@ -4,7 +4,13 @@
  */
 export * from './types.js';
 export { createMemoryStore } from './memory.js';
-export { openSqliteStore, type SqliteOpenOptions, type StoreLogger } from './sqlite.js';
+export {
+  canBackUp,
+  openSqliteStore,
+  type BackupCapable,
+  type SqliteOpenOptions,
+  type StoreLogger,
+} from './sqlite.js';
 export { LATEST_SCHEMA_VERSION } from './sqlite-schema.js';
 export { openRedisStore, type RedisStoreOptions } from './redis.js';
 export type { RedisAddress, RedisConnectionOptions } from './redis-connect.js';

@@ -34,6 +34,16 @@ import type {
 
 export type { SqliteOpenOptions, StoreLogger } from './sqlite-open.js';
 
+/** A store that can copy itself to a file while it serves (the SQLite store). */
+export interface BackupCapable {
+  backup(destination: string): Promise<void>;
+}
+
+/** Whether a store can back itself up online. */
+export function canBackUp(store: Store): store is Store & BackupCapable {
+  return typeof (store as Partial<BackupCapable>).backup === 'function';
+}
+
 /**
  * Opens the SQLite store at `options.path`, creating and migrating the file as needed. Rejects with a
  * StoreError (STORE_CORRUPT, STORE_UNWRITABLE, STORE_SCHEMA_TOO_NEW, STORE_DISK_FULL) that names the
@@ -182,6 +192,20 @@ class SqliteStore implements Store {
   }
   removeApnsToken(token: string): Promise<boolean> {
     return this.submit(() => this.core.tokens.remove(token));
+  }
+
+  /**
+   * Writes a consistent copy of the database to `destination` with SQLite's online backup API, a few
+   * pages per event-loop turn, while operations go on: writes through this connection during the copy
+   * are carried into it, so the copy holds everything committed before it finished.
+   */
+  async backup(destination: string): Promise<void> {
+    if (this.closed) throw closedError(this.kind);
+    try {
+      await this.db.backup(destination);
+    } catch (error) {
+      throw translate(error, destination) ?? error;
+    }
   }
 
   /** Commits every queued operation, then closes the file (checkpointing the WAL). Safe to call twice. */
