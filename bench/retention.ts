@@ -21,7 +21,13 @@ const ROWS = Number(process.argv[2] ?? 1_000_000);
 const RATE = Number(process.argv[3] ?? 200);
 const BASELINE_PUSHES = RATE * 10;
 const DAY = 86_400_000;
-const options = { store: 'sqlite' as const, tlsPort: 0, wsPort: null, apiPort: 0, logLevel: 'silent' as const };
+const options = {
+  store: 'sqlite' as const,
+  tlsPort: 0,
+  wsPort: null,
+  apiPort: 0,
+  logLevel: 'silent' as const,
+};
 
 /** Writes `rows` acked messages of device "history" straight into the file (the server is stopped). */
 function fillHistory(path: string, rows: number): void {
@@ -61,7 +67,11 @@ interface Phase {
 }
 
 /** Pushes at RATE until `until` resolves (or `count` pushes), each timed from submit to its ack. */
-async function deliver(server: RunningServer, name: string, until: Promise<unknown> | number): Promise<Phase> {
+async function deliver(
+  server: RunningServer,
+  name: string,
+  until: Promise<unknown> | number,
+): Promise<Phase> {
   const latencies: number[] = [];
   const sentAt = new Map<string, number>();
   const pending = new Set<Promise<void>>();
@@ -108,11 +118,18 @@ async function main(): Promise<void> {
     const credential = 'bench-credential-of-the-live-device';
     let server = await startServer({ ...options, dataDir });
     for (const id of ['history', 'live'])
-      await server.store.addDevice({ id, credentialHash: hashCredential(credential), label: null, createdAt: 0 });
+      await server.store.addDevice({
+        id,
+        credentialHash: hashCredential(credential),
+        label: null,
+        createdAt: 0,
+      });
     await server.close();
     const filling = performance.now();
     fillHistory(join(dataDir, 'localpush.db'), ROWS);
-    console.log(`history: ${ROWS} settled messages written in ${((performance.now() - filling) / 1000).toFixed(1)} s`);
+    console.log(
+      `history: ${ROWS} settled messages written in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
+    );
 
     server = await startServer({ ...options, dataDir });
     const client = new DeviceClient({
@@ -122,7 +139,9 @@ async function main(): Promise<void> {
       pin: server.identity.spkiPin,
       onPush: () => undefined,
     });
-    const connected = new Promise<void>((resolve) => client.on('state', (s) => s === 'connected' && resolve()));
+    const connected = new Promise<void>((resolve) =>
+      client.on('state', (s) => s === 'connected' && resolve()),
+    );
     client.start();
     await connected;
     const retention = server.plugin(retentionPlugin);
@@ -134,10 +153,12 @@ async function main(): Promise<void> {
     const during = await deliver(server, 'during-prune', run);
     const { pruned, batches } = await run;
     const pruneSeconds = (performance.now() - pruneStarted) / 1000;
-    client.stop();
+    await client.stop();
     await server.close();
 
-    console.log(`prune: ${pruned} messages in ${batches} batches, ${pruneSeconds.toFixed(1)} s (${Math.round(pruned / pruneSeconds)} msgs/s)`);
+    console.log(
+      `prune: ${pruned} messages in ${batches} batches, ${pruneSeconds.toFixed(1)} s (${Math.round(pruned / pruneSeconds)} msgs/s)`,
+    );
     console.log(`pushes at ${RATE}/s, submit → ack (ms); event-loop delay p99 (ms)`);
     console.log('phase          pushes    p50     p99     max   loop p99');
     for (const p of [baseline, during])

@@ -4,6 +4,7 @@
  */
 import { envName, optionSpellings } from '@localpush/server';
 import { AGENT_HELP } from './agent.js';
+import { BACKUP_HELP, RESTORE_HELP } from './backup.js';
 import { DEMO_HELP } from './demo.js';
 import { DEVICE_HELP } from './device.js';
 import { DOCTOR_HELP } from './doctor.js';
@@ -21,6 +22,8 @@ const SECTIONS: [title: string, help: string][] = [
   ['localpush agent', AGENT_HELP],
   ['localpush demo', DEMO_HELP],
   ['localpush doctor', DOCTOR_HELP],
+  ['localpush backup', BACKUP_HELP],
+  ['localpush restore', RESTORE_HELP],
 ];
 
 /** The whole of docs/cli.md. */

@@ -230,6 +230,20 @@ async function serveCertificate(
   return { identity, certificate };
 }
 
+/** The device directory the features see: removing a device also ends its live session. */
+function evictingDirectory(store: Store, clock: Clock, presence: PresenceParts['presence']): DeviceDirectory {
+  const baseDirectory = createDeviceDirectory({ store, clock, isOnline: (id) => presence.isOnline(id) });
+  return {
+    ...baseDirectory,
+    // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
+    async remove(id) {
+      const removed = await baseDirectory.remove(id);
+      if (removed) await presence.evict(id, 'removed');
+      return removed;
+    },
+  };
+}
+
 /** The core as startServer holds it: what plugins get, the provider key and the served certificate. */
 type StartedCore = ServerCore & {
   provider: { key: string; created: boolean };
@@ -277,16 +291,7 @@ async function startCore(
   stack.push('engine and presence', () => cluster.close());
   const { presence, engine } = cluster;
   const gateway = createGateway(config, { store, engine, presence, clock, logger, hooks });
-  const baseDirectory = createDeviceDirectory({ store, clock, isOnline: (id) => presence.isOnline(id) });
-  const directory: DeviceDirectory = {
-    ...baseDirectory,
-    // A removed device loses its live connection at once, not at its next reconnect. [LP-4.4]
-    async remove(id) {
-      const removed = await baseDirectory.remove(id);
-      if (removed) await presence.evict(id, 'removed');
-      return removed;
-    },
-  };
+  const directory = evictingDirectory(store, clock, presence);
   const providerKeys = [provider.key, ...(options.extraProviderKeys ?? [])];
   return {
     config,
