@@ -23,7 +23,15 @@ export function builtinPlugins(options: { apnsSender?: ApnsSender }): {
 } {
   const apns = apnsPlugin(options.apnsSender !== undefined ? { sender: options.apnsSender } : {});
   return {
-    plugins: [httpApiPlugin, metricsPlugin, healthPlugin, retentionPlugin, backupPlugin, apns, simplePushPlugin],
+    plugins: [
+      httpApiPlugin,
+      metricsPlugin,
+      healthPlugin,
+      retentionPlugin,
+      backupPlugin,
+      apns,
+      simplePushPlugin,
+    ],
     apns,
     simplepush: simplePushPlugin,
   };
