@@ -24,12 +24,16 @@ export const ServerErrorCode = {
   STORE_MESSAGE_ID_CONFLICT: 'LP_STORE_MESSAGE_ID_CONFLICT',
   /** A configuration value is missing or out of range. */
   CONFIG_INVALID: 'LP_CONFIG_INVALID',
+  /** `localpush config init` would replace an existing file (without --force). */
+  CONFIG_EXISTS: 'LP_CONFIG_EXISTS',
   /** A listener could not bind its address. */
   LISTEN_FAILED: 'LP_LISTEN_FAILED',
   /** The data directory's TLS session-ticket key file is not 48 bytes. */
   TICKET_KEYS_INVALID: 'LP_TICKET_KEYS_INVALID',
   /** Another localpush server holds the data directory's lock (its pid is in the message). */
   DATA_DIR_LOCKED: 'LP_DATA_DIR_LOCKED',
+  /** The data directory or a file in it cannot be read or written by this user (or is on a read-only disk). */
+  DATA_DIR_UNWRITABLE: 'LP_DATA_DIR_UNWRITABLE',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
