@@ -224,7 +224,10 @@ function mapError(error: FastifyError): { status: number; body: ReturnType<typeo
       error.validation.map((v) => ({
         field: fieldName(context, v.instancePath, v.params),
         keyword: v.keyword,
-        message: v.message ?? 'is invalid',
+        // Ajv's "must be equal to one of the allowed values" without saying which: name them.
+        message: Array.isArray(v.params.allowedValues)
+          ? `must be one of ${v.params.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`
+          : (v.message ?? 'is invalid'),
         type: typeof v.params.type === 'string' ? v.params.type : undefined,
       })),
     );
