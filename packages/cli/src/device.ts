@@ -1,12 +1,13 @@
 /** `localpush device add|list|remove`: enrol devices through the HTTP API. */
 import { readSpkiPin } from '@localpush/server';
-import { CliError, EXIT, apiTarget, callApi, dataDirFrom, parseFlags, type CliIo } from './common.js';
+import { EXIT, apiTarget, callApi, dataDirFrom, parseFlags, usageError, type CliIo } from './common.js';
 
 export const DEVICE_HELP = `Usage: localpush device <add|list|remove> [options]
 
   device add [--id <id>] [--label <text>]   register a device; prints its credential (shown once)
   device list                               list devices and whether each is connected
-  device remove <id>                        unregister a device and drop its queued messages
+  device remove --id <id>                   unregister a device and drop its queued messages
+                                            (or: device remove <id>)
 
 Options (all subcommands):
   --api <url>        HTTP API (default http://127.0.0.1:7700, or $LOCALPUSH_API)
@@ -91,20 +92,26 @@ export async function device(args: string[], io: CliIo): Promise<number> {
       }
       return EXIT.ok;
     }
-    case 'remove': {
-      const { values, positionals } = parseFlags('device', rest, COMMON, true);
-      if (values.help) return help(io);
-      const [id, ...extra] = positionals;
-      if (id === undefined || extra.length > 0) {
-        throw new CliError('device remove takes exactly one device id', EXIT.usage);
-      }
-      await callApi(await apiTarget(values, io), 'DELETE', `/v1/devices/${encodeURIComponent(id)}`);
-      io.stdout(`removed ${id}\n`);
-      return EXIT.ok;
-    }
+    case 'remove':
+      return remove(rest, io);
     default:
-      throw new CliError(`unknown subcommand "device ${sub}"; run "localpush device --help"`, EXIT.usage);
+      throw usageError(`unknown subcommand "device ${sub}"; run "localpush device --help"`);
   }
+}
+
+/** `device remove --id <id>` (or the id alone). */
+async function remove(rest: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseFlags('device', rest, { ...COMMON, id: { type: 'string' } }, true);
+  if (values.help) return help(io);
+  // --id as for "device add", or the id alone.
+  const ids = [...(values.id === undefined ? [] : [values.id]), ...positionals];
+  const [id, ...extra] = ids;
+  if (id === undefined || extra.length > 0) {
+    throw usageError('device remove takes exactly one device id (--id <id>, or the id alone)');
+  }
+  await callApi(await apiTarget(values, io), 'DELETE', `/v1/devices/${encodeURIComponent(id)}`);
+  io.stdout(`removed ${id}\n`);
+  return EXIT.ok;
 }
 
 function help(io: CliIo): number {

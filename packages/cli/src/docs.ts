@@ -5,6 +5,7 @@
 import { envName, optionSpellings } from '@localpush/server';
 import { AGENT_HELP } from './agent.js';
 import { BACKUP_HELP, RESTORE_HELP } from './backup.js';
+import { CONFIG_HELP } from './config.js';
 import { DEMO_HELP } from './demo.js';
 import { DEVICE_HELP } from './device.js';
 import { DOCTOR_HELP } from './doctor.js';
@@ -24,6 +25,7 @@ const SECTIONS: [title: string, help: string][] = [
   ['localpush doctor', DOCTOR_HELP],
   ['localpush backup', BACKUP_HELP],
   ['localpush restore', RESTORE_HELP],
+  ['localpush config', CONFIG_HELP],
 ];
 
 /** The whole of docs/cli.md. */
@@ -32,8 +34,9 @@ export function renderCliDocs(): string {
     '# The `localpush` command',
     '',
     "Generated from the commands' `--help` texts (`npm run docs:cli`). Bad usage — an unknown flag, a",
-    'missing or malformed value — exits with status 2 and names the problem; failures at run time exit',
-    'with 1.',
+    'missing or malformed value — exits with status 2 and names every problem at once; failures at run',
+    'time exit with 1. Each failure is one line, `localpush <command>: <code>: <what failed and the fix>`,',
+    'with a stable code ([errors.md](errors.md)); a stack trace only with `--log-level debug`.',
     '',
   ];
   for (const [title, help] of SECTIONS)

@@ -21,7 +21,11 @@ certificate (devices pin its public key), the provider key for the HTTP API, and
 Every option can also be set in the environment, as LOCALPUSH_ and the flag in upper snake case
 (--tls-port 7701 is LOCALPUSH_TLS_PORT=7701), or in a TOML config file named by --config (or
 LOCALPUSH_CONFIG), whose keys are the flags' names (tls-port = 7701). A flag wins over the environment,
-which wins over the file, which wins over the default.
+which wins over the file, which wins over the default. "localpush config init" writes a commented file
+of every option with its default; "localpush config check" shows the values in force and their sources.
+
+Exit status: 0 once stopped with Ctrl-C or SIGTERM; 1 when the server cannot start (one line: the code,
+what failed, the port, file or option, and the fix; docs/errors.md); 2 for a configuration mistake.
 
 Options:
   --config <file>             read options from this TOML file
@@ -30,37 +34,42 @@ ${renderOptionsHelp()}`;
 
 const FLAGS = { ...flagDeclarations(), config: { type: 'string' } } as const;
 
-/** Parses serve's command line: the flag layer and the config file it names, or 'help'. */
-function parseServeFlags(args: string[]) {
-  const { values } = parseFlags('serve', args, FLAGS);
+/** A configuration mistake as a usage error (exit 2), keeping its code and every problem. */
+function asUsage(error: unknown): unknown {
+  return error instanceof ConfigError ? new CliError(error.problems, EXIT.usage, error.code) : error;
+}
+
+/**
+ * Parses serve's command line (also `config check`'s): how to read the flag layer — later, so that its
+ * mistakes are reported with the file's and the environment's — and the config file it names, or 'help'.
+ */
+export function parseServeFlags(command: string, args: string[]) {
+  const { values } = parseFlags(command, args, FLAGS);
   if (values.help) return 'help' as const;
   const { config, help: _help, ...rest } = values as Record<string, string | boolean | string[] | undefined>;
-  try {
-    return { flags: layerFromFlags(rest), configFile: config as string | undefined };
-  } catch (error) {
-    throw error instanceof ConfigError ? new CliError(error.message, EXIT.usage) : error;
-  }
+  return { flags: () => layerFromFlags(rest), configFile: config as string | undefined };
 }
 
 /** The configuration serve's flags give by themselves (without environment or file). For tests. */
 export function serveConfigFromFlags(args: string[], _io: CliIo): Partial<ServerConfig> | 'help' {
-  const parsed = parseServeFlags(args);
+  const parsed = parseServeFlags('serve', args);
   if (parsed === 'help') return 'help';
   try {
-    return assemble(parsed.flags.values, parsed.flags.where);
+    const flags = parsed.flags();
+    return assemble(flags.values, flags.where);
   } catch (error) {
-    throw error instanceof ConfigError ? new CliError(error.message, EXIT.usage) : error;
+    throw asUsage(error);
   }
 }
 
 /** serve's effective configuration: flags over LOCALPUSH_* over the config file over the defaults. */
 export async function serveConfig(args: string[], io: CliIo): Promise<EffectiveConfig | 'help'> {
-  const parsed = parseServeFlags(args);
+  const parsed = parseServeFlags('serve', args);
   if (parsed === 'help') return 'help';
   try {
     return await loadServerConfig({ flags: parsed.flags, env: io.env, configFile: parsed.configFile });
   } catch (error) {
-    throw error instanceof ConfigError ? new CliError(error.message, EXIT.usage) : error;
+    throw asUsage(error);
   }
 }
 

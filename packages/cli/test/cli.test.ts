@@ -47,7 +47,7 @@ describe('localpush CLI', () => {
   const usageErrors: [string[], RegExp][] = [
     [[], /Usage: localpush <command>/],
     [['teleport'], /unknown command "teleport"/],
-    [['serve', '--bogus'], /Unknown option '--bogus'[\s\S]*localpush serve --help/],
+    [['serve', '--bogus'], /unknown option "--bogus"[\s\S]*localpush serve --help/],
     [['serve', '--store', 'mongo'], /--store must be one of sqlite, memory, redis/],
     [['serve', '--tls-port', '70000'], /--tls-port must be a whole number from 0 to 65535/],
     [['serve', '--heartbeat-interval', 'soon'], /--heartbeat-interval: "soon" is not a duration/],

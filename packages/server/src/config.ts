@@ -33,3 +33,10 @@ export {
   type EffectiveConfig,
   type OptionSpelling,
 } from './config/load.js';
+export {
+  effectiveRows,
+  renderConfigTemplate,
+  renderEffectiveConfig,
+  writeConfigTemplate,
+  type EffectiveRow,
+} from './config/describe.js';

@@ -20,6 +20,7 @@ export type {
   SessionListener,
 } from './engine/types.js';
 export { ServerErrorCode, StoreError } from './errors.js';
+export { errnoOf, listenFailure, listening, type ListenSite } from './startup-errors.js';
 export { ProviderKeys } from './http/auth.js';
 export { ApiError, ApiErrorCode, badRequest } from './http/errors.js';
 export { numericQuery } from './http/routes.js';

@@ -24,6 +24,8 @@ export const ServerErrorCode = {
   STORE_MESSAGE_ID_CONFLICT: 'LP_STORE_MESSAGE_ID_CONFLICT',
   /** A configuration value is missing or out of range. */
   CONFIG_INVALID: 'LP_CONFIG_INVALID',
+  /** `localpush config init` would replace an existing file (without --force). */
+  CONFIG_EXISTS: 'LP_CONFIG_EXISTS',
   /** A listener could not bind its address. */
   LISTEN_FAILED: 'LP_LISTEN_FAILED',
   /** The data directory's TLS session-ticket key file is not 48 bytes. */
@@ -42,6 +44,8 @@ export const ServerErrorCode = {
   CERT_EXPIRING: 'LP_CERT_EXPIRING',
   /** A file given to `localpush restore` (or read back after a backup) is not a localpush database. */
   BACKUP_INVALID: 'LP_BACKUP_INVALID',
+  /** The data directory or a file in it cannot be read or written by this user (or is on a read-only disk). */
+  DATA_DIR_UNWRITABLE: 'LP_DATA_DIR_UNWRITABLE',
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];

@@ -64,6 +64,8 @@ export {
 export { demoPlugin, type DemoPluginOptions } from './demo/routes.js';
 export { simplePushPlugin } from './simplepush/plugin.js';
 export * from './config.js';
+export { createLogger, isPretty, stderrDestination, type LogDestination } from './logger.js';
+export { dataDirFailure, errnoOf, listenFailure, optionNamed, type ListenSite } from './startup-errors.js';
 export { LocalpushError, StoreError, ServerErrorCode } from './errors.js';
 export {
   Gateway,

@@ -7,12 +7,12 @@
 import { join } from 'node:path';
 import { systemClock, type Clock } from '@localpush/protocol';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { ApnsSender } from './apns/router.js';
 import type { ApnsService } from './apns/service.js';
 import { loadServerIdentity, ServedCertificate, type CertificateReload } from './certificates.js';
 import { CloseStack } from './close-stack.js';
-import { resolveConfig, type ServerConfig } from './config.js';
+import { resolveConfig, type ConfigKey, type ServerConfig } from './config.js';
 import { openDataDir } from './data-dir.js';
 import { createDeviceDirectory, verifyCredential } from './engine/devices.js';
 import { createDeliveryEngine, type DeliveryEngineImpl } from './engine/engine.js';
@@ -27,11 +27,13 @@ import {
   type Listener,
 } from './gateway/listeners.js';
 import { createHttpHost } from './http/api.js';
+import { createLogger } from './logger.js';
 import { loadOrCreateProviderKey, type ServerIdentity } from './identity.js';
 import { fastifyPlugin, type PluginHooks, type ServerCore, type ServerPlugin } from './plugin.js';
 import { builtinPlugins, type RunningSimplePush } from './plugins.js';
 import { openPresence, type PresenceParts } from './presence/cluster.js';
 import type { SessionDirectory } from './presence/types.js';
+import { dataDirFailure, listening, type ListenSite } from './startup-errors.js';
 import { createMemoryStore, openRedisStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -250,6 +252,25 @@ type StartedCore = ServerCore & {
   certificate: ServedCertificate;
 };
 
+/**
+ * What lives in the data directory — its lock, the identity, the provider key, the store — with a
+ * permission error turned into one that names the file, its owner and the fix.
+ */
+async function openDataDirParts(config: ServerConfig, logger: Logger, stack: CloseStack, clock: Clock) {
+  try {
+    // One server per data directory (docs/crash-safety.md): locked before anything in it is read or written.
+    const dataDirLock = await openDataDir(config.dataDir, logger);
+    stack.push('data directory lock', () => dataDirLock.release());
+    const { identity, certificate } = await serveCertificate(config, clock, logger, stack);
+    const provider = await loadOrCreateProviderKey(config.dataDir);
+    const store = await openStore(config, logger);
+    stack.push('store', () => store.close());
+    return { identity, provider, store, certificate };
+  } catch (error) {
+    throw dataDirFailure(config.dataDir, error) ?? error;
+  }
+}
+
 /** The core, from the data directory up to the gateway; each step's undoing goes on `stack`. */
 async function startCore(
   config: ServerConfig,
@@ -258,14 +279,8 @@ async function startCore(
   hooks: HookFanOut,
 ): Promise<StartedCore> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
-  // One server per data directory (docs/crash-safety.md): locked before anything in it is read or written.
-  const dataDirLock = await openDataDir(config.dataDir, logger);
-  stack.push('data directory lock', () => dataDirLock.release());
-  const { identity, certificate } = await serveCertificate(config, clock, logger, stack);
-  const provider = await loadOrCreateProviderKey(config.dataDir);
-  const store = await openStore(config, logger);
-  stack.push('store', () => store.close());
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const { identity, provider, store, certificate } = await openDataDirParts(config, logger, stack, clock);
   const nodeEngine = createDeliveryEngine({
     store,
     clock,
@@ -327,19 +342,34 @@ async function startDeviceListeners(
       await listenersClosed;
     }
   });
-  const tls = await listenTls(gateway, identity, { host: config.host, port: config.tlsPort });
+  const site = (what: string, port: number, portOption: ConfigKey): ListenSite => ({
+    what,
+    at: `${config.host}:${port}`,
+    portOption,
+    hostOption: 'host',
+  });
+  const tls = await listening(site('devices over TLS', config.tlsPort, 'tlsPort'), () =>
+    listenTls(gateway, identity, { host: config.host, port: config.tlsPort }),
+  );
   listeners.push(tls);
+  const { wsPort, tcpPort } = config;
   const ws =
-    config.wsPort === null
+    wsPort === null
       ? null
-      : await listenWebSocket(
-          gateway,
-          { host: config.host, port: config.wsPort },
-          config.wsTls ? { tls: identity } : {},
+      : await listening(site('devices over WebSocket', wsPort, 'wsPort'), () =>
+          listenWebSocket(
+            gateway,
+            { host: config.host, port: wsPort },
+            config.wsTls ? { tls: identity } : {},
+          ),
         );
   if (ws !== null) listeners.push(ws);
   const tcp =
-    config.tcpPort === null ? null : await listenTcp(gateway, { host: config.host, port: config.tcpPort });
+    tcpPort === null
+      ? null
+      : await listening(site('devices over plain TCP', tcpPort, 'tcpPort'), () =>
+          listenTcp(gateway, { host: config.host, port: tcpPort }),
+        );
   if (tcp !== null) listeners.push(tcp);
   return { tls, ws, tcp };
 }
@@ -411,13 +441,23 @@ export async function startServer(
 
   return stack.unwindOnFailure(async () => {
     const core = await startCore(config, options, stack, hooks);
-    const api = createHttpHost({ providerKeys: core.providerKeys, logger: core.logger });
+    const api = createHttpHost({
+      providerKeys: core.providerKeys,
+      logger: core.logger,
+      logRequests: config.accessLog,
+    });
     stack.push('HTTP API', () => api.close());
     const all = [...plugins, ...(options.plugins ?? [])];
     const startWithDevices = await setupPlugins(all, core, api, hooks, stack, values);
     const devices = await startDeviceListeners(core, stack, () => drainTimeoutMs ?? 5_000);
     await startWithDevices();
-    await api.listen({ host: config.apiHost, port: config.apiPort });
+    const apiSite: ListenSite = {
+      what: 'the HTTP API',
+      at: `${config.apiHost}:${config.apiPort}`,
+      portOption: 'apiPort',
+      hostOption: 'apiHost',
+    };
+    await listening(apiSite, () => api.listen({ host: config.apiHost, port: config.apiPort }));
 
     const apnsService = valueOf(apns);
     let current = config;

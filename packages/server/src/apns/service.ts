@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ServerConfig, ServerCore, ServerPlugin } from '../core.js';
-import { ProviderKeys } from '../core.js';
+import { ProviderKeys, errnoOf, listenFailure } from '../core.js';
 import { ApnsClient } from './client.js';
 import { listenApnsEndpoint, type ApnsEndpoint } from './endpoint.js';
 import { storeApnsTokenRegistry, type ApnsTokenRegistry } from './registry.js';
@@ -76,7 +76,9 @@ export function apnsPlugin(options: ApnsPluginOptions = {}): ServerPlugin<ApnsSe
             now: () => core.clock.now(),
             logger: core.logger,
           });
-          const endpoint = await listenEndpoint(core, router, verifier, port);
+          const endpoint = await listenEndpoint(core, router, verifier, port).catch((error: unknown) => {
+            throw endpointListenFailure(core.config, port, error);
+          });
           service = { registry, router, endpoint, close };
         },
         get value() {
@@ -86,6 +88,29 @@ export function apnsPlugin(options: ApnsPluginOptions = {}): ServerPlugin<ApnsSe
       };
     },
   };
+}
+
+/** A failure to bind the endpoint, naming the option of the port that failed (h2 over TLS, or h2c). */
+function endpointListenFailure(config: ServerConfig, port: number, error: unknown): Error {
+  const h2c =
+    config.apnsH2cPort !== null &&
+    (errnoOf(error) as { port?: number } | undefined)?.port === config.apnsH2cPort;
+  return listenFailure(
+    h2c
+      ? {
+          what: 'the APNs endpoint (h2c)',
+          at: `${config.host}:${config.apnsH2cPort}`,
+          portOption: 'apnsH2cPort',
+          hostOption: 'host',
+        }
+      : {
+          what: 'the APNs endpoint',
+          at: `${config.host}:${port}`,
+          portOption: 'apnsPort',
+          hostOption: 'host',
+        },
+    error,
+  );
 }
 
 /** The configured fallback to Apple's APNs, unless one is injected or none is configured. */

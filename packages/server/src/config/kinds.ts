@@ -67,6 +67,11 @@ export interface Kind<T> {
   fromFile(value: unknown, context: ReadContext): T;
   /** The value as a person would write it (help's defaults, `config check`). */
   show(value: T): string;
+  /**
+   * The value as it is written in a config file (`config init`), read back by `fromFile`; undefined when
+   * the value is "not set" and has no spelling of its own.
+   */
+  toFile(value: T): unknown;
 }
 
 function describeType(value: unknown): string {
@@ -98,6 +103,7 @@ export function integer(min: number, max: number): Kind<number> {
       return check(Number(text), text);
     },
     show: String,
+    toFile: (value) => value,
   };
 }
 
@@ -115,6 +121,7 @@ export function optionalPort(): Kind<number | null> {
     fromFile: (value, context) =>
       value === false || (typeof value === 'string' && off(value)) ? null : inner.fromFile(value, context),
     show: (value) => (value === null ? 'off' : String(value)),
+    toFile: (value) => (value === null ? false : value),
   };
 }
 
@@ -134,6 +141,7 @@ export function duration(min: number, max: number): Kind<number> {
       return check(parseDuration(text), text);
     },
     show: showDuration,
+    toFile: showDuration,
   };
 }
 
@@ -150,6 +158,7 @@ export function durationSeconds(min: number, max: number): Kind<number> {
     parse: (text, context) => toSeconds(ms.parse(text, context), text),
     fromFile: (value, context) => toSeconds(ms.fromFile(value, context), String(value)),
     show: (seconds) => showDuration(seconds * 1000),
+    toFile: (seconds) => showDuration(seconds * 1000),
   };
 }
 
@@ -169,6 +178,7 @@ export function size(min: number, max: number): Kind<number> {
       return check(parseSize(text), text);
     },
     show: showSize,
+    toFile: showSize,
   };
 }
 
@@ -190,6 +200,7 @@ export function choice<const T extends string>(values: readonly [T, ...T[]]): Ki
     parse: check,
     fromFile: (value) => check(textOrNumber(value, choiceList(values))),
     show: (value) => value,
+    toFile: (value) => value,
   };
 }
 
@@ -208,6 +219,7 @@ export function text(valueName: string): Kind<string> {
       return check(value);
     },
     show: (value) => value,
+    toFile: (value) => (value === '' ? undefined : value),
   };
 }
 
@@ -245,5 +257,6 @@ export function flagSwitch<T>(schema: z.ZodType<T>, whenOn: T, whenOff: T): Kind
       return value ? whenOn : whenOff;
     },
     show: (value) => (value === whenOn ? 'on' : 'off'),
+    toFile: (value) => value === whenOn,
   };
 }

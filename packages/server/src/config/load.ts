@@ -25,15 +25,46 @@ import {
 /** Where a value of the effective configuration came from. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
 
-/** A configuration mistake, naming the flag, variable or file key it is about (LP_CONFIG_INVALID). */
+/**
+ * A configuration mistake, naming the flag, variable or file key it is about (LP_CONFIG_INVALID). One
+ * error carries every mistake found (`problems`), so that a person fixes them all in one go.
+ */
 export class ConfigError extends LocalpushError {
+  /** Each mistake, one sentence each; the message joins them. */
+  readonly problems: readonly string[];
   constructor(
-    message: string,
+    problems: string | readonly string[],
     /** Which layer the mistake is in; `code` for values given to startServer directly. */
     readonly origin: ConfigSource | 'code',
+    code: ServerErrorCode = ServerErrorCode.CONFIG_INVALID,
   ) {
-    super(ServerErrorCode.CONFIG_INVALID, message);
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(code, list.length === 1 ? (list[0] ?? '') : `${list.length} problems: ${list.join('; ')}`);
+    this.problems = list;
   }
+
+  /** Several errors as one (their problems in order), or the only one. */
+  static combine(errors: readonly ConfigError[]): ConfigError {
+    if (errors.length === 1 && errors[0] !== undefined) return errors[0];
+    return new ConfigError(
+      errors.flatMap((e) => e.problems),
+      errors[0]?.origin ?? 'code',
+    );
+  }
+}
+
+/** Runs each step, collecting the ConfigErrors they throw; throws them together at the end. */
+function collecting(steps: readonly (() => void)[]): void {
+  const errors: ConfigError[] = [];
+  for (const step of steps) {
+    try {
+      step();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw ConfigError.combine(errors);
 }
 
 /** One layer of settings, with where each of its values was written. */
@@ -115,26 +146,40 @@ export function layerFromFlags(
 ): ConfigLayer {
   const layer = { source: 'flag' as const, values: {} as Record<string, unknown>, where: {} };
   const context: ReadContext = { baseDir: cwd };
-  for (const [key, option] of Object.entries(ALL_OPTIONS) as [SettingKey, ConfigOption<unknown>][]) {
-    const given = values[option.flag];
-    const where = `--${option.flag}`;
-    if (given !== undefined) {
-      readInto(
-        layer,
-        key,
-        where,
+  const entries = Object.entries(ALL_OPTIONS) as [SettingKey, ConfigOption<unknown>][];
+  collecting(
+    entries.map(
+      ([key, option]) =>
         () =>
-          Array.isArray(given)
-            ? given.flatMap((text) => option.kind.parse(text, context) as unknown[])
-            : option.kind.parse(typeof given === 'boolean' ? String(given) : given, context),
-        'flag',
-      );
-      continue;
-    }
-    const alias = option.aliases?.find((a) => values[a.flag] === true);
-    if (alias !== undefined) readInto(layer, key, `--${alias.flag}`, () => alias.value, 'flag');
-  }
+          readFlag(layer, key, option, values, context),
+    ),
+  );
   return layer;
+}
+
+function readFlag(
+  layer: { values: Record<string, unknown>; where: Record<string, string> },
+  key: SettingKey,
+  option: ConfigOption<unknown>,
+  values: Readonly<Record<string, string | boolean | string[] | undefined>>,
+  context: ReadContext,
+): void {
+  const given = values[option.flag];
+  if (given !== undefined) {
+    readInto(
+      layer,
+      key,
+      `--${option.flag}`,
+      () =>
+        Array.isArray(given)
+          ? given.flatMap((text) => option.kind.parse(text, context) as unknown[])
+          : option.kind.parse(typeof given === 'boolean' ? String(given) : given, context),
+      'flag',
+    );
+    return;
+  }
+  const alias = option.aliases?.find((a) => values[a.flag] === true);
+  if (alias !== undefined) readInto(layer, key, `--${alias.flag}`, () => alias.value, 'flag');
 }
 
 // ── environment ─────────────────────────────────────────────────────────────────────────────────────
@@ -143,32 +188,47 @@ export function layerFromFlags(
 export function layerFromEnv(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): ConfigLayer {
   const layer = { source: 'env' as const, values: {} as Record<string, unknown>, where: {} };
   const context: ReadContext = { baseDir: cwd };
-  for (const [key, option] of Object.entries(ALL_OPTIONS) as [SettingKey, ConfigOption<unknown>][]) {
-    const name = envName(option.flag);
-    const text = env[name];
-    if (text !== undefined && text !== '') {
-      readInto(layer, key, name, () => option.kind.parse(text, context), 'env');
-      continue;
-    }
-    for (const alias of option.aliases ?? []) {
-      const aliasName = envName(alias.flag);
-      const aliasText = env[aliasName];
-      if (aliasText === undefined || aliasText === '') continue;
-      readInto(
-        layer,
-        key,
-        aliasName,
-        () => (/^(1|true|yes|on)$/i.test(aliasText.trim()) ? alias.value : undefined),
-        'env',
-      );
-      if (layer.values[key] === undefined) {
-        delete layer.values[key];
-        delete (layer.where as Record<string, string>)[key];
-      }
-      break;
-    }
-  }
+  const entries = Object.entries(ALL_OPTIONS) as [SettingKey, ConfigOption<unknown>][];
+  collecting(
+    entries.map(
+      ([key, option]) =>
+        () =>
+          readEnv(layer, key, option, env, context),
+    ),
+  );
   return layer;
+}
+
+function readEnv(
+  layer: { values: Record<string, unknown>; where: Record<string, string> },
+  key: SettingKey,
+  option: ConfigOption<unknown>,
+  env: NodeJS.ProcessEnv,
+  context: ReadContext,
+): void {
+  const name = envName(option.flag);
+  const text = env[name];
+  if (text !== undefined && text !== '') {
+    readInto(layer, key, name, () => option.kind.parse(text, context), 'env');
+    return;
+  }
+  for (const alias of option.aliases ?? []) {
+    const aliasName = envName(alias.flag);
+    const aliasText = env[aliasName];
+    if (aliasText === undefined || aliasText === '') continue;
+    readInto(
+      layer,
+      key,
+      aliasName,
+      () => (/^(1|true|yes|on)$/i.test(aliasText.trim()) ? alias.value : undefined),
+      'env',
+    );
+    if (layer.values[key] === undefined) {
+      delete layer.values[key];
+      delete layer.where[key];
+    }
+    break;
+  }
 }
 
 // ── config file ─────────────────────────────────────────────────────────────────────────────────────
@@ -193,26 +253,28 @@ export function layerFromToml(text: string, file: string, baseDir: string = dirn
   const layer = { source: 'file' as const, values: {} as Record<string, unknown>, where: {} };
   const context: ReadContext = { baseDir };
   const aliased: [string, SettingKey, unknown][] = [];
-  for (const [fileKey, value] of Object.entries(document)) {
-    const entry = byFileKey.get(fileKey);
-    if (entry === undefined) {
-      throw new ConfigError(
-        `${file}: unknown key "${fileKey}" (the keys are the flags of "localpush serve --help", e.g. tls-port)`,
+  collecting(
+    Object.entries(document).map(([fileKey, value]) => () => {
+      const entry = byFileKey.get(fileKey);
+      if (entry === undefined) {
+        throw new ConfigError(
+          `${file}: unknown key "${fileKey}" (the keys are the flags of "localpush serve --help", e.g. tls-port)`,
+          'file',
+        );
+      }
+      if ('alias' in entry) {
+        aliased.push([fileKey, entry.key, value]);
+        return;
+      }
+      readInto(
+        layer,
+        entry.key,
+        `${file}: ${fileKey}`,
+        () => entry.option.kind.fromFile(value, context),
         'file',
       );
-    }
-    if ('alias' in entry) {
-      aliased.push([fileKey, entry.key, value]);
-      continue;
-    }
-    readInto(
-      layer,
-      entry.key,
-      `${file}: ${fileKey}`,
-      () => entry.option.kind.fromFile(value, context),
-      'file',
-    );
-  }
+    }),
+  );
   // An alias (`simplepush = true`) applies when the option itself is not in the file.
   for (const [fileKey, key, value] of aliased) {
     if (key in layer.values) continue;
@@ -227,19 +289,22 @@ export function layerFromToml(text: string, file: string, baseDir: string = dirn
   return layer;
 }
 
-/** Reads a TOML config file. */
-export async function readConfigFile(file: string): Promise<ConfigLayer> {
-  const absolute = resolve(file);
-  let text: string;
+/** A config file's text, or a ConfigError naming the file and why it cannot be read. */
+async function readConfigText(absolute: string): Promise<string> {
   try {
-    text = await readFile(absolute, 'utf8');
+    return await readFile(absolute, 'utf8');
   } catch (error) {
     throw new ConfigError(
       `cannot read the config file ${absolute}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       'file',
     );
   }
-  return layerFromToml(text, absolute);
+}
+
+/** Reads a TOML config file. */
+export async function readConfigFile(file: string): Promise<ConfigLayer> {
+  const absolute = resolve(file);
+  return layerFromToml(await readConfigText(absolute), absolute);
 }
 
 // ── merging ─────────────────────────────────────────────────────────────────────────────────────────
@@ -341,16 +406,33 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
  * the environment, then the flags.
  */
 export async function loadServerConfig(input: {
-  flags: ConfigLayer;
+  /** The command line's layer, or how to read it (so that its mistakes are reported with the others'). */
+  flags: ConfigLayer | (() => ConfigLayer);
   env: NodeJS.ProcessEnv;
   configFile?: string | undefined;
   cwd?: string;
 }): Promise<EffectiveConfig & { file: string | null }> {
   const cwd = input.cwd ?? process.cwd();
   const file = input.configFile ?? (input.env.LOCALPUSH_CONFIG || undefined);
-  const layers: ConfigLayer[] = [];
-  if (file !== undefined) layers.push(await readConfigFile(resolve(cwd, file)));
-  layers.push(layerFromEnv(input.env, cwd), input.flags);
+  const errors: ConfigError[] = [];
+  const record = (error: unknown): undefined => {
+    if (!(error instanceof ConfigError)) throw error;
+    errors.push(error);
+    return undefined;
+  };
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      return record(error);
+    }
+  };
+  // Every layer is read even when one is wrong, so that all the mistakes are reported at once.
+  const fileLayer = file === undefined ? undefined : await readConfigFile(resolve(cwd, file)).catch(record);
+  const envLayer = attempt(() => layerFromEnv(input.env, cwd));
+  const flagLayer = attempt(() => (typeof input.flags === 'function' ? input.flags() : input.flags));
+  if (errors.length > 0) throw ConfigError.combine(errors);
+  const layers = [fileLayer, envLayer, flagLayer].filter((l): l is ConfigLayer => l !== undefined);
   return { ...resolveLayers(layers, cwd), file: file === undefined ? null : resolve(cwd, file) };
 }
 

@@ -55,6 +55,9 @@ function option<T>(spec: ConfigOption<T>): ConfigOption<T> {
 
 const ENVIRONMENTS = ['production', 'development'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** How log lines are written: `auto` is readable on a terminal and JSON otherwise (logger.ts). */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 // ── the structured values: SimplePush ports and APNs keys ─────────────────────────────────────────────
 
@@ -97,6 +100,7 @@ function simplePushPorts(): Kind<SimplePushPorts | null> {
       throw new Error('must be "control,notification", a list of two ports, or false');
     },
     show: (value) => (value === null ? 'off' : `${value.controlPort},${value.notificationPort}`),
+    toFile: (value) => (value === null ? false : [value.controlPort, value.notificationPort]),
   };
 }
 
@@ -186,6 +190,7 @@ function apnsKeys(): Kind<ApnsKeyConfig[]> {
     },
     show: (keys) =>
       keys.length === 0 ? 'none' : keys.map((k) => `${k.teamId}:${k.keyId}:${k.path}`).join(', '),
+    toFile: (keys) => keys,
   };
 }
 
@@ -204,6 +209,7 @@ function apnsFallback(): Kind<ApnsFallbackConfig | null> {
         ? null
         : specOrTable(value, context, (s) => fromSpec(s, context), apnsFallbackSchema, 'privateKeyPath'),
     show: (value) => (value === null ? 'off' : `${value.teamId}:${value.keyId}:${value.privateKeyPath}`),
+    toFile: (value) => (value === null ? false : value),
   };
 }
 
@@ -216,6 +222,7 @@ function optionalFile(valueName: string): Kind<string | null> {
     parse: (value, context) => inner.parse(value, context),
     fromFile: (value, context) => (value === false ? null : inner.fromFile(value, context)),
     show: (value) => value ?? 'none',
+    toFile: (value) => (value === null ? false : value),
   };
 }
 
@@ -289,7 +296,23 @@ export const SERVER_OPTIONS = {
     default: 'info',
     flag: 'log-level',
     valueName: '<level>',
-    help: `${LOG_LEVELS.join('|')}; logs go to stderr`,
+    help: `${LOG_LEVELS.join('|')}; logs go to stderr (debug also prints the stack of a start-up failure)`,
+    group: 'Server',
+  }),
+  logFormat: option({
+    kind: choice(LOG_FORMATS),
+    default: 'auto',
+    flag: 'log-format',
+    valueName: '<format>',
+    help: 'auto|json|pretty: JSON lines, or readable ones; auto is readable on a terminal and JSON otherwise',
+    group: 'Server',
+  }),
+  accessLog: option({
+    kind: flagSwitch(z.boolean(), true, false),
+    default: false,
+    flag: 'access-log',
+    help: 'log one line per HTTP API request (method, path, status, time, request id)',
+    showDefault: false,
     group: 'Server',
   }),
   host: option({

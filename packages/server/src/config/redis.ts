@@ -70,5 +70,7 @@ export function redisTarget(): Kind<RedisTarget | null> {
       return parseTarget(value);
     },
     show: showTarget,
+    // A file holds the URL; a target read from one (sentinels, cluster) is written back the same way.
+    toFile: (value) => (value === null ? undefined : 'url' in value ? value.url : showTarget(value)),
   };
 }

@@ -199,6 +199,10 @@ export async function listenWebSocket(
     // The gateway tracks every connection already; `ws` would keep a second set of them.
     clientTracking: false,
   });
+  // `ws` re-emits the HTTP server's errors on itself, before listenOn hears them: without a listener here
+  // a taken port threw from that emit, and listenOn's promise never settled (the start hung). The bind
+  // error is listenOn's to report.
+  wss.on('error', ignoreError);
   wss.on('connection', (socket: DeviceWebSocket, request) => {
     // `ws` closes with 1009 by itself when a message exceeds maxPayload (DeviceWebSocket sends the error
     // frame first); the link only needs the rest.
@@ -232,7 +236,7 @@ async function listenOn(server: net.Server, address: ListenAddress, what: string
         new LocalpushError(
           ServerErrorCode.LISTEN_FAILED,
           `cannot listen for ${what} on ${address.host}:${address.port}: ${error.code ?? error.message}` +
-            (error.code === 'EADDRINUSE' ? ' (the port is taken: choose another with the port option)' : ''),
+            (error.code === 'EADDRINUSE' ? ' (the port is taken)' : ''),
           { cause: error },
         ),
       );

@@ -3,6 +3,7 @@
  * Everything but GET /healthz needs `Authorization: Bearer <provider key>`. Every error answer is
  * `{ error: { code: 'LP_API_…', message, details? } }` — see errors.ts and docs/http-api.md.
  */
+import { randomUUID } from 'node:crypto';
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import Fastify, {
   LogController,
@@ -28,7 +29,7 @@ export interface HttpHostOptions {
   logger?: FastifyBaseLogger;
   /** Body limit of every route that sets none of its own. Default 1 MiB. */
   bodyLimitBytes?: number;
-  /** Log every request (Fastify's request logging). Default false. */
+  /** Log one access line per request (`--access-log`). Default false. */
   logRequests?: boolean;
 }
 
@@ -56,7 +57,11 @@ export function createHttpHost(options: HttpHostOptions): FastifyInstance {
   }
   const app = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
-    logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
+    // Fastify's own request logging writes two lines per request; the access log is one (below).
+    logController: new LogController({ disableRequestLogging: true }),
+    // Every log line of a request carries its id (reqId): the caller's X-Request-Id when it gives a
+    // usable one, so that its logs and ours join up; else a fresh one.
+    genReqId: requestId,
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     // Every id that can be created can be addressed, percent-encoded or not.
     routerOptions: { maxParamLength: MAX_PARAM_BYTES },
@@ -68,6 +73,7 @@ export function createHttpHost(options: HttpHostOptions): FastifyInstance {
     },
   });
   installBodyParsers(app);
+  installRequestIds(app, options.logRequests === true);
   installProviderKeyCheck(app, new ProviderKeys(options.providerKeys));
   installErrorAnswers(app);
   void app.register(swagger, { openapi: OPENAPI_INFO });
@@ -93,6 +99,35 @@ export const httpApiPlugin: ServerPlugin = {
     routes: apiRoutes({ engine, directory, clock, pushBodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES }),
   }),
 };
+
+/** What an incoming X-Request-Id may be to be used as is: short, and nothing that could forge a log line. */
+const USABLE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** The request's id: the caller's X-Request-Id when usable, else a random UUID. */
+function requestId(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && USABLE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Answers carry X-Request-Id; with `accessLog`, one line per request once it is answered. */
+function installRequestIds(app: FastifyInstance, accessLog: boolean): void {
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  if (!accessLog) return;
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        remote: request.ip,
+      },
+      'request',
+    );
+  });
+}
 
 /** Every route needs the provider key, but those whose config says `public: true`. */
 function installProviderKeyCheck(app: FastifyInstance, keys: ProviderKeys): void {
@@ -189,7 +224,10 @@ function mapError(error: FastifyError): { status: number; body: ReturnType<typeo
       error.validation.map((v) => ({
         field: fieldName(context, v.instancePath, v.params),
         keyword: v.keyword,
-        message: v.message ?? 'is invalid',
+        // Ajv's "must be equal to one of the allowed values" without saying which: name them.
+        message: Array.isArray(v.params.allowedValues)
+          ? `must be one of ${v.params.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`
+          : (v.message ?? 'is invalid'),
         type: typeof v.params.type === 'string' ? v.params.type : undefined,
       })),
     );

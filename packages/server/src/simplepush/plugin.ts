@@ -3,7 +3,7 @@
  * TLS listeners, the bridge that makes SimplePush users devices of this server, and the chat routes.
  * It is a second gateway of devices, so it starts after the device listeners and stops before their drain.
  */
-import type { ServerPlugin } from '../core.js';
+import { listening, type ListenSite, type ServerPlugin } from '../core.js';
 import { SimplePushBridge } from './bridge.js';
 import { chatRoutes } from './bridge-routes.js';
 import { SimplePushGateway } from './gateway.js';
@@ -40,14 +40,22 @@ export const simplePushPlugin: ServerPlugin<RunningSimplePush> = {
     return {
       routes: chatRoutes({ bridge, engine, store, clock }),
       async start() {
-        const listener = await listenSimplePush({
-          tls: identity,
-          host: core.config.host,
-          controlPort: ports.controlPort,
-          notificationPort: ports.notificationPort,
-          gateway,
-          admission: core.gateway.admission,
-        });
+        const site: ListenSite = {
+          what: 'SimplePush (control, notification)',
+          at: `${core.config.host}:${ports.controlPort},${ports.notificationPort}`,
+          portOption: 'simplepush',
+          hostOption: 'host',
+        };
+        const listener = await listening(site, () =>
+          listenSimplePush({
+            tls: identity,
+            host: core.config.host,
+            controlPort: ports.controlPort,
+            notificationPort: ports.notificationPort,
+            gateway,
+            admission: core.gateway.admission,
+          }),
+        );
         running = { listener, bridge, pin: identity.spkiPin };
       },
       get value() {

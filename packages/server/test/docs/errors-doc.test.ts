@@ -18,7 +18,7 @@ it('documents every LP_ error code defined in the sources', async () => {
   const docs = await readFile(join(root, 'docs', 'errors.md'), 'utf8');
   const files = (
     await Promise.all(
-      ['protocol', 'client', 'server'].map((p) => sourceFiles(join(root, 'packages', p, 'src'))),
+      ['protocol', 'client', 'server', 'cli'].map((p) => sourceFiles(join(root, 'packages', p, 'src'))),
     )
   ).flat();
   const codes = new Set<string>();
