@@ -34,7 +34,7 @@ interface Rig {
   server: RunningServer;
   proxy: PartitionProxy;
   /** Options for a client of device `device-1` that connects through the proxy. */
-  clientOptions: Omit<DeviceClientOptions, 'onPush'>;
+  clientOptions: Omit<DeviceClientOptions, 'onPush' | 'url'> & { url: string };
 }
 
 /** A server with one listener of `transport`, a proxy in front of it and an enrolled device. */

@@ -40,13 +40,13 @@ import {
   type DeviceClientOptions,
 } from './options.js';
 import { newAttempt, takeAcks, type Attempt } from './attempt.js';
+import { EndpointRotation, parseEndpoints, type Target } from './endpoints.js';
 import { LivenessWatchdog } from './liveness.js';
 import { decodePins } from './pinning.js';
 import type { ClientState, StopReason } from './states.js';
 import {
   checkWebSocketSupport,
   openTransport,
-  parseServerUrl,
   redirectTarget,
   type ServerUrl,
   type TransportResult,
@@ -69,10 +69,13 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private readonly pins: Buffer[];
   private readonly webSocket: WebSocketConstructor | undefined;
   private readonly connectTimeoutMs: number;
-  private url: ServerUrl;
+  /** Which endpoint (and address) the next attempt dials. */
+  private readonly rotation: EndpointRotation;
   private _state: ClientState = 'idle';
   private current: Attempt | undefined;
   private retryTimer: TimerHandle | undefined;
+  /** A failover to the next endpoint, due at once: deferred to the next turn, not a timer. */
+  private retryImmediate: NodeJS.Immediate | undefined;
   private userStopped = false;
   private _sessionId: string | undefined;
   /** APNs tokens to tell every session about, by token. [LP-6.9] */
@@ -92,7 +95,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     }
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    this.backoff = new Backoff(options.backoff, options.random ?? Math.random);
+    const random = options.random ?? Math.random;
+    this.backoff = new Backoff(options.backoff, random);
     this.delivery = new DeliveryTracker(options.dedupeWindow, options.resumeFrom);
     this.pins = decodePins(options.pin);
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -101,9 +105,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     }
     // Checked here: the frame decoder would otherwise throw inside a reconnect timer.
     if (options.maxFrameBytes !== undefined) checkMaxFrameBytes(options.maxFrameBytes);
-    this.url = parseServerUrl(options.url);
+    const endpoints = parseEndpoints(options.url, options.urls);
     this.webSocket = options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    this.checkTransport(this.url);
+    for (const url of endpoints) this.checkTransport(url);
+    this.rotation = new EndpointRotation(endpoints, random, options.lookup);
   }
 
   /** The current state. */
@@ -126,9 +131,9 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     return this.delivery.lastSeq;
   }
 
-  /** The URL the next connection goes to (changes after a redirect). */
+  /** The URL the next (or current) connection goes to: it changes on failover and after a redirect. */
   get currentUrl(): string {
-    return this.url.href;
+    return this.rotation.current.href;
   }
 
   /** Starts connecting. Does nothing unless the client is `idle` or `stopped`. */
@@ -189,7 +194,11 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (this.userStopped) return;
     this.clearRetry();
     const attempt = this.current;
-    if (attempt !== undefined && !attempt.ended) this.finish(attempt, { kind: 'silent' });
+    if (attempt !== undefined && !attempt.ended) {
+      this.finish(attempt, { kind: 'silent' });
+      // The host judged this node dead: try the next endpoint (there is no waiting either way).
+      this.rotation.failed();
+    }
     this.connect();
   }
 
@@ -219,22 +228,38 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private clearRetry(): void {
     if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    if (this.retryImmediate !== undefined) clearImmediate(this.retryImmediate);
+    this.retryImmediate = undefined;
   }
 
   private connect(): void {
     this.notConnectedSince ??= this.clock.now();
-    const attempt = newAttempt(this.url);
+    const attempt = newAttempt(this.rotation.current);
     this.current = attempt;
     this.setState('connecting');
     if (this.current !== attempt) return; // a state listener moved on
+    // The deadline covers resolving the name too.
     this.armDeadline(
       attempt,
       ClientErrorCode.CONNECT_TIMEOUT,
       `no connection to ${attempt.url.href} within ${this.connectTimeoutMs} ms`,
     );
+    this.rotation.target().then(
+      (target) => {
+        if (!attempt.ended) this.open(attempt, target);
+      },
+      (error: unknown) => {
+        if (error instanceof ClientError) this.fail(attempt, error);
+        else throw error;
+      },
+    );
+  }
+
+  private open(attempt: Attempt, target: Target): void {
     const transport = openTransport(
-      attempt.url,
+      target.url,
       {
+        address: target.address,
         pins: this.pins,
         ca: this.options.ca,
         servername: this.options.servername,
@@ -370,6 +395,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.heartbeat = { intervalMs: welcome.heartbeatIntervalMs, graceMs: welcome.heartbeatGraceMs };
     this._lastHeartbeatAt = this.clock.now();
     this.notConnectedSince = undefined;
+    this.rotation.connected();
     // A connection that stays up for one interval proves the server is healthy; then failures start
     // from the smallest window again. (A heartbeat proves it sooner, see onFrame.)
     attempt.healthyTimer = this.clock.setTimeout(() => {
@@ -418,16 +444,21 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       this.finish(attempt, { kind: 'stop', reason, graceful: false });
       return;
     }
-    if (goaway.reason === 'redirect' && goaway.redirect !== undefined) this.followRedirect(goaway.redirect);
+    // A draining node: the next attempt goes to the next endpoint, or where the node redirects to.
+    const from = attempt.url;
+    this.rotation.failed();
+    if (goaway.reason === 'redirect' && goaway.redirect !== undefined) {
+      this.followRedirect(from, goaway.redirect);
+    }
     // The hint is a minimum; jitter on top keeps a drained fleet from returning in lockstep.
     const delayMs = (goaway.reconnectAfterMs ?? 0) + this.backoff.next();
     this.finish(attempt, { kind: 'retry', delayMs });
   }
 
-  private followRedirect(target: string): void {
+  private followRedirect(from: ServerUrl, target: string): void {
     let url: ServerUrl;
     try {
-      url = redirectTarget(this.url, target);
+      url = redirectTarget(from, target);
       this.checkTransport(url);
     } catch (error) {
       this.emit(
@@ -438,7 +469,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       );
       return;
     }
-    this.url = url;
+    this.rotation.redirectTo(url);
   }
 
   private onPushFrame(attempt: Attempt, push: Push): void {
@@ -528,11 +559,16 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     );
   }
 
-  /** A failure that is worth retrying: report it, drop the connection, wait out the back-off. */
+  /**
+   * A failure that is worth retrying: report it, drop the connection and move on to the next endpoint —
+   * at once within a round, after the back-off once every endpoint failed in a row.
+   */
   private fail(attempt: Attempt, error: ClientError, options: { keepLink?: boolean } = {}): void {
     if (attempt.ended) return;
     this.emit('connectionError', error);
-    this.finish(attempt, { kind: 'retry', delayMs: this.backoff.next() }, options.keepLink === true);
+    const roundOver = this.current !== attempt || this.rotation.failed();
+    const delayMs = roundOver ? this.backoff.next() : 0;
+    this.finish(attempt, { kind: 'retry', delayMs }, options.keepLink === true);
   }
 
   private whenClosed(attempt: Attempt): Promise<void> {
@@ -580,6 +616,13 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.current = undefined;
     this.setState('backoff');
     if (this._state !== 'backoff' || this.current !== undefined) return; // a listener moved on
+    if (next.delayMs === 0) {
+      this.retryImmediate = setImmediate(() => {
+        this.retryImmediate = undefined;
+        if (this._state === 'backoff') this.connect();
+      });
+      return;
+    }
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       if (this._state === 'backoff') this.connect();

@@ -15,6 +15,8 @@ export const ClientErrorCode = {
   WELCOME_TIMEOUT: 'LP_CLIENT_WELCOME_TIMEOUT',
   /** The URL (configured or from a redirect) is not `tls://`, `tcp://`, `ws://` or `wss://` host:port. */
   BAD_URL: 'LP_CLIENT_BAD_URL',
+  /** The endpoints are unusable as a whole: none given, both `url` and `urls`, or one listed twice. */
+  ENDPOINTS_INVALID: 'LP_CLIENT_ENDPOINTS_INVALID',
   /** A ws/wss URL was given but no WebSocket constructor is available (Node 20 has no global one). */
   NO_WEBSOCKET: 'LP_CLIENT_NO_WEBSOCKET',
   /** The WebSocket constructor cannot apply `pin`/`ca` (the WHATWG one exposes no TLS options). */

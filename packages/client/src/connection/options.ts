@@ -5,14 +5,27 @@
 import type { Clock, Goaway, Heartbeat, HelloNetwork, Notice, Push, Welcome } from '@localpush/protocol';
 import { DEFAULT_HEARTBEAT } from '@localpush/protocol';
 import type { BackoffOptions } from './backoff.js';
+import type { HostLookup } from './endpoints.js';
 import type { ClientError } from './errors.js';
 import type { ClientState, StopReason } from './states.js';
 import type { WebSocketConstructor } from './transports.js';
 
 /** Options of a {@link DeviceClient}. */
 export interface DeviceClientOptions {
-  /** `tls://host:port`, `tcp://host:port` (plaintext, tests/dev), `ws://host:port/path` or `wss://…`. */
-  url: string;
+  /**
+   * The server: `tls://host:port`, `tcp://host:port` (plaintext, tests/dev), `ws://host:port/path` or
+   * `wss://…`. Give this or {@link urls}.
+   */
+  url?: string;
+  /**
+   * Several servers (the nodes of a cluster), instead of `url`. The client walks them in its own random
+   * order: it moves on to the next at once when an attempt fails or a node sends goaway, and waits out the
+   * back-off only after every one failed in a row. A tls/tcp host name stands for every address it
+   * resolves to. Pins and CA apply to each.
+   */
+  urls?: readonly string[];
+  /** Resolves a tls/tcp host name to all its addresses; default `dns.lookup(name, { all: true })`. */
+  lookup?: HostLookup;
   /** The device's id, as registered with the server. [LP-4.4] */
   deviceId: string;
   /** The device's secret; sent only after the transport is verified (pin or CA). */
@@ -25,7 +38,7 @@ export interface DeviceClientOptions {
   servername?: string;
   /** Time and timers; default the system clock. Tests pass a ManualClock. */
   clock?: Clock;
-  /** Source of jitter, in [0, 1). Default Math.random. */
+  /** Source of jitter and of the endpoints' order, in [0, 1). Default Math.random. */
   random?: () => number;
   /** Reconnect back-off window: default 500 ms doubling up to 30 s, full jitter. */
   backoff?: BackoffOptions;

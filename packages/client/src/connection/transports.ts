@@ -100,6 +100,8 @@ export function checkWebSocketSupport(
 
 /** What a transport needs besides the URL. */
 export interface TransportOptions {
+  /** For tls/tcp: the address to connect to (one the URL's host name resolved to); default the host. */
+  address?: string | undefined;
   /** Decoded SPKI pins; when non-empty, CA, host name and expiry are not checked. */
   pins: readonly Buffer[];
   ca: string | Buffer | Array<string | Buffer> | undefined;
@@ -130,12 +132,12 @@ export function openTransport(
 /** TLS error codes from OpenSSL/Node that mean "the certificate was not trusted", not "no route". */
 const TLS_VERIFY_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/;
 
-function connectError(error: Error, url: ServerUrl): ClientError {
+function connectError(error: Error, url: ServerUrl, address?: string): ClientError {
   const code = (error as { code?: unknown }).code;
   const tls = typeof code === 'string' && TLS_VERIFY_CODES.test(code);
   return new ClientError(
     tls ? ClientErrorCode.TLS_FAILED : ClientErrorCode.CONNECT_FAILED,
-    `${tls ? 'TLS verification failed' : 'could not connect'} to ${url.href}: ${error.message}`,
+    `${tls ? 'TLS verification failed' : 'could not connect'} to ${url.href}${address === undefined ? '' : ` (${address})`}: ${error.message}`,
     { cause: error },
   );
 }
@@ -156,7 +158,7 @@ function openStream(
     const pinned = options.pins.length > 0;
     const servername = options.servername ?? (isIP(url.host) === 0 ? url.host : undefined);
     const tlsSocket: TLSSocket = tlsConnect({
-      host: url.host,
+      host: options.address ?? url.host,
       port: url.port,
       // SNI must not carry an IP address (RFC 6066), so it is only set for names.
       ...(servername === undefined ? {} : { servername }),
@@ -183,14 +185,14 @@ function openStream(
     });
     socket = tlsSocket;
   } else {
-    socket = netConnect({ host: url.host, port: url.port });
+    socket = netConnect({ host: options.address ?? url.host, port: url.port });
     socket.once('connect', () => {
       settle({ link: streamLink(socket, { maxFrameBytes: options.maxFrameBytes }) });
     });
   }
   socket.setNoDelay(true);
   // Kept for the socket's whole life: an 'error' without a listener would crash the process.
-  socket.on('error', (error) => settle({ error: connectError(error, url) }));
+  socket.on('error', (error) => settle({ error: connectError(error, url, options.address) }));
   socket.once('close', () =>
     settle({ error: new ClientError(ClientErrorCode.CONNECT_FAILED, `${url.href} closed during connect`) }),
   );

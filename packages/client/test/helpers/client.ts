@@ -11,17 +11,17 @@ export interface TestClient {
 }
 
 /**
- * A client for `url` with random() = 0.5, so back-off delays are exactly half their window
+ * A client for `url` (or the endpoints, given a list) with random() = 0.5, so back-off delays are exactly half their window
  * (250, 500, 1000 … ms with the defaults). Stopped after the test.
  */
 export function makeClient(
   t: TestContext,
-  url: string,
+  url: string | readonly string[],
   options: Partial<DeviceClientOptions> = {},
 ): TestClient {
   const clock = new ManualClock();
   const client = new DeviceClient({
-    url,
+    ...(typeof url === 'string' ? { url } : { urls: url }),
     deviceId: 'device-1',
     credential: 'secret-1',
     clock,
