@@ -434,8 +434,7 @@ export async function startServer(
   const stack = new CloseStack();
   const hooks = new HookFanOut();
   const values = new Map<ServerPlugin<unknown>, unknown>();
-  const valueOf = <T>(plugin: ServerPlugin<T>): T | null =>
-    values.has(plugin) ? (values.get(plugin) as T) : null;
+  const valueOf = <T>(p: ServerPlugin<T>): T | null => (values.has(p) ? (values.get(p) as T) : null);
   let drainTimeoutMs: number | undefined;
   const { plugins, apns, simplepush } = builtinPlugins(options);
 
