@@ -7,6 +7,8 @@ import { CodedError } from '@localpush/protocol';
 export const ServerErrorCode = {
   /** A device with this id is already registered. */
   STORE_DEVICE_EXISTS: 'LP_STORE_DEVICE_EXISTS',
+  /** No device with this id is registered (it may have been removed a moment ago); nothing was stored. */
+  STORE_DEVICE_NOT_FOUND: 'LP_STORE_DEVICE_NOT_FOUND',
   /** The database file is not a database, or is damaged. */
   STORE_CORRUPT: 'LP_STORE_CORRUPT',
   /** The database file or its directory cannot be written. */

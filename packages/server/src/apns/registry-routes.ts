@@ -88,11 +88,12 @@ function registerApnsTokenRoutes(app: FastifyInstance, options: ApnsTokenRoutesO
     '/v1/devices/:id/apns-token/:token',
     { schema: { tags: ['apns'], summary: 'Forget one APNs token of a device' } },
     async (request, reply) => {
+      const noSuchToken = () =>
+        new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such APNs token for this device');
       const record = await registry.lookup(request.params.token);
-      if (record === undefined || record.deviceId !== request.params.id) {
-        throw new ApiError(404, ApiErrorCode.NOT_FOUND, 'no such APNs token for this device');
-      }
-      await registry.unregister(request.params.token);
+      if (record === undefined || record.deviceId !== request.params.id) throw noSuchToken();
+      // Gone since the lookup (the device removed, or the token forgotten, in the same moment): the same 404.
+      if (!(await registry.unregister(request.params.token))) throw noSuchToken();
       return reply.code(204).send();
     },
   );

@@ -209,6 +209,10 @@ function mapError(error: FastifyError): { status: number; body: ReturnType<typeo
       body: errorBody(ApiErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry shortly'),
     };
   }
+  // A device removed between a route's check and the store's write (a DELETE racing the request).
+  if (error instanceof StoreError && error.code === ServerErrorCode.STORE_DEVICE_NOT_FOUND) {
+    return { status: 404, body: errorBody(ApiErrorCode.DEVICE_NOT_FOUND, error.message) };
+  }
   if (error instanceof StoreError && error.code === ServerErrorCode.STORE_UNAVAILABLE) {
     return {
       status: 503,

@@ -56,8 +56,11 @@ export function closedError(kind: string): Error {
  * The error for enqueueing to an unregistered device. The engine does not read the device first: it
  * takes this rejection (thrown before anything is written) and confirms it with getDevice.
  */
-export function unknownDeviceError(deviceId: string, what = 'a message'): Error {
-  return new Error(`cannot store ${what} for unknown device "${deviceId}": register the device first`);
+export function unknownDeviceError(deviceId: string, what = 'a message'): StoreError {
+  return new StoreError(
+    ServerErrorCode.STORE_DEVICE_NOT_FOUND,
+    `cannot store ${what} for unknown device "${deviceId}": register the device first`,
+  );
 }
 
 /** The registration as every store keeps it: the token lower-case, only the record's own fields. */
