@@ -56,7 +56,7 @@ describe('DELETE /v1/devices/:id with the device connected', () => {
       assert.equal(reason.kind === 'fatal' ? reason.code : undefined, 'LP_AUTH_FAILED');
       assert.equal(server.engine.isOnline('doomed'), false);
     } finally {
-      client.stop();
+      await client.stop();
     }
   });
 });
