@@ -111,10 +111,12 @@ describe('localpush doctor --server', () => {
   it('exits 2 when the API refuses or cannot be reached, naming why', async () => {
     const wrongKey = cli(['doctor', '--server', api, '--key', 'lpk_wrong']);
     assert.equal(await wrongKey.code, 2);
-    assert.match(wrongKey.stderr.join(''), /401: LP_API_UNAUTHORIZED/);
+    // The CLI's one advice for a refused provider key (the same as send's): where the key came from and
+    // where to find the right one.
+    assert.match(wrongKey.stderr.join(''), /refused the provider key from --key/);
     const unknown = cli(['doctor', '--server', api, '--key', lp.server.providerKey, '--device', 'nobody']);
     assert.equal(await unknown.code, 2);
-    assert.match(unknown.stderr.join(''), /404: LP_API_DEVICE_NOT_FOUND/);
+    assert.match(unknown.stderr.join(''), /answered 404: no device with id "nobody"/);
     const badLimit = cli(['doctor', '--server', api, '--key', lp.server.providerKey, '--limit', '0']);
     assert.equal(await badLimit.code, 2);
   });
