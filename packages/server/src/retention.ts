@@ -15,7 +15,7 @@ import type { ServerPlugin } from './plugin.js';
 import type { Store } from './store/types.js';
 
 /** Messages deleted per `Store.prune` call: one short step of the store between deliveries. */
-export const RETENTION_BATCH = 500;
+export const RETENTION_BATCH = 100;
 /** Time between runs. A run that finds nothing due costs one small query (per Redis bucket). */
 export const RETENTION_INTERVAL_MS = 60_000;
 
@@ -41,7 +41,8 @@ export interface RetentionRun {
   batches: number;
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const pause = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(ms, 1_000)));
 
 export class Retention {
   private timer: TimerHandle | undefined;
@@ -91,12 +92,17 @@ export class Retention {
     const run: RetentionRun = { pruned: 0, batches: 0 };
     try {
       while (!this.closed) {
+        const started = performance.now();
         const deleted = await store.prune(before, this.batchSize);
         run.batches += 1;
         run.pruned += deleted;
         if (deleted === 0) break;
-        // Let the deliveries queued meanwhile go first (on SQLite they share the next group commit).
-        await nextTurn();
+        // Pace the run: after each batch, leave the process to deliveries for as long as the batch took
+        // (at most half the CPU to pruning). Yielding one turn was not enough: pruning 1,000,000 rows in
+        // batches of 500 with only a turn between them raised delivery p99 from 6.9 to 85.9 ms; batches
+        // of 100 with this pause kept it at 9.6 ms (bench/retention.ts). Wall time, not the injected
+        // clock: this shares the CPU, it is not a deadline.
+        await pause(performance.now() - started);
       }
     } catch (error) {
       logger.warn(
